@@ -1,0 +1,66 @@
+#pragma once
+// The gating study: the measured phases of a set of runs (static MoE, dynamic MoE, dense), the
+// gain of dynamic over static gating for each phase and batch, and the gap between an MoE model
+// and its dense counterpart; plus the paper's figures for the same findings (PAPER.md).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/run_manifest.h"
+
+namespace moeprof::analysis {
+
+// One measured phase (LM "forward"/"generate", MT "encoder"/"decoder") of one run.
+struct PhasePoint {
+  std::string runDir;
+  std::string preset;
+  std::string workload;  // "lm", "mt"
+  std::string gating;    // "static", "dynamic", or "none" for dense models
+  int64_t batch = 0;
+  std::string phase;
+  double tokensPerS = 0;
+  double latencyMedianMs = 0;
+  double latencyP90Ms = 0;
+  double wasteFactor = 1;
+  int64_t droppedTokens = 0;
+  int64_t peakActivationBytes = 0;     // of this phase
+  int64_t runPeakActivationBytes = 0;  // of the whole run (all phases)
+  int64_t peakWeightBytes = 0;
+  std::map<std::string, double> phaseMs;  // gate, dispatch, experts, combine, attention, other
+};
+
+// Throws InputError naming the run when it is incomplete or lacks a metric.
+std::vector<PhasePoint> phasePoints(const collector::RunManifest& manifest,
+                                    const std::string& runDir);
+
+// Dynamic vs static gating on the same preset, phase and batch.
+struct GatingGain {
+  PhasePoint staticRun;
+  PhasePoint dynamicRun;
+  double throughputGain = 0;      // dynamic tokens/s over static tokens/s
+  double activationChange = 0;    // run peak activation, dynamic / static - 1 (negative: less)
+};
+std::vector<GatingGain> gatingGains(const std::vector<PhasePoint>& points);
+
+// An MoE model (static gating, the paper's baseline) against its dense counterpart.
+struct DenseGap {
+  PhasePoint moeRun;
+  PhasePoint denseRun;
+  double latencyRatio = 0;  // MoE median latency over dense median latency
+};
+std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points);
+
+// A figure the paper reports, for one finding and scope.
+struct PaperFigure {
+  std::string finding;  // "dynamic_gain", "activation_change", "waste_factor", "moe_dense_latency"
+  std::string workload;
+  std::string phase;    // empty when the finding is for the whole model
+  double value = 0;
+};
+const std::vector<PaperFigure>& paperFigures();
+std::optional<double> paperFigure(const std::string& finding, const std::string& workload,
+                                  const std::string& phase);
+
+}  // namespace moeprof::analysis

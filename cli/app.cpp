@@ -1,0 +1,49 @@
+#include "cli/app.h"
+
+#include <iostream>
+#include <vector>
+
+#include "collector/build_info.h"
+#include "collector/errors.h"
+
+namespace moeprof::cli {
+
+int runMain(int argc, char** argv) {
+  CLI::App app{"moeprof: characterize Mixture-of-Experts inference (static vs dynamic gating, "
+               "Expert Buffering, load balancing) on LM and MT workloads"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", collector::toolVersion());
+  std::vector<std::pair<CLI::App*, Action>> commands;
+  auto add = [&](const char* name, const char* description, Action (*adder)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, description);
+    commands.emplace_back(sub, adder(*sub));
+  };
+  add("run", "Run one workload configuration and write a run directory", addRunCommand);
+  add("sweep", "Run static and dynamic gating over batch sizes, one run directory each",
+      addSweepCommand);
+  add("reproduce", "Reproduce the paper's gating characterization on the embedded presets",
+      addReproduceCommand);
+  add("compare", "Compare the metrics of two runs (ratios B/A)", addCompareCommand);
+  add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+  try {
+    for (auto& [sub, action] : commands) {
+      if (sub->parsed()) return action();
+    }
+  } catch (const InputError& e) {
+    std::cerr << "moeprof: error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "moeprof: failed: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitFailure;
+}
+
+}  // namespace moeprof::cli

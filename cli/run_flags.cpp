@@ -1,0 +1,51 @@
+#include "cli/run_flags.h"
+
+#include "collector/errors.h"
+
+namespace moeprof::cli {
+
+void RunFlags::addTo(CLI::App& app) {
+  auto& o = options_;
+  app.add_option("--workload", workload_, "lm (decoder-only LM) or mt (encoder-decoder MT)");
+  app.add_option("--preset", o.preset, "model preset (see `moeprof presets`); default lm-cpu/mt-cpu");
+  capacityFactorOption_ = app.add_option("--capacity-factor", capacityFactor_,
+                                         "static gating capacity factor; default: the preset's");
+  app.add_option("--capacity-mode", capacityMode_,
+                 "eval: C = ceil(CF*S) (fairseq eval, the paper); train: C = ceil(CF*k*S/E)")
+      ->capture_default_str();
+  topKOption_ = app.add_option("--top-k", topK_, "experts per token; default: the preset's");
+  app.add_option("--seq-len", o.seqLen, "LM tokens per sequence / MT source tokens; default: the preset's");
+  app.add_option("--decode-steps", o.decodeSteps, "MT greedy decoding steps; default: the preset's");
+  app.add_option("--generate", o.generateTokens, "LM: greedy-generate N tokens after each batch");
+  app.add_option("--repeats", o.repeats, "measured batches")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "unmeasured batches first")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of weights and inputs")->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--threads", o.threads, "LibTorch threads; default: one per core");
+  app.add_option("--tokens", o.tokensFile,
+                 "file of whitespace-separated token ids instead of random tokens");
+  app.add_flag("--force", o.force, "replace existing run directories");
+}
+
+workloads::RunOptions RunFlags::toRunOptions() const {
+  workloads::RunOptions o = options_;
+  if (!workload_.empty()) o.workload = parseWorkload(workload_);
+  o.capacityMode = workloads::parseCapacityMode(capacityMode_);
+  if (capacityFactorOption_->count() > 0) o.capacityFactor = capacityFactor_;
+  if (topKOption_->count() > 0) o.topK = topK_;
+  return o;
+}
+
+workloads::WorkloadKind parseWorkload(const std::string& text) {
+  if (text == "lm") return workloads::WorkloadKind::Lm;
+  if (text == "mt") return workloads::WorkloadKind::Mt;
+  throw InputError("--workload '" + text + "' is not one of: lm, mt");
+}
+
+workloads::GatingMode parseGating(const std::string& text) {
+  if (text == "static") return workloads::GatingMode::Static;
+  if (text == "dynamic") return workloads::GatingMode::Dynamic;
+  throw InputError("--gating '" + text + "' is not one of: static, dynamic");
+}
+
+}  // namespace moeprof::cli

@@ -1,0 +1,32 @@
+#pragma once
+// The options `run`, `sweep` and `reproduce` share, registered once on any subcommand and turned
+// into workloads::RunOptions (enums parsed, unset values left to the preset).
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "workloads/run_options.h"
+
+namespace moeprof::cli {
+
+class RunFlags {
+ public:
+  // Registers the model and measurement options (not --gating, --batch, --out).
+  void addTo(CLI::App& app);
+  // Throws InputError for a bad enum value.
+  workloads::RunOptions toRunOptions() const;
+
+ private:
+  workloads::RunOptions options_;
+  std::string workload_;
+  std::string capacityMode_ = "eval";
+  double capacityFactor_ = 0;
+  int64_t topK_ = 0;
+  CLI::Option* capacityFactorOption_ = nullptr;
+  CLI::Option* topKOption_ = nullptr;
+};
+
+workloads::WorkloadKind parseWorkload(const std::string& text);
+workloads::GatingMode parseGating(const std::string& text);
+
+}  // namespace moeprof::cli

@@ -1,0 +1,69 @@
+#include "cli/sweep.h"
+
+#include <fstream>
+
+#include "cli/progress.h"
+#include "collector/errors.h"
+#include "reports/gating_report.h"
+#include "workloads/runner.h"
+
+namespace moeprof::cli {
+
+namespace {
+
+void writeTextFile(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    if (!out.flush()) throw std::runtime_error("cannot write " + temporary.string());
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+}  // namespace
+
+std::string runDirName(const workloads::ResolvedRun& run) {
+  std::string gating = run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating)
+                                     : "";
+  return run.model.name + gating + "-b" + std::to_string(run.options.batch);
+}
+
+std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
+                                               const std::filesystem::path& sweepDir,
+                                               bool force) {
+  if (!force && std::filesystem::exists(sweepDir / "summary.json")) {
+    throw InputError("--out '" + sweepDir.string() +
+                     "' already holds a sweep (summary.json); choose a new directory or pass --force");
+  }
+  std::vector<workloads::ResolvedRun> resolved;
+  for (auto& options : runs) {
+    options.out = sweepDir / "placeholder";  // checked again below with the real name
+    options.force = force;
+    auto run = workloads::resolveRun(options);
+    run.options.out = sweepDir / runDirName(run);
+    resolved.push_back(workloads::resolveRun(run.options));
+  }
+  std::vector<analysis::PhasePoint> points;
+  TerminalProgress progress;
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    std::string prefix = "[" + std::to_string(i + 1) + "/" + std::to_string(resolved.size()) + "] ";
+    auto outcome = workloads::runWorkload(
+        resolved[i], [&](const std::string& status) { progress.update(prefix + status); });
+    auto runPoints = analysis::phasePoints(outcome.manifest, outcome.runDir.filename().string());
+    points.insert(points.end(), runPoints.begin(), runPoints.end());
+  }
+  progress.finish();
+  return points;
+}
+
+std::string writeSweepSummary(const std::filesystem::path& sweepDir, const std::string& title,
+                              const std::vector<analysis::PhasePoint>& points) {
+  std::filesystem::create_directories(sweepDir);
+  std::string markdown = reports::gatingReportMarkdown(title, points);
+  writeTextFile(sweepDir / "summary.md", markdown);
+  writeTextFile(sweepDir / "summary.json", reports::gatingReportJson(points).dump(2) + "\n");
+  return markdown;
+}
+
+}  // namespace moeprof::cli

@@ -1,0 +1,25 @@
+#pragma once
+// Runs a list of workload configurations one after another, one run directory each under a
+// sweep directory, and writes the gating study of all of them (summary.md, summary.json).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "analysis/gating_study.h"
+#include "workloads/run_options.h"
+
+namespace moeprof::cli {
+
+// "<preset>-<gating>-b<batch>", or "<preset>-b<batch>" for a dense model.
+std::string runDirName(const workloads::ResolvedRun& run);
+
+// Resolves every run first, so bad input fails before anything is written; then runs them.
+// Each RunOptions' `out` is replaced by sweepDir/runDirName(...).
+std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
+                                               const std::filesystem::path& sweepDir, bool force);
+
+// Writes sweepDir/summary.md and sweepDir/summary.json; returns the Markdown.
+std::string writeSweepSummary(const std::filesystem::path& sweepDir, const std::string& title,
+                              const std::vector<analysis::PhasePoint>& points);
+
+}  // namespace moeprof::cli

@@ -1,0 +1,53 @@
+#include "collector/memory_tracker.h"
+
+#include <algorithm>
+
+#include <c10/core/Allocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
+
+namespace moeprof::collector {
+
+struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
+  std::atomic<int64_t> currentBytes{0};
+  std::atomic<int64_t> peakBytes{0};
+  std::atomic<int64_t> resetBaseBytes{0};
+  std::atomic<int64_t> allocations{0};
+
+  void reportMemoryUsage(void*, int64_t deltaBytes, int64_t, int64_t, c10::Device) override {
+    int64_t now = currentBytes.fetch_add(deltaBytes, std::memory_order_relaxed) + deltaBytes;
+    if (deltaBytes > 0) allocations.fetch_add(1, std::memory_order_relaxed);
+    int64_t peak = peakBytes.load(std::memory_order_relaxed);
+    while (now > peak && !peakBytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  bool memoryProfilingEnabled() const override { return true; }
+};
+
+struct MemoryTracker::Scope::Guard {
+  c10::DebugInfoGuard guard;
+  explicit Guard(std::shared_ptr<Reporter> reporter)
+      : guard(c10::DebugInfoKind::PROFILER_STATE, std::move(reporter)) {}
+};
+
+MemoryTracker::MemoryTracker() : reporter_(std::make_shared<Reporter>()) {}
+MemoryTracker::~MemoryTracker() = default;
+
+int64_t MemoryTracker::currentBytes() const { return reporter_->currentBytes.load(); }
+
+int64_t MemoryTracker::peakAboveResetBytes() const {
+  return std::max<int64_t>(0, reporter_->peakBytes.load() - reporter_->resetBaseBytes.load());
+}
+
+void MemoryTracker::resetPeak() {
+  int64_t now = reporter_->currentBytes.load();
+  reporter_->resetBaseBytes.store(now);
+  reporter_->peakBytes.store(now);
+}
+
+int64_t MemoryTracker::allocationCount() const { return reporter_->allocations.load(); }
+
+MemoryTracker::Scope::Scope(MemoryTracker& tracker)
+    : guard_(std::make_unique<Guard>(tracker.reporter_)) {}
+MemoryTracker::Scope::~Scope() = default;
+
+}  // namespace moeprof::collector

@@ -1,0 +1,151 @@
+#include "reports/gating_report.h"
+
+#include <set>
+
+namespace moeprof::reports {
+
+using analysis::PhasePoint;
+
+namespace {
+
+std::string percent(double fraction) {
+  return (fraction > 0 ? "+" : "") + formatNumber(fraction * 100.0, 3) + "%";
+}
+
+std::string paperOrDash(std::optional<double> value, std::string (*format)(double)) {
+  return value ? format(*value) : "-";
+}
+
+std::string scopeOf(const PhasePoint& p) {
+  return p.preset + " " + p.phase + ", batch " + std::to_string(p.batch);
+}
+
+std::string gainAgainstStatic(const PhasePoint& p, const std::vector<analysis::GatingGain>& gains) {
+  if (p.gating == "static") return "1.00x";
+  for (const auto& g : gains) {
+    if (g.dynamicRun.runDir == p.runDir && g.dynamicRun.phase == p.phase) {
+      return formatRatio(g.throughputGain);
+    }
+  }
+  return "-";
+}
+
+void addGainRows(Table& table, const std::vector<PhasePoint>& points) {
+  std::set<std::string> activationRowsDone;
+  for (const auto& g : analysis::gatingGains(points)) {
+    const auto& s = g.staticRun;
+    table.addRow({"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
+                  paperOrDash(analysis::paperFigure("dynamic_gain", s.workload, s.phase),
+                              formatRatio)});
+    std::string runScope = s.preset + ", batch " + std::to_string(s.batch);
+    if (!activationRowsDone.insert(runScope).second) continue;
+    auto paper = s.batch == 8 ? analysis::paperFigure("activation_change", s.workload, "")
+                              : std::nullopt;
+    table.addRow({"activation memory, dynamic vs static", runScope, percent(g.activationChange),
+                  paperOrDash(paper, percent)});
+  }
+}
+
+}  // namespace
+
+Table sweepTable(const std::vector<PhasePoint>& points) {
+  auto gains = analysis::gatingGains(points);
+  Table table({"preset", "phase", "batch", "gating", "tokens/s", "p50 ms", "p90 ms",
+               "peak activation", "waste", "dropped", "vs static"},
+              {Align::Left, Align::Left, Align::Right, Align::Left, Align::Right, Align::Right,
+               Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+  for (const auto& p : points) {
+    table.addRow({p.preset, p.phase, std::to_string(p.batch), p.gating,
+                  formatNumber(p.tokensPerS, 4), formatNumber(p.latencyMedianMs, 4),
+                  formatNumber(p.latencyP90Ms, 4), formatBytes(p.peakActivationBytes),
+                  formatRatio(p.wasteFactor), std::to_string(p.droppedTokens),
+                  gainAgainstStatic(p, gains)});
+  }
+  return table;
+}
+
+Table phaseBreakdownTable(const std::vector<PhasePoint>& points) {
+  const std::vector<std::string> phases = {"gate", "dispatch", "experts", "combine", "attention",
+                                           "other"};
+  std::vector<std::string> headers = {"preset", "phase", "batch", "gating"};
+  std::vector<Align> align(4, Align::Left);
+  for (const auto& ph : phases) {
+    headers.push_back(ph + " ms");
+    align.push_back(Align::Right);
+  }
+  Table table(headers, align);
+  for (const auto& p : points) {
+    std::vector<std::string> row = {p.preset, p.phase, std::to_string(p.batch), p.gating};
+    for (const auto& ph : phases) {
+      auto it = p.phaseMs.find(ph);
+      row.push_back(it == p.phaseMs.end() ? "-" : formatNumber(it->second, 3));
+    }
+    table.addRow(row);
+  }
+  return table;
+}
+
+Table reproductionTable(const std::vector<PhasePoint>& points) {
+  Table table({"finding", "scope", "measured", "paper"},
+              {Align::Left, Align::Left, Align::Right, Align::Right});
+  addGainRows(table, points);
+  for (const auto& p : points) {
+    if (p.gating != "static") continue;
+    table.addRow({"static gating waste factor", scopeOf(p), formatRatio(p.wasteFactor),
+                  paperOrDash(analysis::paperFigure("waste_factor", p.workload, ""),
+                              formatRatio)});
+  }
+  for (const auto& gap : analysis::denseGaps(points)) {
+    const auto& m = gap.moeRun;
+    table.addRow({"MoE (static) / dense latency", scopeOf(m), formatRatio(gap.latencyRatio),
+                  paperOrDash(analysis::paperFigure("moe_dense_latency", m.workload, m.phase),
+                              formatRatio)});
+  }
+  return table;
+}
+
+std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points) {
+  std::string md = "# " + title + "\n\n";
+  md += "## Measured beside the paper\n\n" + reproductionTable(points).toMarkdown();
+  md += "\nPaper figures: Huang et al., \"Towards MoE Deployment\" (see PAPER.md); the paper ran "
+        "on V100 GPUs at full model size, these runs on the presets named in each row.\n";
+  md += "\n## Every run\n\n" + sweepTable(points).toMarkdown();
+  md += "\n## Where the time goes (ms per batch or decoding step)\n\n" +
+        phaseBreakdownTable(points).toMarkdown();
+  return md;
+}
+
+nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
+  nlohmann::json out = {{"points", nlohmann::json::array()},
+                        {"gating_gains", nlohmann::json::array()},
+                        {"dense_gaps", nlohmann::json::array()}};
+  for (const auto& p : points) {
+    out["points"].push_back({{"run", p.runDir}, {"preset", p.preset}, {"workload", p.workload},
+                             {"gating", p.gating}, {"batch", p.batch}, {"phase", p.phase},
+                             {"tokens_per_s", p.tokensPerS},
+                             {"latency_median_ms", p.latencyMedianMs},
+                             {"latency_p90_ms", p.latencyP90Ms}, {"waste_factor", p.wasteFactor},
+                             {"dropped_tokens", p.droppedTokens},
+                             {"peak_activation_bytes", p.peakActivationBytes},
+                             {"phase_ms", p.phaseMs}});
+  }
+  auto paper = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  for (const auto& g : analysis::gatingGains(points)) {
+    const auto& s = g.staticRun;
+    out["gating_gains"].push_back(
+        {{"preset", s.preset}, {"phase", s.phase}, {"batch", s.batch},
+         {"throughput_gain", g.throughputGain}, {"activation_change", g.activationChange},
+         {"paper_throughput_gain", paper(analysis::paperFigure("dynamic_gain", s.workload, s.phase))}});
+  }
+  for (const auto& gap : analysis::denseGaps(points)) {
+    const auto& m = gap.moeRun;
+    out["dense_gaps"].push_back(
+        {{"preset", m.preset}, {"dense_preset", gap.denseRun.preset}, {"phase", m.phase},
+         {"batch", m.batch}, {"latency_ratio", gap.latencyRatio},
+         {"paper_latency_ratio",
+          paper(analysis::paperFigure("moe_dense_latency", m.workload, m.phase))}});
+  }
+  return out;
+}
+
+}  // namespace moeprof::reports

@@ -1,0 +1,96 @@
+#include "workloads/models.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace moeprof::workloads {
+
+namespace {
+
+Stack makeStack(const ModelConfig& config, WeightFactory& factory, bool cross,
+                int64_t& nextMoeLayerId) {
+  Stack stack;
+  for (int64_t i = 0; i < config.layers; ++i) {
+    bool moe = config.isMoeBlock(i);
+    stack.blocks.push_back(factory.block(config, cross, moe, moe ? nextMoeLayerId : -1));
+    if (moe) ++nextMoeLayerId;
+  }
+  stack.finalNorm = factory.layerNorm(config.dModel);
+  return stack;
+}
+
+at::Tensor runStack(const Stack& stack, at::Tensor x, BlockInputs inputs,
+                    std::vector<BlockCache>* caches, ForwardContext& context) {
+  for (size_t i = 0; i < stack.blocks.size(); ++i) {
+    inputs.cache = caches ? &(*caches)[i] : nullptr;
+    x = blockForward(stack.blocks[i], x, inputs, context);
+  }
+  return layerNorm(stack.finalNorm, x);
+}
+
+}  // namespace
+
+LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device) : config_(config) {
+  TORCH_CHECK(config.workload == WorkloadKind::Lm, "LmModel needs an lm preset");
+  WeightFactory factory(seed, device);
+  embedding_ = factory.normal({config.vocab, config.dModel});
+  positions_ = factory.normal({config.maxPositions, config.dModel});
+  int64_t moeLayerId = 0;
+  decoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
+  weightBytes_ = factory.bytesCreated();
+}
+
+at::Tensor LmModel::forward(const at::Tensor& tokens, ForwardContext& context,
+                            std::vector<BlockCache>* caches) const {
+  collector::NvtxRange range("lm.forward");
+  const int64_t past =
+      caches && (*caches)[0].selfKeys.defined() ? (*caches)[0].selfKeys.size(1) : 0;
+  TORCH_CHECK(past + tokens.size(1) <= config_.maxPositions, "sequence longer than the ",
+              config_.maxPositions, " positions of ", config_.name);
+  auto x = at::embedding(embedding_, tokens) + positions_.narrow(0, past, tokens.size(1));
+  BlockInputs inputs;
+  inputs.heads = config_.heads;
+  inputs.causal = true;
+  x = runStack(decoder_, x, inputs, caches, context);
+  collector::PhaseScope scope(context.phases, collector::Phase::Other);
+  return at::matmul(x, embedding_.t());
+}
+
+MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device) : config_(config) {
+  TORCH_CHECK(config.workload == WorkloadKind::Mt, "MtModel needs an mt preset");
+  WeightFactory factory(seed, device);
+  embedding_ = factory.normal({config.vocab, config.dModel});
+  int64_t moeLayerId = 0;
+  encoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
+  decoder_ = makeStack(config, factory, /*cross=*/true, moeLayerId);
+  weightBytes_ = factory.bytesCreated();
+}
+
+at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const {
+  auto scaled = at::embedding(embedding_, tokens) * std::sqrt(static_cast<double>(config_.dModel));
+  return scaled + sinusoidalPositions(firstPosition, tokens.size(1), config_.dModel,
+                                      scaled.options());
+}
+
+at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) const {
+  collector::NvtxRange range("mt.encoder");
+  BlockInputs inputs;
+  inputs.heads = config_.heads;
+  return runStack(encoder_, embed(source, 0), inputs, nullptr, context);
+}
+
+at::Tensor MtModel::decodeStep(const at::Tensor& previous, int64_t step,
+                               const at::Tensor& encoderOut, std::vector<BlockCache>& caches,
+                               ForwardContext& context) const {
+  collector::NvtxRange range("mt.decoder_step");
+  BlockInputs inputs;
+  inputs.heads = config_.heads;
+  inputs.causal = true;
+  inputs.encoderOut = &encoderOut;
+  auto y = runStack(decoder_, embed(previous, step), inputs, &caches, context);
+  collector::PhaseScope scope(context.phases, collector::Phase::Other);
+  return at::matmul(y.select(1, 0), embedding_.t());
+}
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,64 @@
+#pragma once
+// The two workload models. LmModel: decoder-only, pre-LN, learned positions, tied output
+// embedding (fairseq MoE LM / OPT). MtModel: encoder-decoder with cross-attention, sinusoidal
+// positions, scaled and tied embeddings (NLLB-MoE / M2M100), greedy incremental decoding.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "workloads/model_config.h"
+#include "workloads/transformer.h"
+
+namespace moeprof::workloads {
+
+// Weights of one stack of blocks plus its final layer norm.
+struct Stack {
+  std::vector<BlockWeights> blocks;
+  LayerNormWeights finalNorm;
+};
+
+class LmModel {
+ public:
+  LmModel(const ModelConfig& config, uint64_t seed, at::Device device);
+
+  // tokens: (B, T) int64 -> logits (B, T, vocab). With caches (one per block), keys and values
+  // are appended to them and positions start after what they already hold.
+  at::Tensor forward(const at::Tensor& tokens, ForwardContext& context,
+                     std::vector<BlockCache>* caches = nullptr) const;
+  std::vector<BlockCache> newCaches() const { return std::vector<BlockCache>(decoder_.blocks.size()); }
+  const ModelConfig& config() const { return config_; }
+  int64_t weightBytes() const { return weightBytes_; }
+
+ private:
+  ModelConfig config_;
+  at::Tensor embedding_;  // (vocab, d)
+  at::Tensor positions_;  // (maxPositions, d)
+  Stack decoder_;
+  int64_t weightBytes_ = 0;
+};
+
+class MtModel {
+ public:
+  MtModel(const ModelConfig& config, uint64_t seed, at::Device device);
+
+  // source: (B, S) int64 -> encoder output (B, S, d).
+  at::Tensor encode(const at::Tensor& source, ForwardContext& context) const;
+  // One greedy decoding step: previous tokens (B, 1) at position `step` -> logits (B, vocab).
+  at::Tensor decodeStep(const at::Tensor& previous, int64_t step, const at::Tensor& encoderOut,
+                        std::vector<BlockCache>& caches, ForwardContext& context) const;
+  std::vector<BlockCache> newCaches() const { return std::vector<BlockCache>(decoder_.blocks.size()); }
+  const ModelConfig& config() const { return config_; }
+  int64_t weightBytes() const { return weightBytes_; }
+  static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>
+
+ private:
+  at::Tensor embed(const at::Tensor& tokens, int64_t firstPosition) const;
+  ModelConfig config_;
+  at::Tensor embedding_;  // (vocab, d), shared by encoder, decoder and output projection
+  Stack encoder_;
+  Stack decoder_;
+  int64_t weightBytes_ = 0;
+};
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,85 @@
+#include "workloads/moe_layer.h"
+
+#include <ATen/ATen.h>
+
+#include "kernels/dynamic_dispatch.h"
+
+namespace moeprof::workloads {
+
+using collector::Phase;
+using collector::PhaseScope;
+
+namespace {
+
+at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
+                     const kernels::TopKGating& gating, ForwardContext& context) {
+  const int64_t tokens = x.size(0);
+  const int64_t experts = layer.experts.numExperts();
+  kernels::StaticRouting routing;
+  {
+    // fairseq builds the (S, E, C) masks inside its gate: the paper's allocation spike.
+    PhaseScope scope(context.phases, Phase::Gate);
+    int64_t capacity = kernels::expertCapacity(context.capacityMode, context.capacityFactor,
+                                               tokens, experts, layer.topK);
+    routing = kernels::buildStaticRouting(gating, capacity);
+  }
+  if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, routing.kept);
+  context.counters.expertRowsComputed += experts * routing.capacity;
+  context.counters.droppedAssignments += routing.droppedAssignments;
+  context.counters.droppedTokens += routing.droppedTokens;
+
+  at::Tensor dispatched, expertOut;
+  {
+    PhaseScope scope(context.phases, Phase::Dispatch);
+    dispatched = kernels::staticDispatch(routing, x);
+  }
+  {
+    PhaseScope scope(context.phases, Phase::Experts);
+    expertOut = kernels::batchedExpertFfn(layer.experts, dispatched);
+  }
+  dispatched.reset();
+  PhaseScope scope(context.phases, Phase::Combine);
+  return kernels::staticCombine(routing, expertOut);
+}
+
+at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
+                      const kernels::TopKGating& gating, ForwardContext& context) {
+  if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, at::Tensor());
+  context.counters.expertRowsComputed += x.size(0) * layer.topK;
+
+  kernels::DynamicRouting routing;
+  at::Tensor dispatched, expertOut;
+  {
+    PhaseScope scope(context.phases, Phase::Dispatch);
+    routing = kernels::buildDynamicRouting(gating);
+    dispatched = kernels::dynamicDispatch(routing, x);
+  }
+  {
+    PhaseScope scope(context.phases, Phase::Experts);
+    expertOut = kernels::groupedExpertFfn(layer.experts, dispatched, routing.tokensPerExpert);
+  }
+  dispatched.reset();
+  PhaseScope scope(context.phases, Phase::Combine);
+  return kernels::dynamicCombine(routing, expertOut, x.size(0));
+}
+
+}  // namespace
+
+at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, ForwardContext& context) {
+  kernels::TopKGating gating;
+  {
+    PhaseScope scope(context.phases, Phase::Gate);
+    gating = kernels::topKGating(at::matmul(x, layer.router), layer.topK);
+  }
+  context.counters.expertRowsNeeded += x.size(0) * layer.topK;
+  return context.gating == GatingMode::Static ? staticMoe(layer, x, gating, context)
+                                              : dynamicMoe(layer, x, gating, context);
+}
+
+at::Tensor denseFfnForward(const kernels::ExpertWeights& ffn, const at::Tensor& x,
+                           ForwardContext& context) {
+  PhaseScope scope(context.phases, Phase::Experts);
+  return kernels::expertFfn(ffn, 0, x);
+}
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,59 @@
+#pragma once
+// The MoE feed-forward sublayer: router (linear, no bias), top-k gating, and the experts,
+// dispatched either statically (capacity, the paper's baseline) or dynamically (the paper's
+// first optimization). Phases are timed and marked with NVTX; each routing decision is handed
+// to an observer (the routing log).
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+#include "collector/phase_timer.h"
+#include "kernels/expert_ffn.h"
+#include "kernels/gating.h"
+#include "kernels/static_dispatch.h"
+#include "workloads/gating_mode.h"
+
+namespace moeprof::workloads {
+
+// Counts one or more forward passes accumulate; the waste factor is computed / needed.
+struct MoeCounters {
+  int64_t expertRowsComputed = 0;  // token slots the experts computed, padding included
+  int64_t expertRowsNeeded = 0;    // tokens x k
+  int64_t droppedAssignments = 0;  // token-expert assignments over capacity
+  int64_t droppedTokens = 0;       // tokens that lost every expert
+};
+
+// Receives the routing decision of every MoE layer call.
+class RoutingObserver {
+ public:
+  virtual ~RoutingObserver() = default;
+  // kept: (S, k) bool of assignments within capacity; undefined for dynamic gating (no drops).
+  virtual void onRouting(int64_t moeLayer, const kernels::TopKGating& gating,
+                         const at::Tensor& kept) = 0;
+};
+
+// Everything a forward pass needs besides weights and inputs.
+struct ForwardContext {
+  GatingMode gating = GatingMode::Dynamic;
+  kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
+  double capacityFactor = 1.0;
+  collector::PhaseTimer* phases = nullptr;  // null: no timing (NVTX ranges still mark phases)
+  RoutingObserver* routing = nullptr;
+  MoeCounters counters;
+};
+
+struct MoeLayerWeights {
+  int64_t moeLayerId = 0;  // index among the model's MoE layers (routing log layer id)
+  int64_t topK = 2;
+  at::Tensor router;       // (d_model, E)
+  kernels::ExpertWeights experts;
+};
+
+// x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.
+at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, ForwardContext& context);
+
+// A dense FFN sublayer (timed as the experts phase, so MoE and dense breakdowns line up).
+at::Tensor denseFfnForward(const kernels::ExpertWeights& ffn, const at::Tensor& x,
+                           ForwardContext& context);
+
+}  // namespace moeprof::workloads

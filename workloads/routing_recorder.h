@@ -1,0 +1,34 @@
+#pragma once
+// Writes every routing decision of the measured batches to the run's routing log.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "collector/routing_log.h"
+#include "workloads/model_config.h"
+#include "workloads/moe_layer.h"
+
+namespace moeprof::workloads {
+
+class RoutingRecorder : public RoutingObserver {
+ public:
+  RoutingRecorder(const std::filesystem::path& path, const ModelConfig& model);
+
+  void setPosition(uint32_t batch, uint32_t step) {
+    batch_ = batch;
+    step_ = step;
+  }
+  void onRouting(int64_t moeLayer, const kernels::TopKGating& gating,
+                 const at::Tensor& kept) override;
+  void flush() { writer_.flush(); }
+
+  // The log's header for a model: its MoE layers in the order the models number them.
+  static collector::RoutingLogHeader headerFor(const ModelConfig& model);
+
+ private:
+  collector::RoutingLogWriter writer_;
+  uint32_t batch_ = 0;
+  uint32_t step_ = 0;
+};
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,130 @@
+#include "workloads/run_options.h"
+
+#include <thread>
+
+#include "collector/errors.h"
+#include "collector/run_manifest.h"
+#include "workloads/presets.h"
+
+namespace moeprof::workloads {
+
+namespace {
+
+void requireRange(const char* option, int64_t value, int64_t low, int64_t high,
+                  const std::string& why = "") {
+  if (value < low || value > high) {
+    throw InputError(std::string(option) + " " + std::to_string(value) + " is out of range: allowed " +
+                     std::to_string(low) + ".." + std::to_string(high) + why);
+  }
+}
+
+void resolveShape(const RunOptions& in, RunOptions& out, ModelConfig& model) {
+  if (in.topK) {
+    requireRange("--top-k", *in.topK, 1, model.numExperts,
+                 " (the number of experts of " + model.name + ")");
+    if (!model.moe && *in.topK != 1) throw InputError("--top-k needs an MoE preset, " + model.name + " is dense");
+    model.topK = *in.topK;
+  }
+  if (in.capacityFactor) {
+    double cf = *in.capacityFactor;
+    if (!(cf > 0.0) || cf > 1000.0) {
+      throw InputError("--capacity-factor " + std::to_string(cf) + " is out of range: allowed (0, 1000]");
+    }
+    model.capacityFactor = cf;
+  }
+  out.batch = in.batch ? in.batch : model.defaultBatch;
+  out.seqLen = in.seqLen ? in.seqLen : model.defaultSeqLen;
+  out.decodeSteps = in.decodeSteps ? in.decodeSteps : model.defaultDecodeSteps;
+  requireRange("--batch", out.batch, 1, 1 << 16);
+  requireRange("--seq-len", out.seqLen, 1, model.maxPositions,
+               " (positions of " + model.name + ")");
+  if (model.workload == WorkloadKind::Mt) {
+    requireRange("--decode-steps", out.decodeSteps, 1, model.maxPositions,
+                 " (positions of " + model.name + ")");
+    if (in.generateTokens) throw InputError("--generate applies to lm presets; use --decode-steps for mt");
+  } else {
+    if (in.decodeSteps) throw InputError("--decode-steps applies to mt presets; use --generate for lm");
+    requireRange("--generate", in.generateTokens, 0, model.maxPositions - out.seqLen,
+                 " (seq-len + generated tokens must fit the " +
+                     std::to_string(model.maxPositions) + " positions of " + model.name + ")");
+  }
+}
+
+void resolveRunControl(const RunOptions& in, RunOptions& out) {
+  requireRange("--repeats", in.repeats, 1, 10000);
+  requireRange("--warmup", in.warmup, 0, 1000);
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  out.threads = in.threads ? in.threads : cores;
+  requireRange("--threads", out.threads, 1, 4096);
+  if (in.device != "cpu" && in.device != "cuda") {
+    throw InputError("--device '" + in.device + "' is not one of: cpu, cuda");
+  }
+  if (in.out.empty()) throw InputError("--out is required: the run directory to write");
+  if (std::filesystem::exists(in.out) && !std::filesystem::is_directory(in.out)) {
+    throw InputError("--out '" + in.out.string() + "' exists and is not a directory");
+  }
+  if (!in.force && std::filesystem::exists(in.out / collector::kManifestFileName)) {
+    throw InputError("--out '" + in.out.string() +
+                     "' already holds a run (run.json); choose a new directory or pass --force");
+  }
+}
+
+}  // namespace
+
+ResolvedRun resolveRun(const RunOptions& options) {
+  std::string presetName = options.preset;
+  if (presetName.empty()) {
+    presetName = defaultPresetName(options.workload.value_or(WorkloadKind::Lm));
+  }
+  ResolvedRun run{findPreset(presetName), options};
+  run.options.preset = presetName;
+  if (options.workload && *options.workload != run.model.workload) {
+    throw InputError("--workload " + std::string(workloadName(*options.workload)) +
+                     " does not match preset " + presetName + ", which is an " +
+                     workloadName(run.model.workload) + " preset");
+  }
+  run.options.workload = run.model.workload;
+  resolveShape(options, run.options, run.model);
+  resolveRunControl(options, run.options);
+  return run;
+}
+
+nlohmann::json configJson(const ResolvedRun& run) {
+  const auto& m = run.model;
+  const auto& o = run.options;
+  return {
+      {"workload", workloadName(m.workload)},
+      {"preset", m.name},
+      {"moe", m.moe},
+      {"gating", m.moe ? gatingName(o.gating) : "none"},
+      {"capacity_factor", m.capacityFactor},
+      {"capacity_mode", capacityModeName(o.capacityMode)},
+      {"model",
+       {{"d_model", m.dModel}, {"ffn_dim", m.ffnDim}, {"heads", m.heads}, {"vocab", m.vocab},
+        {"layers", m.layers}, {"experts", m.numExperts}, {"top_k", m.topK},
+        {"moe_every", m.moeEvery}, {"moe_layers", m.moeLayerCount()},
+        {"parameters", m.parameterCount()}}},
+      {"batch", o.batch},
+      {"seq_len", o.seqLen},
+      {"decode_steps", m.workload == WorkloadKind::Mt ? o.decodeSteps : 0},
+      {"generate_tokens", o.generateTokens},
+      {"repeats", o.repeats},
+      {"warmup", o.warmup},
+      {"seed", o.seed},
+      {"device", o.device},
+      {"threads", o.threads},
+      {"tokens_file", o.tokensFile.string()},
+  };
+}
+
+kernels::CapacityMode parseCapacityMode(const std::string& text) {
+  if (text == "eval") return kernels::CapacityMode::Eval;
+  if (text == "train") return kernels::CapacityMode::Train;
+  throw InputError("--capacity-mode '" + text + "' is not one of: eval, train");
+}
+
+const char* capacityModeName(kernels::CapacityMode mode) {
+  return mode == kernels::CapacityMode::Eval ? "eval" : "train";
+}
+
+}  // namespace moeprof::workloads

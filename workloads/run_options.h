@@ -1,0 +1,53 @@
+#pragma once
+// What one `moeprof run` measures, as the user asked for it, and its resolution against the
+// preset (defaults filled in, every value checked against its allowed range).
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/capacity.h"
+#include "workloads/gating_mode.h"
+#include "workloads/model_config.h"
+
+namespace moeprof::workloads {
+
+struct RunOptions {
+  std::optional<WorkloadKind> workload;  // implied by the preset when not given
+  std::string preset;                    // empty: lm-cpu or mt-cpu
+  GatingMode gating = GatingMode::Dynamic;
+  std::optional<double> capacityFactor;  // empty: the preset's
+  kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
+  std::optional<int64_t> topK;           // empty: the preset's
+  int64_t batch = 0;                     // 0: the preset's
+  int64_t seqLen = 0;                    // 0: the preset's (LM tokens / MT source tokens)
+  int64_t decodeSteps = 0;               // MT; 0: the preset's
+  int64_t generateTokens = 0;            // LM greedy generation after the forward
+  int64_t repeats = 3;                   // measured batches
+  int64_t warmup = 1;                    // unmeasured batches before them
+  uint64_t seed = 1;
+  std::string device = "cpu";
+  int64_t threads = 0;                   // 0: one per core
+  std::filesystem::path tokensFile;      // empty: seeded random tokens
+  std::filesystem::path out;
+  bool force = false;                    // allow replacing an existing run directory
+};
+
+// A run with everything decided: the model (overrides applied) and complete options.
+struct ResolvedRun {
+  ModelConfig model;
+  RunOptions options;
+};
+
+// Throws InputError naming the bad value and the allowed range.
+ResolvedRun resolveRun(const RunOptions& options);
+
+// The "config" section of run.json.
+nlohmann::json configJson(const ResolvedRun& run);
+
+kernels::CapacityMode parseCapacityMode(const std::string& text);
+const char* capacityModeName(kernels::CapacityMode mode);
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,211 @@
+#include "workloads/runner.h"
+
+#include <chrono>
+#include <optional>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "collector/build_info.h"
+#include "collector/errors.h"
+#include "collector/memory_tracker.h"
+#include "kernels/device_query.h"
+#include "workloads/environment.h"
+#include "workloads/inputs.h"
+#include "workloads/measurement.h"
+#include "workloads/models.h"
+#include "workloads/routing_recorder.h"
+
+namespace moeprof::workloads {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+at::Device resolveDevice(const std::string& device) {
+  if (device == "cpu") return at::kCPU;
+  if (!at::hasCUDA()) {
+    throw InputError("--device cuda: this LibTorch build cannot use CUDA (CUDA runtime: " +
+                     kernels::queryCudaDevices().reason + "); allowed here: cpu");
+  }
+  return at::Device(at::kCUDA, 0);
+}
+
+// On a GPU, wait for the work that produced `t`; CPU work is already done.
+void waitFor(const at::Tensor& t) {
+  if (t.is_cuda()) (void)t.reshape({-1})[0].item<float>();
+}
+
+// State shared by the measurement loops of both workloads.
+struct Measurer {
+  const ResolvedRun& run;
+  at::Device device;
+  TokenSource& tokens;
+  RoutingRecorder* recorder;
+  const ProgressCallback& progress;
+  collector::MemoryTracker memory;
+
+  ForwardContext context(collector::PhaseTimer& timer, std::optional<uint32_t> batch,
+                         uint32_t step) {
+    ForwardContext c;
+    c.gating = run.options.gating;
+    c.capacityMode = run.options.capacityMode;
+    c.capacityFactor = run.model.capacityFactor;
+    c.phases = &timer;
+    if (batch && recorder) {
+      recorder->setPosition(*batch, step);
+      c.routing = recorder;
+    }
+    return c;
+  }
+
+  void report(int64_t index) {
+    if (!progress) return;
+    const auto& o = run.options;
+    std::string what = index < 0 ? "warm-up " + std::to_string(index + o.warmup + 1) + "/" +
+                                       std::to_string(o.warmup)
+                                 : "batch " + std::to_string(index + 1) + "/" +
+                                       std::to_string(o.repeats);
+    progress(run.model.name + " " + (run.model.moe ? gatingName(o.gating) : "dense") + " b" +
+             std::to_string(o.batch) + ": " + what);
+  }
+};
+
+// Greedy generation after a prompt: one unit per generated token.
+void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m,
+                    std::optional<uint32_t> batch, PhaseMeasurement* out) {
+  collector::PhaseTimer prefillTimer;
+  auto prefillContext = m.context(prefillTimer, std::nullopt, 0);
+  auto caches = model.newCaches();
+  auto logits = model.forward(prompt, prefillContext, &caches);
+  auto next = logits.select(1, -1).argmax(-1, /*keepdim=*/true);
+  for (int64_t step = 1; step <= m.run.options.generateTokens; ++step) {
+    collector::PhaseTimer timer;
+    auto context = m.context(timer, batch, static_cast<uint32_t>(step));
+    auto start = Clock::now();
+    logits = model.forward(next, context, &caches);
+    next = logits.select(1, -1).argmax(-1, /*keepdim=*/true);
+    waitFor(next);
+    if (out) out->addUnit(millisecondsSince(start), timer, next.size(0), context.counters);
+  }
+}
+
+nlohmann::json measureLm(Measurer& m) {
+  const auto& o = m.run.options;
+  LmModel model(m.run.model, o.seed, m.device);
+  PhaseMeasurement forward, generate;
+  collector::MemoryTracker::Scope scope(m.memory);
+  for (int64_t i = -o.warmup; i < o.repeats; ++i) {
+    m.report(i);
+    auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
+    auto tokens = m.tokens.next(o.batch, o.seqLen).to(m.device);
+    collector::PhaseTimer timer;
+    auto context = m.context(timer, batch, 0);
+    m.memory.resetPeak();
+    auto start = Clock::now();
+    auto logits = model.forward(tokens, context);
+    waitFor(logits);
+    double ms = millisecondsSince(start);
+    if (batch) {
+      forward.addUnit(ms, timer, o.batch * o.seqLen, context.counters);
+      forward.peakActivationBytes =
+          std::max(forward.peakActivationBytes, m.memory.peakAboveResetBytes());
+    }
+    logits.reset();
+    if (o.generateTokens > 0) generateGreedy(model, tokens, m, batch, batch ? &generate : nullptr);
+  }
+  nlohmann::json metrics = {{"forward", forward.toJson()},
+                            {"peak_weight_bytes", model.weightBytes()},
+                            {"peak_activation_bytes", forward.peakActivationBytes}};
+  if (o.generateTokens > 0) metrics["generate"] = generate.toJson();
+  return metrics;
+}
+
+void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m,
+                  std::optional<uint32_t> batch, PhaseMeasurement& decoder) {
+  const auto& o = m.run.options;
+  auto caches = model.newCaches();
+  auto previous = at::full({o.batch, 1}, MtModel::kBosToken,
+                           at::TensorOptions().dtype(at::kLong).device(m.device));
+  for (int64_t step = 0; step < o.decodeSteps; ++step) {
+    collector::PhaseTimer timer;
+    auto context = m.context(timer, batch, static_cast<uint32_t>(step));
+    auto start = Clock::now();
+    auto logits = model.decodeStep(previous, step, encoderOut, caches, context);
+    previous = logits.argmax(-1, /*keepdim=*/true);
+    waitFor(previous);
+    if (batch) decoder.addUnit(millisecondsSince(start), timer, o.batch, context.counters);
+  }
+}
+
+nlohmann::json measureMt(Measurer& m) {
+  const auto& o = m.run.options;
+  MtModel model(m.run.model, o.seed, m.device);
+  PhaseMeasurement encoder, decoder;
+  collector::MemoryTracker::Scope scope(m.memory);
+  for (int64_t i = -o.warmup; i < o.repeats; ++i) {
+    m.report(i);
+    auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
+    auto source = m.tokens.next(o.batch, o.seqLen).to(m.device);
+    collector::PhaseTimer timer;
+    auto context = m.context(timer, batch, 0);
+    m.memory.resetPeak();
+    auto start = Clock::now();
+    auto encoderOut = model.encode(source, context);
+    waitFor(encoderOut);
+    double ms = millisecondsSince(start);
+    if (batch) {
+      encoder.addUnit(ms, timer, o.batch * o.seqLen, context.counters);
+      encoder.peakActivationBytes =
+          std::max(encoder.peakActivationBytes, m.memory.peakAboveResetBytes());
+    }
+    m.memory.resetPeak();
+    decodeGreedy(model, encoderOut, m, batch, decoder);
+    if (batch) {
+      decoder.peakActivationBytes =
+          std::max(decoder.peakActivationBytes, m.memory.peakAboveResetBytes());
+    }
+  }
+  return {{"encoder", encoder.toJson()},
+          {"decoder", decoder.toJson()},
+          {"peak_weight_bytes", model.weightBytes()},
+          {"peak_activation_bytes",
+           std::max(encoder.peakActivationBytes, decoder.peakActivationBytes)}};
+}
+
+}  // namespace
+
+RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress) {
+  const auto& o = run.options;
+  at::set_num_threads(static_cast<int>(o.threads));
+  at::Device device = resolveDevice(o.device);
+  TokenSource tokens = o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
+                                            : TokenSource(o.tokensFile, run.model.vocab);
+
+  RunOutcome outcome{o.out, {}};
+  auto& manifest = outcome.manifest;
+  manifest.tool = collector::toolVersion();
+  manifest.createdAt = collector::currentUtcTimestamp();
+  manifest.config = configJson(run);
+  manifest.environment = captureEnvironment(o.device);
+  if (run.model.moe) manifest.files["routing_log"] = collector::kRoutingLogFileName;
+  collector::writeManifest(o.out, manifest);
+
+  std::optional<RoutingRecorder> recorder;
+  if (run.model.moe) recorder.emplace(o.out / collector::kRoutingLogFileName, run.model);
+  Measurer measurer{run, device, tokens, recorder ? &*recorder : nullptr, progress, {}};
+  auto start = Clock::now();
+  manifest.metrics = run.model.workload == WorkloadKind::Lm ? measureLm(measurer)
+                                                            : measureMt(measurer);
+  manifest.metrics["wall_ms"] = millisecondsSince(start);
+  if (recorder) recorder->flush();
+  manifest.status = collector::RunStatus::Complete;
+  collector::writeManifest(o.out, manifest);
+  return outcome;
+}
+
+}  // namespace moeprof::workloads

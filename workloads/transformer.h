@@ -1,0 +1,85 @@
+#pragma once
+// Pre-LN transformer blocks shared by both workloads: self-attention (causal or not, with an
+// optional KV cache for incremental decoding), optional cross-attention (MT decoder), and a
+// dense or MoE FFN sublayer. Weights are plain ATen tensors, so the same code runs on any device.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include "workloads/model_config.h"
+#include "workloads/moe_layer.h"
+
+namespace moeprof::workloads {
+
+struct LinearWeights {
+  at::Tensor weight;  // (in, out)
+  at::Tensor bias;    // (out)
+};
+
+struct LayerNormWeights {
+  at::Tensor gamma;
+  at::Tensor beta;
+};
+
+struct AttentionWeights {
+  LinearWeights query, key, value, out;
+};
+
+struct BlockWeights {
+  LayerNormWeights selfNorm;
+  AttentionWeights self;
+  bool hasCross = false;
+  LayerNormWeights crossNorm;
+  AttentionWeights cross;
+  LayerNormWeights ffnNorm;
+  bool moe = false;
+  MoeLayerWeights moeFfn;           // when moe
+  kernels::ExpertWeights denseFfn;  // when !moe (one "expert")
+};
+
+// Keys and values of past positions (self-attention) and of the encoder output
+// (cross-attention) for one block, kept across decoding steps.
+struct BlockCache {
+  at::Tensor selfKeys, selfValues;    // (B, T_past, d_model)
+  at::Tensor crossKeys, crossValues;  // (B, T_source, d_model)
+};
+
+struct BlockInputs {
+  int64_t heads = 1;
+  bool causal = false;
+  BlockCache* cache = nullptr;             // null: no caching (full-sequence forward)
+  const at::Tensor* encoderOut = nullptr;  // (B, T_source, d_model) for cross-attention
+};
+
+// x: (B, T, d_model) -> (B, T, d_model).
+at::Tensor blockForward(const BlockWeights& block, const at::Tensor& x, const BlockInputs& inputs,
+                        ForwardContext& context);
+
+at::Tensor layerNorm(const LayerNormWeights& norm, const at::Tensor& x);
+
+// Creates seeded random weights (normal, std 0.02, like OPT/fairseq init) on one device.
+class WeightFactory {
+ public:
+  WeightFactory(uint64_t seed, at::Device device);
+  at::Tensor normal(at::IntArrayRef shape);
+  at::Tensor zeros(at::IntArrayRef shape);
+  LinearWeights linear(int64_t in, int64_t out);
+  LayerNormWeights layerNorm(int64_t dim);
+  AttentionWeights attention(int64_t dim);
+  kernels::ExpertWeights experts(int64_t count, int64_t dim, int64_t ffn);
+  BlockWeights block(const ModelConfig& config, bool cross, bool moe, int64_t moeLayerId);
+  int64_t bytesCreated() const { return bytesCreated_; }
+
+ private:
+  at::Generator generator_;
+  at::Device device_;
+  int64_t bytesCreated_ = 0;
+};
+
+// Sinusoidal position embeddings (fairseq/M2M100) for positions [start, start + count).
+at::Tensor sinusoidalPositions(int64_t start, int64_t count, int64_t dim,
+                               const at::TensorOptions& options);
+
+}  // namespace moeprof::workloads
