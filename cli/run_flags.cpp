@@ -24,6 +24,10 @@ void RunFlags::addTo(CLI::App& app) {
   app.add_option("--threads", o.threads, "LibTorch threads; default: one per core");
   app.add_option("--tokens", o.tokensFile,
                  "file of whitespace-separated token ids instead of random tokens");
+  app.add_option("--allocator", allocator_,
+                 "CPU allocator: caching (freed blocks reused, as CUDA's caching allocator does) "
+                 "or system (LibTorch's default; pays page faults on every big temporary)")
+      ->capture_default_str();
   app.add_flag("--force", o.force, "replace existing run directories");
 }
 
@@ -31,6 +35,10 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   workloads::RunOptions o = options_;
   if (!workload_.empty()) o.workload = parseWorkload(workload_);
   o.capacityMode = workloads::parseCapacityMode(capacityMode_);
+  if (allocator_ != "caching" && allocator_ != "system") {
+    throw InputError("--allocator '" + allocator_ + "' is not one of: caching, system");
+  }
+  o.cachingAllocator = allocator_ == "caching";
   if (capacityFactorOption_->count() > 0) o.capacityFactor = capacityFactor_;
   if (topKOption_->count() > 0) o.topK = topK_;
   return o;

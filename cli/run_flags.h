@@ -20,6 +20,7 @@ class RunFlags {
   workloads::RunOptions options_;
   std::string workload_;
   std::string capacityMode_ = "eval";
+  std::string allocator_ = "caching";
   double capacityFactor_ = 0;
   int64_t topK_ = 0;
   CLI::Option* capacityFactorOption_ = nullptr;

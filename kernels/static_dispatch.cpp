@@ -9,10 +9,12 @@ namespace moeprof::kernels {
 
 namespace {
 
-// Per choice j: which (token, expert) assignments are kept and the slot each kept one takes.
+// The slot each token's j-th choice takes in its expert's buffer, fairseq's way: a one-hot
+// cumsum over tokens, first choices of all tokens before any second choice.
 struct ChoiceSlots {
-  at::Tensor kept;  // (S, E) int64, one-hot of kept assignments
-  at::Tensor slot;  // (S,) int64, slot index of the kept assignment (0 when dropped)
+  at::Tensor expert;  // (S,) int64
+  at::Tensor slot;    // (S,) int64, >= capacity when dropped
+  at::Tensor kept;    // (S,) bool
 };
 
 std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t experts,
@@ -20,11 +22,12 @@ std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t expert
   std::vector<ChoiceSlots> choices;
   at::Tensor alreadyTaken = at::zeros({1, experts}, expertIds.options());
   for (int64_t j = 0; j < expertIds.size(1); ++j) {
-    auto wanted = at::one_hot(expertIds.select(1, j), experts);       // (S, E)
+    auto expert = expertIds.select(1, j).contiguous();
+    auto wanted = at::one_hot(expert, experts);                          // (S, E)
     auto location = at::cumsum(wanted, 0).sub_(1).add_(alreadyTaken);  // first come, first served
     alreadyTaken = alreadyTaken + wanted.sum(0, /*keepdim=*/true);
-    auto kept = wanted * location.lt(capacity);
-    choices.push_back({kept, (location * kept).sum(1)});
+    auto slot = location.gather(1, expert.unsqueeze(1)).squeeze(1);
+    choices.push_back({expert, slot, slot.lt(capacity)});
   }
   return choices;
 }
@@ -37,8 +40,11 @@ StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity) {
   const int64_t topK = gating.expertIds.size(1);
   auto choices = assignSlots(gating.expertIds, experts, capacity);
 
-  std::vector<at::Tensor> gates;
-  for (const auto& choice : choices) gates.push_back((gating.probs * choice.kept).sum(1));
+  std::vector<at::Tensor> gates, keptColumns;
+  for (const auto& c : choices) {
+    gates.push_back(gating.probs.gather(1, c.expert.unsqueeze(1)).squeeze(1) * c.kept);
+    keptColumns.push_back(c.kept);
+  }
   if (topK > 1) {
     auto denom = at::stack(gates, 1).sum(1).clamp_min(std::numeric_limits<float>::epsilon());
     for (auto& gate : gates) gate = gate / denom;
@@ -46,15 +52,18 @@ StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity) {
 
   StaticRouting routing;
   routing.capacity = capacity;
-  routing.combineWeights = at::zeros({tokens, experts, capacity}, gating.probs.options());
-  std::vector<at::Tensor> keptColumns;
+  auto options = gating.probs.options();
+  routing.combineWeights = at::zeros({tokens, experts, capacity}, options);
+  routing.dispatchMask = at::zeros({tokens, experts, capacity}, options);
+  auto tokenIds = at::arange(tokens, gating.expertIds.options());
   for (int64_t j = 0; j < topK; ++j) {
-    auto gateSe = gates[j].unsqueeze(1) * choices[j].kept;                   // (S, E)
-    auto slotSc = at::one_hot(choices[j].slot, capacity).to(at::kFloat);     // (S, C)
-    routing.combineWeights.add_(at::bmm(gateSe.unsqueeze(2), slotSc.unsqueeze(1)));
-    keptColumns.push_back(choices[j].kept.sum(1).gt(0));
+    const auto& c = choices[j];
+    auto token = tokenIds.masked_select(c.kept);
+    auto expert = c.expert.masked_select(c.kept);
+    auto slot = c.slot.masked_select(c.kept);
+    routing.combineWeights.index_put_({token, expert, slot}, gates[j].masked_select(c.kept));
+    routing.dispatchMask.index_put_({token, expert, slot}, 1.0);
   }
-  routing.dispatchMask = routing.combineWeights.ne(0);
   routing.kept = at::stack(keptColumns, 1);
   auto keptPerToken = routing.kept.sum(1);
   routing.droppedAssignments = tokens * topK - keptPerToken.sum().item<int64_t>();
@@ -62,12 +71,18 @@ StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity) {
   return routing;
 }
 
+// einsum("sec,sm->ecm") and einsum("sec,ecm->sm") as the single matrix products they reduce
+// to (ATen's einsum takes a slower batched path for the combine on CPU).
 at::Tensor staticDispatch(const StaticRouting& routing, const at::Tensor& x) {
-  return at::einsum("sec,sm->ecm", {routing.dispatchMask.to(x.scalar_type()), x});
+  const auto& mask = routing.dispatchMask;
+  auto flat = mask.view({mask.size(0), -1}).t().mm(x.to(mask.scalar_type()));
+  return flat.view({mask.size(1), mask.size(2), x.size(1)});
 }
 
 at::Tensor staticCombine(const StaticRouting& routing, const at::Tensor& expertOut) {
-  return at::einsum("sec,ecm->sm", {routing.combineWeights.to(expertOut.scalar_type()), expertOut});
+  const auto& weights = routing.combineWeights;
+  auto flatOut = expertOut.reshape({-1, expertOut.size(2)}).to(weights.scalar_type());
+  return weights.view({weights.size(0), -1}).mm(flatOut);
 }
 
 }  // namespace moeprof::kernels

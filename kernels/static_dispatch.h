@@ -2,7 +2,7 @@
 // Static (capacity) gating as GShard and fairseq do it, the paper's baseline: every expert gets a
 // buffer of C slots, tokens go in first-come order, tokens over capacity are dropped (carried
 // only by the residual), empty slots are zero-padded and computed anyway. Dispatch and combine
-// are dense einsums over an (S, E, C) mask.
+// are dense contractions over (S, E, C) tensors, whose size is the memory cost the paper finds.
 #include <ATen/core/Tensor.h>
 
 #include "kernels/capacity.h"
@@ -20,7 +20,7 @@ namespace moeprof::kernels {
 struct StaticRouting {
   int64_t capacity = 0;
   at::Tensor combineWeights;  // (S, E, C) float: gate weight of token s in slot c of expert e
-  at::Tensor dispatchMask;    // (S, E, C) bool
+  at::Tensor dispatchMask;    // (S, E, C) 0/1 in the compute dtype, as einsum consumes it
   at::Tensor kept;            // (S, k) bool: which assignments survived the capacity limit
   int64_t droppedAssignments = 0;  // token-expert assignments over capacity
   int64_t droppedTokens = 0;       // tokens that lost every expert

@@ -113,6 +113,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"seed", o.seed},
       {"device", o.device},
       {"threads", o.threads},
+      {"allocator", o.cachingAllocator ? "caching" : "system"},
       {"tokens_file", o.tokensFile.string()},
   };
 }

@@ -32,6 +32,7 @@ struct RunOptions {
   int64_t threads = 0;                   // 0: one per core
   std::filesystem::path tokensFile;      // empty: seeded random tokens
   std::filesystem::path out;
+  bool cachingAllocator = true;          // false: LibTorch's default CPU allocator
   bool force = false;                    // allow replacing an existing run directory
 };
 

@@ -10,6 +10,7 @@
 #include "collector/errors.h"
 #include "collector/memory_tracker.h"
 #include "kernels/device_query.h"
+#include "workloads/caching_allocator.h"
 #include "workloads/environment.h"
 #include "workloads/inputs.h"
 #include "workloads/measurement.h"
@@ -181,6 +182,7 @@ nlohmann::json measureMt(Measurer& m) {
 
 RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress) {
   const auto& o = run.options;
+  if (o.cachingAllocator) installCachingCpuAllocator();
   at::set_num_threads(static_cast<int>(o.threads));
   at::Device device = resolveDevice(o.device);
   TokenSource tokens = o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
