@@ -14,12 +14,13 @@ struct RunCommand {
   RunFlags flags;
   std::string gating = "dynamic";
   int64_t batch = 0;
+  CLI::Option* batchOption = nullptr;
   std::filesystem::path out;
 
   int execute() const {
     auto options = flags.toRunOptions();
     options.gating = parseGating(gating);
-    options.batch = batch;
+    if (batchOption->count() > 0) options.batch = batch;
     options.out = out;
     auto run = workloads::resolveRun(options);
     TerminalProgress progress;
@@ -37,7 +38,7 @@ Action addRunCommand(CLI::App& app) {
   command->flags.addTo(app);
   app.add_option("--gating", command->gating, "static (capacity, the baseline) or dynamic")
       ->capture_default_str();
-  app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
+  command->batchOption = app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
   app.add_option("--out", command->out, "run directory to write")->required();
   return [command] { return command->execute(); };
 }

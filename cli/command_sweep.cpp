@@ -19,7 +19,9 @@ struct SweepCommand {
   int execute() const {
     auto base = flags.toRunOptions();
     std::vector<workloads::RunOptions> runs;
-    for (int64_t batch : batches.empty() ? std::vector<int64_t>{0} : batches) {
+    std::vector<std::optional<int64_t>> batchList(batches.begin(), batches.end());
+    if (batchList.empty()) batchList.push_back(std::nullopt);  // the preset's
+    for (const auto& batch : batchList) {
       for (const auto& gating : gatings) {
         auto options = base;
         options.gating = parseGating(gating);

@@ -14,8 +14,10 @@ void RunFlags::addTo(CLI::App& app) {
                  "eval: C = ceil(CF*S) (fairseq eval, the paper); train: C = ceil(CF*k*S/E)")
       ->capture_default_str();
   topKOption_ = app.add_option("--top-k", topK_, "experts per token; default: the preset's");
-  app.add_option("--seq-len", o.seqLen, "LM tokens per sequence / MT source tokens; default: the preset's");
-  app.add_option("--decode-steps", o.decodeSteps, "MT greedy decoding steps; default: the preset's");
+  seqLenOption_ = app.add_option("--seq-len", seqLen_,
+                                 "LM tokens per sequence / MT source tokens; default: the preset's");
+  decodeStepsOption_ = app.add_option("--decode-steps", decodeSteps_,
+                                      "MT greedy decoding steps; default: the preset's");
   app.add_option("--generate", o.generateTokens, "LM: greedy-generate N tokens after each batch");
   app.add_option("--repeats", o.repeats, "measured batches")->capture_default_str();
   app.add_option("--warmup", o.warmup, "unmeasured batches first")->capture_default_str();
@@ -41,6 +43,8 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   o.cachingAllocator = allocator_ == "caching";
   if (capacityFactorOption_->count() > 0) o.capacityFactor = capacityFactor_;
   if (topKOption_->count() > 0) o.topK = topK_;
+  if (seqLenOption_->count() > 0) o.seqLen = seqLen_;
+  if (decodeStepsOption_->count() > 0) o.decodeSteps = decodeSteps_;
   return o;
 }
 

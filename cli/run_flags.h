@@ -23,8 +23,12 @@ class RunFlags {
   std::string allocator_ = "caching";
   double capacityFactor_ = 0;
   int64_t topK_ = 0;
+  int64_t seqLen_ = 0;
+  int64_t decodeSteps_ = 0;
   CLI::Option* capacityFactorOption_ = nullptr;
   CLI::Option* topKOption_ = nullptr;
+  CLI::Option* seqLenOption_ = nullptr;
+  CLI::Option* decodeStepsOption_ = nullptr;
 };
 
 workloads::WorkloadKind parseWorkload(const std::string& text);

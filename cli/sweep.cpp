@@ -26,7 +26,7 @@ void writeTextFile(const std::filesystem::path& path, const std::string& text) {
 std::string runDirName(const workloads::ResolvedRun& run) {
   std::string gating = run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating)
                                      : "";
-  return run.model.name + gating + "-b" + std::to_string(run.options.batch);
+  return run.model.name + gating + "-b" + std::to_string(run.batch);
 }
 
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,

@@ -18,7 +18,7 @@ void requireRange(const char* option, int64_t value, int64_t low, int64_t high,
   }
 }
 
-void resolveShape(const RunOptions& in, RunOptions& out, ModelConfig& model) {
+void resolveShape(const RunOptions& in, ResolvedRun& out, ModelConfig& model) {
   if (in.topK) {
     requireRange("--top-k", *in.topK, 1, model.numExperts,
                  " (the number of experts of " + model.name + ")");
@@ -32,9 +32,11 @@ void resolveShape(const RunOptions& in, RunOptions& out, ModelConfig& model) {
     }
     model.capacityFactor = cf;
   }
-  out.batch = in.batch ? in.batch : model.defaultBatch;
-  out.seqLen = in.seqLen ? in.seqLen : model.defaultSeqLen;
-  out.decodeSteps = in.decodeSteps ? in.decodeSteps : model.defaultDecodeSteps;
+  out.batch = in.batch.value_or(model.defaultBatch);
+  out.seqLen = in.seqLen.value_or(model.defaultSeqLen);
+  out.decodeSteps = model.workload == WorkloadKind::Mt
+                        ? in.decodeSteps.value_or(model.defaultDecodeSteps)
+                        : 0;
   requireRange("--batch", out.batch, 1, 1 << 16);
   requireRange("--seq-len", out.seqLen, 1, model.maxPositions,
                " (positions of " + model.name + ")");
@@ -84,7 +86,7 @@ ResolvedRun resolveRun(const RunOptions& options) {
                      workloadName(run.model.workload) + " preset");
   }
   run.options.workload = run.model.workload;
-  resolveShape(options, run.options, run.model);
+  resolveShape(options, run, run.model);
   resolveRunControl(options, run.options);
   return run;
 }
@@ -104,9 +106,9 @@ nlohmann::json configJson(const ResolvedRun& run) {
         {"layers", m.layers}, {"experts", m.numExperts}, {"top_k", m.topK},
         {"moe_every", m.moeEvery}, {"moe_layers", m.moeLayerCount()},
         {"parameters", m.parameterCount()}}},
-      {"batch", o.batch},
-      {"seq_len", o.seqLen},
-      {"decode_steps", m.workload == WorkloadKind::Mt ? o.decodeSteps : 0},
+      {"batch", run.batch},
+      {"seq_len", run.seqLen},
+      {"decode_steps", run.decodeSteps},
       {"generate_tokens", o.generateTokens},
       {"repeats", o.repeats},
       {"warmup", o.warmup},

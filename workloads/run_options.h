@@ -21,9 +21,9 @@ struct RunOptions {
   std::optional<double> capacityFactor;  // empty: the preset's
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
   std::optional<int64_t> topK;           // empty: the preset's
-  int64_t batch = 0;                     // 0: the preset's
-  int64_t seqLen = 0;                    // 0: the preset's (LM tokens / MT source tokens)
-  int64_t decodeSteps = 0;               // MT; 0: the preset's
+  std::optional<int64_t> batch;          // empty: the preset's
+  std::optional<int64_t> seqLen;         // empty: the preset's (LM tokens / MT source tokens)
+  std::optional<int64_t> decodeSteps;    // MT; empty: the preset's
   int64_t generateTokens = 0;            // LM greedy generation after the forward
   int64_t repeats = 3;                   // measured batches
   int64_t warmup = 1;                    // unmeasured batches before them
@@ -36,10 +36,14 @@ struct RunOptions {
   bool force = false;                    // allow replacing an existing run directory
 };
 
-// A run with everything decided: the model (overrides applied) and complete options.
+// A run with everything decided: the model (overrides applied), the options as given, and
+// the values the preset filled in.
 struct ResolvedRun {
   ModelConfig model;
   RunOptions options;
+  int64_t batch = 0;
+  int64_t seqLen = 0;
+  int64_t decodeSteps = 0;  // 0 for LM
 };
 
 // Throws InputError naming the bad value and the allowed range.

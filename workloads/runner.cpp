@@ -72,7 +72,7 @@ struct Measurer {
                                  : "batch " + std::to_string(index + 1) + "/" +
                                        std::to_string(o.repeats);
     progress(run.model.name + " " + (run.model.moe ? gatingName(o.gating) : "dense") + " b" +
-             std::to_string(o.batch) + ": " + what);
+             std::to_string(run.batch) + ": " + what);
   }
 };
 
@@ -103,7 +103,7 @@ nlohmann::json measureLm(Measurer& m) {
   for (int64_t i = -o.warmup; i < o.repeats; ++i) {
     m.report(i);
     auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
-    auto tokens = m.tokens.next(o.batch, o.seqLen).to(m.device);
+    auto tokens = m.tokens.next(m.run.batch, m.run.seqLen).to(m.device);
     collector::PhaseTimer timer;
     auto context = m.context(timer, batch, 0);
     m.memory.resetPeak();
@@ -112,7 +112,7 @@ nlohmann::json measureLm(Measurer& m) {
     waitFor(logits);
     double ms = millisecondsSince(start);
     if (batch) {
-      forward.addUnit(ms, timer, o.batch * o.seqLen, context.counters);
+      forward.addUnit(ms, timer, m.run.batch * m.run.seqLen, context.counters);
       forward.peakActivationBytes =
           std::max(forward.peakActivationBytes, m.memory.peakAboveResetBytes());
     }
@@ -130,16 +130,16 @@ void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& 
                   std::optional<uint32_t> batch, PhaseMeasurement& decoder) {
   const auto& o = m.run.options;
   auto caches = model.newCaches();
-  auto previous = at::full({o.batch, 1}, MtModel::kBosToken,
+  auto previous = at::full({m.run.batch, 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
-  for (int64_t step = 0; step < o.decodeSteps; ++step) {
+  for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
     collector::PhaseTimer timer;
     auto context = m.context(timer, batch, static_cast<uint32_t>(step));
     auto start = Clock::now();
     auto logits = model.decodeStep(previous, step, encoderOut, caches, context);
     previous = logits.argmax(-1, /*keepdim=*/true);
     waitFor(previous);
-    if (batch) decoder.addUnit(millisecondsSince(start), timer, o.batch, context.counters);
+    if (batch) decoder.addUnit(millisecondsSince(start), timer, m.run.batch, context.counters);
   }
 }
 
@@ -151,7 +151,7 @@ nlohmann::json measureMt(Measurer& m) {
   for (int64_t i = -o.warmup; i < o.repeats; ++i) {
     m.report(i);
     auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
-    auto source = m.tokens.next(o.batch, o.seqLen).to(m.device);
+    auto source = m.tokens.next(m.run.batch, m.run.seqLen).to(m.device);
     collector::PhaseTimer timer;
     auto context = m.context(timer, batch, 0);
     m.memory.resetPeak();
@@ -160,7 +160,7 @@ nlohmann::json measureMt(Measurer& m) {
     waitFor(encoderOut);
     double ms = millisecondsSince(start);
     if (batch) {
-      encoder.addUnit(ms, timer, o.batch * o.seqLen, context.counters);
+      encoder.addUnit(ms, timer, m.run.batch * m.run.seqLen, context.counters);
       encoder.peakActivationBytes =
           std::max(encoder.peakActivationBytes, m.memory.peakAboveResetBytes());
     }
