@@ -128,7 +128,6 @@ nlohmann::json measureLm(Measurer& m) {
 
 void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m,
                   std::optional<uint32_t> batch, PhaseMeasurement& decoder) {
-  const auto& o = m.run.options;
   auto caches = model.newCaches();
   auto previous = at::full({m.run.batch, 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
