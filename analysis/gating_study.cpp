@@ -65,7 +65,8 @@ std::vector<GatingGain> gatingGains(const std::vector<PhasePoint>& points) {
       if (d.gating != "dynamic" || d.preset != s.preset || !samePoint(s, d)) continue;
       double activation = s.runPeakActivationBytes > 0
                               ? static_cast<double>(d.runPeakActivationBytes) /
-                                        static_cast<double>(s.runPeakActivationBytes) - 1.0
+                                        static_cast<double>(s.runPeakActivationBytes) -
+                                    1.0
                               : 0.0;
       gains.push_back({s, d, s.tokensPerS > 0 ? d.tokensPerS / s.tokensPerS : 0.0, activation});
     }

@@ -39,8 +39,8 @@ std::vector<PhasePoint> phasePoints(const collector::RunManifest& manifest,
 struct GatingGain {
   PhasePoint staticRun;
   PhasePoint dynamicRun;
-  double throughputGain = 0;      // dynamic tokens/s over static tokens/s
-  double activationChange = 0;    // run peak activation, dynamic / static - 1 (negative: less)
+  double throughputGain = 0;    // dynamic tokens/s over static tokens/s
+  double activationChange = 0;  // run peak activation, dynamic / static - 1 (negative: less)
 };
 std::vector<GatingGain> gatingGains(const std::vector<PhasePoint>& points);
 
@@ -56,7 +56,7 @@ std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points);
 struct PaperFigure {
   std::string finding;  // "dynamic_gain", "activation_change", "waste_factor", "moe_dense_latency"
   std::string workload;
-  std::string phase;    // empty when the finding is for the whole model
+  std::string phase;  // empty when the finding is for the whole model
   double value = 0;
 };
 const std::vector<PaperFigure>& paperFigures();

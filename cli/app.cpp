@@ -9,8 +9,9 @@
 namespace moeprof::cli {
 
 int runMain(int argc, char** argv) {
-  CLI::App app{"moeprof: characterize Mixture-of-Experts inference (static vs dynamic gating, "
-               "Expert Buffering, load balancing) on LM and MT workloads"};
+  CLI::App app{
+      "moeprof: characterize Mixture-of-Experts inference (static vs dynamic gating, "
+      "Expert Buffering, load balancing) on LM and MT workloads"};
   app.require_subcommand(1);
   app.set_version_flag("--version", collector::toolVersion());
   std::vector<std::pair<CLI::App*, Action>> commands;

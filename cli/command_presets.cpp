@@ -31,7 +31,8 @@ int listPresets(bool json) {
                         Align::Right, Align::Right, Align::Left});
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : workloads::allPresets()) {
-    std::string layers = std::to_string(p.layers) + (p.stacks() == 2 ? "+" + std::to_string(p.layers) : "");
+    std::string layers =
+        std::to_string(p.layers) + (p.stacks() == 2 ? "+" + std::to_string(p.layers) : "");
     table.addRow({p.name, workloads::workloadName(p.workload),
                   p.moe ? std::to_string(p.numExperts) : "dense",
                   p.moe ? std::to_string(p.topK) : "-", p.moe ? std::to_string(p.moeEvery) : "-",
@@ -39,12 +40,20 @@ int listPresets(bool json) {
                   std::to_string(p.dModel), std::to_string(p.ffnDim), layers,
                   std::to_string(p.vocab), count(p.parameterCount()),
                   reports::formatBytes(static_cast<double>(p.weightBytes())), p.description});
-    list.push_back({{"name", p.name}, {"workload", workloads::workloadName(p.workload)},
-                    {"moe", p.moe}, {"experts", p.numExperts}, {"top_k", p.topK},
-                    {"moe_every", p.moeEvery}, {"capacity_factor", p.capacityFactor},
-                    {"d_model", p.dModel}, {"ffn_dim", p.ffnDim}, {"layers", p.layers},
-                    {"vocab", p.vocab}, {"parameters", p.parameterCount()},
-                    {"weight_bytes", p.weightBytes()}, {"description", p.description}});
+    list.push_back({{"name", p.name},
+                    {"workload", workloads::workloadName(p.workload)},
+                    {"moe", p.moe},
+                    {"experts", p.numExperts},
+                    {"top_k", p.topK},
+                    {"moe_every", p.moeEvery},
+                    {"capacity_factor", p.capacityFactor},
+                    {"d_model", p.dModel},
+                    {"ffn_dim", p.ffnDim},
+                    {"layers", p.layers},
+                    {"vocab", p.vocab},
+                    {"parameters", p.parameterCount()},
+                    {"weight_bytes", p.weightBytes()},
+                    {"description", p.description}});
   }
   std::cout << (json ? list.dump(2) + "\n" : table.toText());
   return kExitOk;

@@ -37,8 +37,7 @@ struct ReproduceCommand {
     }
     using workloads::GatingMode;
     std::vector<workloads::RunOptions> runs;
-    const std::pair<const char*, std::vector<int64_t>> workloads[] = {{"lm", {8}},
-                                                                       {"mt", {8, 48}}};
+    const std::pair<const char*, std::vector<int64_t>> workloads[] = {{"lm", {8}}, {"mt", {8, 48}}};
     for (const auto& [workload, batches] : workloads) {
       std::string moe = std::string(workload) + "-" + scale;
       std::string dense = std::string(workload) + "-dense-" + scale;
@@ -55,8 +54,8 @@ struct ReproduceCommand {
     auto points = executeSweep(plan(), out, force);
     writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points);
     std::cout << reports::reproductionTable(points).toText() << "\n"
-              << reports::sweepTable(points).toText() << "\nreport: "
-              << (out / "summary.md").string() << "\n";
+              << reports::sweepTable(points).toText()
+              << "\nreport: " << (out / "summary.md").string() << "\n";
     return kExitOk;
   }
 };

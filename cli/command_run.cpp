@@ -38,7 +38,8 @@ Action addRunCommand(CLI::App& app) {
   command->flags.addTo(app);
   app.add_option("--gating", command->gating, "static (capacity, the baseline) or dynamic")
       ->capture_default_str();
-  command->batchOption = app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
+  command->batchOption =
+      app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
   app.add_option("--out", command->out, "run directory to write")->required();
   return [command] { return command->execute(); };
 }

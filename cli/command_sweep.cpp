@@ -46,8 +46,7 @@ Action addSweepCommand(CLI::App& app) {
   app.add_option("--gating", command->gatings, "gating modes, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--batch", command->batches,
-                 "batch sizes, comma-separated; default: the preset's")
+  app.add_option("--batch", command->batches, "batch sizes, comma-separated; default: the preset's")
       ->delimiter(',');
   app.add_option("--out", command->out, "sweep directory (one run directory per point)")
       ->required();

@@ -7,7 +7,9 @@
 namespace moeprof::cli {
 
 TerminalProgress::TerminalProgress() : enabled_(isatty(STDERR_FILENO) == 1) {}
-TerminalProgress::~TerminalProgress() { finish(); }
+TerminalProgress::~TerminalProgress() {
+  finish();
+}
 
 void TerminalProgress::update(const std::string& status) {
   if (!enabled_) return;

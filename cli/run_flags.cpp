@@ -7,15 +7,16 @@ namespace moeprof::cli {
 void RunFlags::addTo(CLI::App& app) {
   auto& o = options_;
   app.add_option("--workload", workload_, "lm (decoder-only LM) or mt (encoder-decoder MT)");
-  app.add_option("--preset", o.preset, "model preset (see `moeprof presets`); default lm-cpu/mt-cpu");
+  app.add_option("--preset", o.preset,
+                 "model preset (see `moeprof presets`); default lm-cpu/mt-cpu");
   capacityFactorOption_ = app.add_option("--capacity-factor", capacityFactor_,
                                          "static gating capacity factor; default: the preset's");
   app.add_option("--capacity-mode", capacityMode_,
                  "eval: C = ceil(CF*S) (fairseq eval, the paper); train: C = ceil(CF*k*S/E)")
       ->capture_default_str();
   topKOption_ = app.add_option("--top-k", topK_, "experts per token; default: the preset's");
-  seqLenOption_ = app.add_option("--seq-len", seqLen_,
-                                 "LM tokens per sequence / MT source tokens; default: the preset's");
+  seqLenOption_ = app.add_option(
+      "--seq-len", seqLen_, "LM tokens per sequence / MT source tokens; default: the preset's");
   decodeStepsOption_ = app.add_option("--decode-steps", decodeSteps_,
                                       "MT greedy decoding steps; default: the preset's");
   app.add_option("--generate", o.generateTokens, "LM: greedy-generate N tokens after each batch");

@@ -24,17 +24,17 @@ void writeTextFile(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 std::string runDirName(const workloads::ResolvedRun& run) {
-  std::string gating = run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating)
-                                     : "";
+  std::string gating =
+      run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating) : "";
   return run.model.name + gating + "-b" + std::to_string(run.batch);
 }
 
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
-                                               const std::filesystem::path& sweepDir,
-                                               bool force) {
+                                               const std::filesystem::path& sweepDir, bool force) {
   if (!force && std::filesystem::exists(sweepDir / "summary.json")) {
-    throw InputError("--out '" + sweepDir.string() +
-                     "' already holds a sweep (summary.json); choose a new directory or pass --force");
+    throw InputError(
+        "--out '" + sweepDir.string() +
+        "' already holds a sweep (summary.json); choose a new directory or pass --force");
   }
   std::vector<workloads::ResolvedRun> resolved;
   for (auto& options : runs) {

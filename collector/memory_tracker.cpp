@@ -32,7 +32,9 @@ struct MemoryTracker::Scope::Guard {
 MemoryTracker::MemoryTracker() : reporter_(std::make_shared<Reporter>()) {}
 MemoryTracker::~MemoryTracker() = default;
 
-int64_t MemoryTracker::currentBytes() const { return reporter_->currentBytes.load(); }
+int64_t MemoryTracker::currentBytes() const {
+  return reporter_->currentBytes.load();
+}
 
 int64_t MemoryTracker::peakAboveResetBytes() const {
   return std::max<int64_t>(0, reporter_->peakBytes.load() - reporter_->resetBaseBytes.load());
@@ -44,7 +46,9 @@ void MemoryTracker::resetPeak() {
   reporter_->peakBytes.store(now);
 }
 
-int64_t MemoryTracker::allocationCount() const { return reporter_->allocations.load(); }
+int64_t MemoryTracker::allocationCount() const {
+  return reporter_->allocations.load();
+}
 
 MemoryTracker::Scope::Scope(MemoryTracker& tracker)
     : guard_(std::make_unique<Guard>(tracker.reporter_)) {}

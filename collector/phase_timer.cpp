@@ -10,12 +10,18 @@ namespace moeprof::collector {
 
 const char* phaseName(Phase phase) {
   switch (phase) {
-    case Phase::Gate: return "gate";
-    case Phase::Dispatch: return "dispatch";
-    case Phase::Experts: return "experts";
-    case Phase::Combine: return "combine";
-    case Phase::Attention: return "attention";
-    case Phase::Other: return "other";
+    case Phase::Gate:
+      return "gate";
+    case Phase::Dispatch:
+      return "dispatch";
+    case Phase::Experts:
+      return "experts";
+    case Phase::Combine:
+      return "combine";
+    case Phase::Attention:
+      return "attention";
+    case Phase::Other:
+      return "other";
   }
   return "unknown";
 }
@@ -37,7 +43,9 @@ NvtxRange::NvtxRange(const char* name) {
   attributes.message.ascii = name;
   nvtxDomainRangePushEx(moeprofDomain(), &attributes);
 }
-NvtxRange::~NvtxRange() { nvtxDomainRangePop(moeprofDomain()); }
+NvtxRange::~NvtxRange() {
+  nvtxDomainRangePop(moeprofDomain());
+}
 #else
 NvtxRange::NvtxRange(const char*) {}
 NvtxRange::~NvtxRange() = default;

@@ -16,8 +16,8 @@ enum class RunStatus { Incomplete, Complete };
 
 struct RunManifest {
   RunStatus status = RunStatus::Incomplete;
-  std::string tool;        // "moeprof 0.1.0"
-  std::string createdAt;   // ISO 8601 UTC, e.g. "2026-11-23T14:05:00Z"
+  std::string tool;       // "moeprof 0.1.0"
+  std::string createdAt;  // ISO 8601 UTC, e.g. "2026-11-23T14:05:00Z"
   nlohmann::json config = nlohmann::json::object();
   nlohmann::json environment = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();

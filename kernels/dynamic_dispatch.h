@@ -13,8 +13,8 @@ namespace moeprof::kernels {
 
 // The S*k token-expert assignments of a batch, ordered by expert.
 struct DynamicRouting {
-  at::Tensor tokenOfRow;   // (S*k,) int64: the token each sorted row comes from
-  at::Tensor weightOfRow;  // (S*k,) float: its gate weight
+  at::Tensor tokenOfRow;                 // (S*k,) int64: the token each sorted row comes from
+  at::Tensor weightOfRow;                // (S*k,) float: its gate weight
   std::vector<int64_t> tokensPerExpert;  // (E): rows of each expert, in expert order
 };
 

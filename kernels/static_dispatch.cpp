@@ -23,7 +23,7 @@ std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t expert
   at::Tensor alreadyTaken = at::zeros({1, experts}, expertIds.options());
   for (int64_t j = 0; j < expertIds.size(1); ++j) {
     auto expert = expertIds.select(1, j).contiguous();
-    auto wanted = at::one_hot(expert, experts);                          // (S, E)
+    auto wanted = at::one_hot(expert, experts);                        // (S, E)
     auto location = at::cumsum(wanted, 0).sub_(1).add_(alreadyTaken);  // first come, first served
     alreadyTaken = alreadyTaken + wanted.sum(0, /*keepdim=*/true);
     auto slot = location.gather(1, expert.unsqueeze(1)).squeeze(1);

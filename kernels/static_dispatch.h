@@ -19,9 +19,9 @@ namespace moeprof::kernels {
 // weight there, and a token that keeps none contributes zero.
 struct StaticRouting {
   int64_t capacity = 0;
-  at::Tensor combineWeights;  // (S, E, C) float: gate weight of token s in slot c of expert e
-  at::Tensor dispatchMask;    // (S, E, C) 0/1 in the compute dtype, as einsum consumes it
-  at::Tensor kept;            // (S, k) bool: which assignments survived the capacity limit
+  at::Tensor combineWeights;       // (S, E, C) float: gate weight of token s in slot c of expert e
+  at::Tensor dispatchMask;         // (S, E, C) 0/1 in the compute dtype, as einsum consumes it
+  at::Tensor kept;                 // (S, k) bool: which assignments survived the capacity limit
   int64_t droppedAssignments = 0;  // token-expert assignments over capacity
   int64_t droppedTokens = 0;       // tokens that lost every expert
 };

@@ -34,13 +34,13 @@ void addGainRows(Table& table, const std::vector<PhasePoint>& points) {
   std::set<std::string> activationRowsDone;
   for (const auto& g : analysis::gatingGains(points)) {
     const auto& s = g.staticRun;
-    table.addRow({"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
-                  paperOrDash(analysis::paperFigure("dynamic_gain", s.workload, s.phase),
-                              formatRatio)});
+    table.addRow(
+        {"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
+         paperOrDash(analysis::paperFigure("dynamic_gain", s.workload, s.phase), formatRatio)});
     std::string runScope = s.preset + ", batch " + std::to_string(s.batch);
     if (!activationRowsDone.insert(runScope).second) continue;
-    auto paper = s.batch == 8 ? analysis::paperFigure("activation_change", s.workload, "")
-                              : std::nullopt;
+    auto paper =
+        s.batch == 8 ? analysis::paperFigure("activation_change", s.workload, "") : std::nullopt;
     table.addRow({"activation memory, dynamic vs static", runScope, percent(g.activationChange),
                   paperOrDash(paper, percent)});
   }
@@ -65,8 +65,8 @@ Table sweepTable(const std::vector<PhasePoint>& points) {
 }
 
 Table phaseBreakdownTable(const std::vector<PhasePoint>& points) {
-  const std::vector<std::string> phases = {"gate", "dispatch", "experts", "combine", "attention",
-                                           "other"};
+  const std::vector<std::string> phases = {"gate",    "dispatch",  "experts",
+                                           "combine", "attention", "other"};
   std::vector<std::string> headers = {"preset", "phase", "batch", "gating"};
   std::vector<Align> align(4, Align::Left);
   for (const auto& ph : phases) {
@@ -92,8 +92,7 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
   for (const auto& p : points) {
     if (p.gating != "static") continue;
     table.addRow({"static gating waste factor", scopeOf(p), formatRatio(p.wasteFactor),
-                  paperOrDash(analysis::paperFigure("waste_factor", p.workload, ""),
-                              formatRatio)});
+                  paperOrDash(analysis::paperFigure("waste_factor", p.workload, ""), formatRatio)});
   }
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
@@ -107,8 +106,9 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
 std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points) {
   std::string md = "# " + title + "\n\n";
   md += "## Measured beside the paper\n\n" + reproductionTable(points).toMarkdown();
-  md += "\nPaper figures: Huang et al., \"Towards MoE Deployment\" (see PAPER.md); the paper ran "
-        "on V100 GPUs at full model size, these runs on the presets named in each row.\n";
+  md +=
+      "\nPaper figures: Huang et al., \"Towards MoE Deployment\" (see PAPER.md); the paper ran "
+      "on V100 GPUs at full model size, these runs on the presets named in each row.\n";
   md += "\n## Every run\n\n" + sweepTable(points).toMarkdown();
   md += "\n## Where the time goes (ms per batch or decoding step)\n\n" +
         phaseBreakdownTable(points).toMarkdown();
@@ -120,11 +120,16 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
                         {"gating_gains", nlohmann::json::array()},
                         {"dense_gaps", nlohmann::json::array()}};
   for (const auto& p : points) {
-    out["points"].push_back({{"run", p.runDir}, {"preset", p.preset}, {"workload", p.workload},
-                             {"gating", p.gating}, {"batch", p.batch}, {"phase", p.phase},
+    out["points"].push_back({{"run", p.runDir},
+                             {"preset", p.preset},
+                             {"workload", p.workload},
+                             {"gating", p.gating},
+                             {"batch", p.batch},
+                             {"phase", p.phase},
                              {"tokens_per_s", p.tokensPerS},
                              {"latency_median_ms", p.latencyMedianMs},
-                             {"latency_p90_ms", p.latencyP90Ms}, {"waste_factor", p.wasteFactor},
+                             {"latency_p90_ms", p.latencyP90Ms},
+                             {"waste_factor", p.wasteFactor},
                              {"dropped_tokens", p.droppedTokens},
                              {"peak_activation_bytes", p.peakActivationBytes},
                              {"phase_ms", p.phaseMs}});
@@ -133,15 +138,22 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
   for (const auto& g : analysis::gatingGains(points)) {
     const auto& s = g.staticRun;
     out["gating_gains"].push_back(
-        {{"preset", s.preset}, {"phase", s.phase}, {"batch", s.batch},
-         {"throughput_gain", g.throughputGain}, {"activation_change", g.activationChange},
-         {"paper_throughput_gain", paper(analysis::paperFigure("dynamic_gain", s.workload, s.phase))}});
+        {{"preset", s.preset},
+         {"phase", s.phase},
+         {"batch", s.batch},
+         {"throughput_gain", g.throughputGain},
+         {"activation_change", g.activationChange},
+         {"paper_throughput_gain",
+          paper(analysis::paperFigure("dynamic_gain", s.workload, s.phase))}});
   }
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
     out["dense_gaps"].push_back(
-        {{"preset", m.preset}, {"dense_preset", gap.denseRun.preset}, {"phase", m.phase},
-         {"batch", m.batch}, {"latency_ratio", gap.latencyRatio},
+        {{"preset", m.preset},
+         {"dense_preset", gap.denseRun.preset},
+         {"phase", m.phase},
+         {"batch", m.batch},
+         {"latency_ratio", gap.latencyRatio},
          {"paper_latency_ratio",
           paper(analysis::paperFigure("moe_dense_latency", m.workload, m.phase))}});
   }

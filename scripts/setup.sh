@@ -9,9 +9,6 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-if [[ "${MOEPROF_WITH_GUI:-1}" == 1 ]]; then
-  packages+=(qt6-base-dev)
-fi
 
 missing=()
 for p in "${packages[@]}"; do

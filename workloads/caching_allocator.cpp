@@ -112,6 +112,8 @@ void installCachingCpuAllocator() {
   std::call_once(installed, [] { c10::SetCPUAllocator(&processAllocator(), /*priority=*/1); });
 }
 
-CachingAllocatorStats cachingAllocatorStats() { return processAllocator().stats(); }
+CachingAllocatorStats cachingAllocatorStats() {
+  return processAllocator().stats();
+}
 
 }  // namespace moeprof::workloads

@@ -43,8 +43,8 @@ nlohmann::json cudaJson() {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& d : cuda.devices) {
     devices.push_back({{"name", d.name},
-                       {"compute_capability", std::to_string(d.computeMajor) + "." +
-                                                  std::to_string(d.computeMinor)},
+                       {"compute_capability",
+                        std::to_string(d.computeMajor) + "." + std::to_string(d.computeMinor)},
                        {"memory_bytes", d.totalMemoryBytes}});
   }
   return {{"compiled", cuda.compiledWithCuda}, {"devices", devices}, {"reason", cuda.reason}};

@@ -2,13 +2,21 @@
 
 namespace moeprof::workloads {
 
-const char* workloadName(WorkloadKind kind) { return kind == WorkloadKind::Lm ? "lm" : "mt"; }
+const char* workloadName(WorkloadKind kind) {
+  return kind == WorkloadKind::Lm ? "lm" : "mt";
+}
 
 namespace {
 
-int64_t attentionParameters(int64_t d) { return 4 * d * d + 4 * d; }
-int64_t layerNormParameters(int64_t d) { return 2 * d; }
-int64_t ffnParameters(int64_t d, int64_t f) { return 2 * d * f + f + d; }
+int64_t attentionParameters(int64_t d) {
+  return 4 * d * d + 4 * d;
+}
+int64_t layerNormParameters(int64_t d) {
+  return 2 * d;
+}
+int64_t ffnParameters(int64_t d, int64_t f) {
+  return 2 * d * f + f + d;
+}
 
 }  // namespace
 

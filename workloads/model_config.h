@@ -26,7 +26,7 @@ struct ModelConfig {
   int64_t moeEvery = 1;  // block i (0-based) is MoE when (i + 1) % moeEvery == 0
   double capacityFactor = 1.0;
   int64_t defaultBatch = 1;
-  int64_t defaultSeqLen = 1;  // LM: tokens per sequence; MT: source tokens per sentence
+  int64_t defaultSeqLen = 1;       // LM: tokens per sequence; MT: source tokens per sentence
   int64_t defaultDecodeSteps = 0;  // MT only
   bool needsLargeMachine = false;
 

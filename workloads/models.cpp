@@ -69,8 +69,8 @@ MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device) : 
 
 at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const {
   auto scaled = at::embedding(embedding_, tokens) * std::sqrt(static_cast<double>(config_.dModel));
-  return scaled + sinusoidalPositions(firstPosition, tokens.size(1), config_.dModel,
-                                      scaled.options());
+  return scaled +
+         sinusoidalPositions(firstPosition, tokens.size(1), config_.dModel, scaled.options());
 }
 
 at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) const {

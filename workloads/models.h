@@ -26,7 +26,9 @@ class LmModel {
   // are appended to them and positions start after what they already hold.
   at::Tensor forward(const at::Tensor& tokens, ForwardContext& context,
                      std::vector<BlockCache>* caches = nullptr) const;
-  std::vector<BlockCache> newCaches() const { return std::vector<BlockCache>(decoder_.blocks.size()); }
+  std::vector<BlockCache> newCaches() const {
+    return std::vector<BlockCache>(decoder_.blocks.size());
+  }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
 
@@ -47,7 +49,9 @@ class MtModel {
   // One greedy decoding step: previous tokens (B, 1) at position `step` -> logits (B, vocab).
   at::Tensor decodeStep(const at::Tensor& previous, int64_t step, const at::Tensor& encoderOut,
                         std::vector<BlockCache>& caches, ForwardContext& context) const;
-  std::vector<BlockCache> newCaches() const { return std::vector<BlockCache>(decoder_.blocks.size()); }
+  std::vector<BlockCache> newCaches() const {
+    return std::vector<BlockCache>(decoder_.blocks.size());
+  }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
   static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>

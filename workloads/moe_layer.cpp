@@ -19,8 +19,8 @@ at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   {
     // fairseq builds the (S, E, C) masks inside its gate: the paper's allocation spike.
     PhaseScope scope(context.phases, Phase::Gate);
-    int64_t capacity = kernels::expertCapacity(context.capacityMode, context.capacityFactor,
-                                               tokens, experts, layer.topK);
+    int64_t capacity = kernels::expertCapacity(context.capacityMode, context.capacityFactor, tokens,
+                                               experts, layer.topK);
     routing = kernels::buildStaticRouting(gating, capacity);
   }
   if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, routing.kept);

@@ -45,7 +45,7 @@ struct ForwardContext {
 struct MoeLayerWeights {
   int64_t moeLayerId = 0;  // index among the model's MoE layers (routing log layer id)
   int64_t topK = 2;
-  at::Tensor router;       // (d_model, E)
+  at::Tensor router;  // (d_model, E)
   kernels::ExpertWeights experts;
 };
 

@@ -11,8 +11,9 @@ collector::RoutingLogHeader RoutingRecorder::headerFor(const ModelConfig& model)
   header.topK = static_cast<uint32_t>(model.topK);
   const bool mt = model.workload == WorkloadKind::Mt;
   for (int64_t stack = 0; stack < model.stacks(); ++stack) {
-    auto kind = !mt ? collector::LayerStack::Lm
-                    : (stack == 0 ? collector::LayerStack::Encoder : collector::LayerStack::Decoder);
+    auto kind =
+        !mt ? collector::LayerStack::Lm
+            : (stack == 0 ? collector::LayerStack::Encoder : collector::LayerStack::Decoder);
     for (int64_t block = 0; block < model.layers; ++block) {
       if (model.isMoeBlock(block)) header.layers.push_back({kind, static_cast<uint32_t>(block)});
     }

@@ -13,8 +13,9 @@ namespace {
 void requireRange(const char* option, int64_t value, int64_t low, int64_t high,
                   const std::string& why = "") {
   if (value < low || value > high) {
-    throw InputError(std::string(option) + " " + std::to_string(value) + " is out of range: allowed " +
-                     std::to_string(low) + ".." + std::to_string(high) + why);
+    throw InputError(std::string(option) + " " + std::to_string(value) +
+                     " is out of range: allowed " + std::to_string(low) + ".." +
+                     std::to_string(high) + why);
   }
 }
 
@@ -22,33 +23,36 @@ void resolveShape(const RunOptions& in, ResolvedRun& out, ModelConfig& model) {
   if (in.topK) {
     requireRange("--top-k", *in.topK, 1, model.numExperts,
                  " (the number of experts of " + model.name + ")");
-    if (!model.moe && *in.topK != 1) throw InputError("--top-k needs an MoE preset, " + model.name + " is dense");
+    if (!model.moe && *in.topK != 1)
+      throw InputError("--top-k needs an MoE preset, " + model.name + " is dense");
     model.topK = *in.topK;
   }
   if (in.capacityFactor) {
     double cf = *in.capacityFactor;
     if (!(cf > 0.0) || cf > 1000.0) {
-      throw InputError("--capacity-factor " + std::to_string(cf) + " is out of range: allowed (0, 1000]");
+      throw InputError("--capacity-factor " + std::to_string(cf) +
+                       " is out of range: allowed (0, 1000]");
     }
     model.capacityFactor = cf;
   }
   out.batch = in.batch.value_or(model.defaultBatch);
   out.seqLen = in.seqLen.value_or(model.defaultSeqLen);
-  out.decodeSteps = model.workload == WorkloadKind::Mt
-                        ? in.decodeSteps.value_or(model.defaultDecodeSteps)
-                        : 0;
+  out.decodeSteps =
+      model.workload == WorkloadKind::Mt ? in.decodeSteps.value_or(model.defaultDecodeSteps) : 0;
   requireRange("--batch", out.batch, 1, 1 << 16);
   requireRange("--seq-len", out.seqLen, 1, model.maxPositions,
                " (positions of " + model.name + ")");
   if (model.workload == WorkloadKind::Mt) {
     requireRange("--decode-steps", out.decodeSteps, 1, model.maxPositions,
                  " (positions of " + model.name + ")");
-    if (in.generateTokens) throw InputError("--generate applies to lm presets; use --decode-steps for mt");
+    if (in.generateTokens)
+      throw InputError("--generate applies to lm presets; use --decode-steps for mt");
   } else {
-    if (in.decodeSteps) throw InputError("--decode-steps applies to mt presets; use --generate for lm");
+    if (in.decodeSteps)
+      throw InputError("--decode-steps applies to mt presets; use --generate for lm");
     requireRange("--generate", in.generateTokens, 0, model.maxPositions - out.seqLen,
-                 " (seq-len + generated tokens must fit the " +
-                     std::to_string(model.maxPositions) + " positions of " + model.name + ")");
+                 " (seq-len + generated tokens must fit the " + std::to_string(model.maxPositions) +
+                     " positions of " + model.name + ")");
   }
 }
 
@@ -102,9 +106,15 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"capacity_factor", m.capacityFactor},
       {"capacity_mode", capacityModeName(o.capacityMode)},
       {"model",
-       {{"d_model", m.dModel}, {"ffn_dim", m.ffnDim}, {"heads", m.heads}, {"vocab", m.vocab},
-        {"layers", m.layers}, {"experts", m.numExperts}, {"top_k", m.topK},
-        {"moe_every", m.moeEvery}, {"moe_layers", m.moeLayerCount()},
+       {{"d_model", m.dModel},
+        {"ffn_dim", m.ffnDim},
+        {"heads", m.heads},
+        {"vocab", m.vocab},
+        {"layers", m.layers},
+        {"experts", m.numExperts},
+        {"top_k", m.topK},
+        {"moe_every", m.moeEvery},
+        {"moe_layers", m.moeLayerCount()},
         {"parameters", m.parameterCount()}}},
       {"batch", run.batch},
       {"seq_len", run.seqLen},

@@ -20,20 +20,20 @@ struct RunOptions {
   GatingMode gating = GatingMode::Dynamic;
   std::optional<double> capacityFactor;  // empty: the preset's
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
-  std::optional<int64_t> topK;           // empty: the preset's
-  std::optional<int64_t> batch;          // empty: the preset's
-  std::optional<int64_t> seqLen;         // empty: the preset's (LM tokens / MT source tokens)
-  std::optional<int64_t> decodeSteps;    // MT; empty: the preset's
-  int64_t generateTokens = 0;            // LM greedy generation after the forward
-  int64_t repeats = 3;                   // measured batches
-  int64_t warmup = 1;                    // unmeasured batches before them
+  std::optional<int64_t> topK;         // empty: the preset's
+  std::optional<int64_t> batch;        // empty: the preset's
+  std::optional<int64_t> seqLen;       // empty: the preset's (LM tokens / MT source tokens)
+  std::optional<int64_t> decodeSteps;  // MT; empty: the preset's
+  int64_t generateTokens = 0;          // LM greedy generation after the forward
+  int64_t repeats = 3;                 // measured batches
+  int64_t warmup = 1;                  // unmeasured batches before them
   uint64_t seed = 1;
   std::string device = "cpu";
-  int64_t threads = 0;                   // 0: one per core
-  std::filesystem::path tokensFile;      // empty: seeded random tokens
+  int64_t threads = 0;               // 0: one per core
+  std::filesystem::path tokensFile;  // empty: seeded random tokens
   std::filesystem::path out;
-  bool cachingAllocator = true;          // false: LibTorch's default CPU allocator
-  bool force = false;                    // allow replacing an existing run directory
+  bool cachingAllocator = true;  // false: LibTorch's default CPU allocator
+  bool force = false;            // allow replacing an existing run directory
 };
 
 // A run with everything decided: the model (overrides applied), the options as given, and

@@ -50,15 +50,14 @@ struct Measurer {
   const ProgressCallback& progress;
   collector::MemoryTracker memory;
 
-  ForwardContext context(collector::PhaseTimer& timer, std::optional<uint32_t> batch,
-                         uint32_t step) {
+  ForwardContext context(collector::PhaseTimer& timer, int64_t batch, uint32_t step) {
     ForwardContext c;
     c.gating = run.options.gating;
     c.capacityMode = run.options.capacityMode;
     c.capacityFactor = run.model.capacityFactor;
     c.phases = &timer;
-    if (batch && recorder) {
-      recorder->setPosition(*batch, step);
+    if (batch >= 0 && recorder) {
+      recorder->setPosition(static_cast<uint32_t>(batch), step);
       c.routing = recorder;
     }
     return c;
@@ -67,31 +66,58 @@ struct Measurer {
   void report(int64_t index) {
     if (!progress) return;
     const auto& o = run.options;
-    std::string what = index < 0 ? "warm-up " + std::to_string(index + o.warmup + 1) + "/" +
-                                       std::to_string(o.warmup)
-                                 : "batch " + std::to_string(index + 1) + "/" +
-                                       std::to_string(o.repeats);
+    std::string what =
+        index < 0
+            ? "warm-up " + std::to_string(index + o.warmup + 1) + "/" + std::to_string(o.warmup)
+            : "batch " + std::to_string(index + 1) + "/" + std::to_string(o.repeats);
     progress(run.model.name + " " + (run.model.moe ? gatingName(o.gating) : "dense") + " b" +
              std::to_string(run.batch) + ": " + what);
   }
+
+  // Calls perBatch(batch, tokens) for the warm-up batches (batch < 0) and then the measured
+  // ones (batch = its index).
+  template <typename PerBatch>
+  void forEachBatch(PerBatch&& perBatch) {
+    for (int64_t i = -run.options.warmup; i < run.options.repeats; ++i) {
+      report(i);
+      perBatch(i, tokens.next(run.batch, run.seqLen).to(device));
+    }
+  }
+
+  // Runs one unit of work (a forward pass, an encoder pass, one decoding step) and adds its
+  // time to `out` when the batch is measured. Returns what the work returned.
+  template <typename Work>
+  at::Tensor timeUnit(PhaseMeasurement& out, int64_t batch, uint32_t step, int64_t unitTokens,
+                      Work&& work) {
+    collector::PhaseTimer timer;
+    auto forwardContext = context(timer, batch, step);
+    auto start = Clock::now();
+    at::Tensor result = work(forwardContext);
+    waitFor(result);
+    if (batch >= 0)
+      out.addUnit(millisecondsSince(start), timer, unitTokens, forwardContext.counters);
+    return result;
+  }
+
+  void notePeak(PhaseMeasurement& out, int64_t batch) {
+    if (batch < 0) return;
+    out.peakActivationBytes = std::max(out.peakActivationBytes, memory.peakAboveResetBytes());
+  }
 };
 
-// Greedy generation after a prompt: one unit per generated token.
-void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m,
-                    std::optional<uint32_t> batch, PhaseMeasurement* out) {
+// Greedy generation after a prompt (the prefill is not timed): one unit per generated token.
+void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m, int64_t batch,
+                    PhaseMeasurement& generate) {
   collector::PhaseTimer prefillTimer;
-  auto prefillContext = m.context(prefillTimer, std::nullopt, 0);
+  auto prefillContext = m.context(prefillTimer, /*batch=*/-1, 0);
   auto caches = model.newCaches();
-  auto logits = model.forward(prompt, prefillContext, &caches);
-  auto next = logits.select(1, -1).argmax(-1, /*keepdim=*/true);
+  auto next = model.forward(prompt, prefillContext, &caches).select(1, -1).argmax(-1, true);
   for (int64_t step = 1; step <= m.run.options.generateTokens; ++step) {
-    collector::PhaseTimer timer;
-    auto context = m.context(timer, batch, static_cast<uint32_t>(step));
-    auto start = Clock::now();
-    logits = model.forward(next, context, &caches);
-    next = logits.select(1, -1).argmax(-1, /*keepdim=*/true);
-    waitFor(next);
-    if (out) out->addUnit(millisecondsSince(start), timer, next.size(0), context.counters);
+    next = m.timeUnit(generate, batch, static_cast<uint32_t>(step), m.run.batch,
+                      [&](ForwardContext& context) {
+                        auto logits = model.forward(next, context, &caches);
+                        return logits.select(1, -1).argmax(-1, /*keepdim=*/true);
+                      });
   }
 }
 
@@ -100,25 +126,13 @@ nlohmann::json measureLm(Measurer& m) {
   LmModel model(m.run.model, o.seed, m.device);
   PhaseMeasurement forward, generate;
   collector::MemoryTracker::Scope scope(m.memory);
-  for (int64_t i = -o.warmup; i < o.repeats; ++i) {
-    m.report(i);
-    auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
-    auto tokens = m.tokens.next(m.run.batch, m.run.seqLen).to(m.device);
-    collector::PhaseTimer timer;
-    auto context = m.context(timer, batch, 0);
+  m.forEachBatch([&](int64_t batch, const at::Tensor& tokens) {
     m.memory.resetPeak();
-    auto start = Clock::now();
-    auto logits = model.forward(tokens, context);
-    waitFor(logits);
-    double ms = millisecondsSince(start);
-    if (batch) {
-      forward.addUnit(ms, timer, m.run.batch * m.run.seqLen, context.counters);
-      forward.peakActivationBytes =
-          std::max(forward.peakActivationBytes, m.memory.peakAboveResetBytes());
-    }
-    logits.reset();
-    if (o.generateTokens > 0) generateGreedy(model, tokens, m, batch, batch ? &generate : nullptr);
-  }
+    m.timeUnit(forward, batch, 0, m.run.batch * m.run.seqLen,
+               [&](ForwardContext& context) { return model.forward(tokens, context); });
+    m.notePeak(forward, batch);
+    if (o.generateTokens > 0) generateGreedy(model, tokens, m, batch, generate);
+  });
   nlohmann::json metrics = {{"forward", forward.toJson()},
                             {"peak_weight_bytes", model.weightBytes()},
                             {"peak_activation_bytes", forward.peakActivationBytes}};
@@ -126,50 +140,34 @@ nlohmann::json measureLm(Measurer& m) {
   return metrics;
 }
 
-void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m,
-                  std::optional<uint32_t> batch, PhaseMeasurement& decoder) {
+void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
+                  PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
   auto previous = at::full({m.run.batch, 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
   for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
-    collector::PhaseTimer timer;
-    auto context = m.context(timer, batch, static_cast<uint32_t>(step));
-    auto start = Clock::now();
-    auto logits = model.decodeStep(previous, step, encoderOut, caches, context);
-    previous = logits.argmax(-1, /*keepdim=*/true);
-    waitFor(previous);
-    if (batch) decoder.addUnit(millisecondsSince(start), timer, m.run.batch, context.counters);
+    previous = m.timeUnit(
+        decoder, batch, static_cast<uint32_t>(step), m.run.batch, [&](ForwardContext& context) {
+          auto logits = model.decodeStep(previous, step, encoderOut, caches, context);
+          return logits.argmax(-1, /*keepdim=*/true);
+        });
   }
 }
 
 nlohmann::json measureMt(Measurer& m) {
-  const auto& o = m.run.options;
-  MtModel model(m.run.model, o.seed, m.device);
+  MtModel model(m.run.model, m.run.options.seed, m.device);
   PhaseMeasurement encoder, decoder;
   collector::MemoryTracker::Scope scope(m.memory);
-  for (int64_t i = -o.warmup; i < o.repeats; ++i) {
-    m.report(i);
-    auto batch = i >= 0 ? std::optional<uint32_t>(static_cast<uint32_t>(i)) : std::nullopt;
-    auto source = m.tokens.next(m.run.batch, m.run.seqLen).to(m.device);
-    collector::PhaseTimer timer;
-    auto context = m.context(timer, batch, 0);
+  m.forEachBatch([&](int64_t batch, const at::Tensor& source) {
     m.memory.resetPeak();
-    auto start = Clock::now();
-    auto encoderOut = model.encode(source, context);
-    waitFor(encoderOut);
-    double ms = millisecondsSince(start);
-    if (batch) {
-      encoder.addUnit(ms, timer, m.run.batch * m.run.seqLen, context.counters);
-      encoder.peakActivationBytes =
-          std::max(encoder.peakActivationBytes, m.memory.peakAboveResetBytes());
-    }
-    m.memory.resetPeak();
+    auto encoderOut =
+        m.timeUnit(encoder, batch, 0, m.run.batch * m.run.seqLen,
+                   [&](ForwardContext& context) { return model.encode(source, context); });
+    m.notePeak(encoder, batch);
+    m.memory.resetPeak();  // the decoder's peak counts its KV caches, not the encoder's output
     decodeGreedy(model, encoderOut, m, batch, decoder);
-    if (batch) {
-      decoder.peakActivationBytes =
-          std::max(decoder.peakActivationBytes, m.memory.peakAboveResetBytes());
-    }
-  }
+    m.notePeak(decoder, batch);
+  });
   return {{"encoder", encoder.toJson()},
           {"decoder", decoder.toJson()},
           {"peak_weight_bytes", model.weightBytes()},
@@ -200,8 +198,8 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   if (run.model.moe) recorder.emplace(o.out / collector::kRoutingLogFileName, run.model);
   Measurer measurer{run, device, tokens, recorder ? &*recorder : nullptr, progress, {}};
   auto start = Clock::now();
-  manifest.metrics = run.model.workload == WorkloadKind::Lm ? measureLm(measurer)
-                                                            : measureMt(measurer);
+  manifest.metrics =
+      run.model.workload == WorkloadKind::Lm ? measureLm(measurer) : measureMt(measurer);
   manifest.metrics["wall_ms"] = millisecondsSince(start);
   if (recorder) recorder->flush();
   manifest.status = collector::RunStatus::Complete;

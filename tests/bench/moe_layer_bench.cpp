@@ -150,7 +150,8 @@ class RecordingReporter : public benchmark::ConsoleReporter {
       recorded.realMsPerIteration = run.GetAdjustedRealTime();
       auto peak = run.counters.find("peak_act_MB");
       if (peak != run.counters.end()) recorded.peakActivationMiB = peak->second.value;
-      runs_[run.benchmark_name()] = recorded;
+      // The registered name: benchmark_name() also carries "/iterations:N/real_time".
+      runs_[run.run_name.function_name] = recorded;
     }
   }
 

@@ -83,8 +83,9 @@ TEST_F(CliTest, MtRunMeasuresEncoderAndDecoder) {
 
 TEST_F(CliTest, TokenFileIsUsedAndValidated) {
   std::ofstream(path("tokens.txt")) << "5 6 7 8 9 10 11 12\n13 14\n";
-  EXPECT_EQ(moeprof("run --preset lm-tiny --tokens " + path("tokens.txt") + " --out " +
-                    path("ok")).exitCode, 0);
+  EXPECT_EQ(moeprof("run --preset lm-tiny --tokens " + path("tokens.txt") + " --out " + path("ok"))
+                .exitCode,
+            0);
   std::ofstream(path("bad.txt")) << "5 6 x7\n";
   auto bad = moeprof("run --preset lm-tiny --tokens " + path("bad.txt") + " --out " + path("b"));
   EXPECT_EQ(bad.exitCode, 2);
@@ -135,8 +136,10 @@ TEST_F(CliTest, ExistingRunIsNotOverwritten) {
 }
 
 TEST_F(CliTest, CompareShowsRatiosOfEveryMetric) {
-  ASSERT_EQ(moeprof("run --preset lm-tiny --gating static --repeats 1 --out " + path("s")).exitCode, 0);
-  ASSERT_EQ(moeprof("run --preset lm-tiny --gating dynamic --repeats 1 --out " + path("d")).exitCode, 0);
+  ASSERT_EQ(moeprof("run --preset lm-tiny --gating static --repeats 1 --out " + path("s")).exitCode,
+            0);
+  ASSERT_EQ(
+      moeprof("run --preset lm-tiny --gating dynamic --repeats 1 --out " + path("d")).exitCode, 0);
   auto result = moeprof("compare " + path("s") + " " + path("d"));
   ASSERT_EQ(result.exitCode, 0) << result.output;
   EXPECT_NE(result.output.find("forward.tokens_per_s"), std::string::npos);

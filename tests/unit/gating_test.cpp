@@ -107,7 +107,8 @@ TEST(StaticDispatch, DropsExactlyTheDocumentedAssignments) {
   int64_t dropped = 0, droppedTokens = 0;
   for (int64_t s = 0; s < 30; ++s) {
     for (int64_t j = 0; j < 2; ++j) {
-      EXPECT_EQ(routing.kept[s][j].item<bool>(), expected[s][j]) << "token " << s << " choice " << j;
+      EXPECT_EQ(routing.kept[s][j].item<bool>(), expected[s][j])
+          << "token " << s << " choice " << j;
       dropped += !expected[s][j];
     }
     droppedTokens += !expected[s][0] && !expected[s][1];
@@ -144,7 +145,8 @@ TEST(DynamicDispatch, GroupsRowsByExpertWithExactCounts) {
   auto gating = kernels::topKGating(randomInput(50, 6, 5), 2);
   auto routing = kernels::buildDynamicRouting(gating);
   ASSERT_EQ(routing.tokensPerExpert.size(), 6u);
-  EXPECT_EQ(std::accumulate(routing.tokensPerExpert.begin(), routing.tokensPerExpert.end(), 0L), 100);
+  EXPECT_EQ(std::accumulate(routing.tokensPerExpert.begin(), routing.tokensPerExpert.end(), 0L),
+            100);
   int64_t row = 0;
   for (int64_t e = 0; e < 6; ++e) {
     for (int64_t i = 0; i < routing.tokensPerExpert[e]; ++i, ++row) {

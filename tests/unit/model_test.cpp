@@ -26,7 +26,7 @@ TEST(Presets, PaperShapesAndCounts) {
   EXPECT_EQ(lm.moeLayerCount(), 12);
   EXPECT_NEAR(lm.parameterCount() / 1e9, 52.0, 0.5);  // "fairseq MoE LM, 52B"
   const auto& mt = workloads::findPreset("mt-paper");
-  EXPECT_EQ(mt.moeLayerCount(), 12);  // every 4th of 24 encoder + 24 decoder blocks
+  EXPECT_EQ(mt.moeLayerCount(), 12);                  // every 4th of 24 encoder + 24 decoder blocks
   EXPECT_NEAR(mt.parameterCount() / 1e9, 54.5, 0.3);  // "NLLB-MoE, 54.5B"
   EXPECT_NEAR(workloads::findPreset("lm-dense-paper").parameterCount() / 1e6, 355, 5);
   EXPECT_NEAR(workloads::findPreset("mt-dense-paper").parameterCount() / 1e9, 3.3, 0.1);
