@@ -4,6 +4,7 @@
 #include "cli/app.h"
 #include "cli/progress.h"
 #include "cli/run_flags.h"
+#include "reports/gating_report.h"
 #include "workloads/runner.h"
 
 namespace moeprof::cli {
@@ -26,7 +27,10 @@ struct RunCommand {
     TerminalProgress progress;
     auto outcome = workloads::runWorkload(run, [&](const std::string& s) { progress.update(s); });
     progress.finish();
-    std::cout << "wrote " << outcome.runDir.string() << "/run.json\n";
+    auto points = analysis::phasePoints(outcome.manifest, outcome.runDir.string());
+    std::cout << reports::sweepTable(points).toText() << "\n"
+              << reports::phaseBreakdownTable(points).toText() << "\nwrote "
+              << (outcome.runDir / collector::kManifestFileName).string() << "\n";
     return kExitOk;
   }
 };

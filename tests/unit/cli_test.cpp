@@ -81,6 +81,18 @@ TEST_F(CliTest, MtRunMeasuresEncoderAndDecoder) {
   EXPECT_EQ(log.records.size(), 2u + 2u * 3u);
 }
 
+TEST_F(CliTest, LmGenerationIsMeasuredPerToken) {
+  auto result = moeprof("run --preset lm-tiny --generate 3 --repeats 2 --out " + path("gen"));
+  ASSERT_EQ(result.exitCode, 0) << result.output;
+  auto manifest = collector::readManifest(path("gen"));
+  EXPECT_EQ(manifest.metrics.at("generate").at("units").get<int>(), 2 * 3);
+  auto log = collector::readRoutingLog(fs::path(path("gen")) / collector::kRoutingLogFileName);
+  size_t generationRecords = 0;
+  for (const auto& record : log.records) generationRecords += record.step > 0;
+  EXPECT_EQ(generationRecords, 2u * 3u * 2u);  // batches x tokens x MoE layers
+  EXPECT_NE(result.output.find("generate"), std::string::npos) << "summary table printed";
+}
+
 TEST_F(CliTest, TokenFileIsUsedAndValidated) {
   std::ofstream(path("tokens.txt")) << "5 6 7 8 9 10 11 12\n13 14\n";
   EXPECT_EQ(moeprof("run --preset lm-tiny --tokens " + path("tokens.txt") + " --out " + path("ok"))
