@@ -68,7 +68,7 @@ Table phaseBreakdownTable(const std::vector<PhasePoint>& points) {
   const std::vector<std::string> phases = {"gate",    "dispatch",  "experts",
                                            "combine", "attention", "other"};
   std::vector<std::string> headers = {"preset", "phase", "batch", "gating"};
-  std::vector<Align> align(4, Align::Left);
+  std::vector<Align> align = {Align::Left, Align::Left, Align::Right, Align::Left};
   for (const auto& ph : phases) {
     headers.push_back(ph + " ms");
     align.push_back(Align::Right);
