@@ -15,7 +15,7 @@ namespace {
 // static MoE models against their dense counterparts.
 struct ReproduceCommand {
   std::string scale = "cpu";
-  int64_t repeats = 3;
+  int64_t repeats = 5;
   int64_t threads = 0;
   bool force = false;
   std::filesystem::path out = "runs/reproduce";
