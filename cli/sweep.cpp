@@ -1,6 +1,7 @@
 #include "cli/sweep.h"
 
 #include <fstream>
+#include <set>
 
 #include "cli/progress.h"
 #include "collector/errors.h"
@@ -37,10 +38,13 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
         "' already holds a sweep (summary.json); choose a new directory or pass --force");
   }
   std::vector<workloads::ResolvedRun> resolved;
+  std::set<std::string> planned;
   for (auto& options : runs) {
     options.out = sweepDir / "placeholder";  // checked again below with the real name
     options.force = force;
     auto run = workloads::resolveRun(options);
+    // A dense model has no gating: "static" and "dynamic" name the same run.
+    if (!planned.insert(runDirName(run)).second) continue;
     run.options.out = sweepDir / runDirName(run);
     resolved.push_back(workloads::resolveRun(run.options));
   }

@@ -171,6 +171,17 @@ TEST_F(CliTest, ReproduceTinyEndsInTheComparisonTable) {
   EXPECT_TRUE(fs::exists(fs::path(path("r")) / "mt-dense-tiny-b48" / "run.json"));
 }
 
+TEST_F(CliTest, SweepRunsEachPointOnceAndWritesASummary) {
+  auto result = moeprof("sweep --preset lm-dense-tiny --batch 1,2 --repeats 1 --out " + path("s"));
+  ASSERT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_TRUE(fs::exists(fs::path(path("s")) / "lm-dense-tiny-b1" / "run.json"));
+  EXPECT_TRUE(fs::exists(fs::path(path("s")) / "lm-dense-tiny-b2" / "run.json"));
+  auto summary = nlohmann::json::parse(std::ifstream(fs::path(path("s")) / "summary.json"));
+  EXPECT_EQ(summary.at("points").size(), 2u) << "a dense model runs once per batch";
+  auto again = moeprof("sweep --preset lm-dense-tiny --batch 1 --out " + path("s"));
+  EXPECT_EQ(again.exitCode, 2) << again.output;
+}
+
 TEST_F(CliTest, HelpAndPresets) {
   auto help = moeprof("run --help");
   EXPECT_EQ(help.exitCode, 0);
