@@ -31,6 +31,10 @@ void RunFlags::addTo(CLI::App& app) {
                  "CPU allocator: caching (freed blocks reused, as CUDA's caching allocator does) "
                  "or system (LibTorch's default; pays page faults on every big temporary)")
       ->capture_default_str();
+  app.add_option("--trace", trace_,
+                 "off: metrics only; ops: also LibTorch operators, phase ranges and routing "
+                 "summaries in trace.sqlite; full: also every allocation and free")
+      ->capture_default_str();
   app.add_flag("--force", o.force, "replace existing run directories");
 }
 
@@ -42,6 +46,7 @@ workloads::RunOptions RunFlags::toRunOptions() const {
     throw InputError("--allocator '" + allocator_ + "' is not one of: caching, system");
   }
   o.cachingAllocator = allocator_ == "caching";
+  o.trace = workloads::parseTraceLevel(trace_);
   if (capacityFactorOption_->count() > 0) o.capacityFactor = capacityFactor_;
   if (topKOption_->count() > 0) o.topK = topK_;
   if (seqLenOption_->count() > 0) o.seqLen = seqLen_;

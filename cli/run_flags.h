@@ -21,6 +21,7 @@ class RunFlags {
   std::string workload_;
   std::string capacityMode_ = "eval";
   std::string allocator_ = "caching";
+  std::string trace_ = "off";
   double capacityFactor_ = 0;
   int64_t topK_ = 0;
   int64_t seqLen_ = 0;

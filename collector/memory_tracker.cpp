@@ -5,6 +5,9 @@
 #include <c10/core/Allocator.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
 
+#include "collector/trace_events.h"
+#include "collector/trace_store.h"
+
 namespace moeprof::collector {
 
 struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
@@ -12,8 +15,21 @@ struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
   std::atomic<int64_t> peakBytes{0};
   std::atomic<int64_t> resetBaseBytes{0};
   std::atomic<int64_t> allocations{0};
+  std::atomic<TraceWriter*> trace{nullptr};
 
-  void reportMemoryUsage(void*, int64_t deltaBytes, int64_t, int64_t, c10::Device) override {
+  void reportMemoryUsage(void* ptr, int64_t deltaBytes, int64_t totalAllocated,
+                         int64_t totalReserved, c10::Device device) override {
+    if (TraceWriter* writer = trace.load(std::memory_order_relaxed)) {
+      // Frees are reported from noexcept destructors: a store error (disk full) must not
+      // escape here. The writer keeps it and its close() reports it.
+      try {
+        writer->appendMemory({traceClockNs(), traceThreadId(), static_cast<int8_t>(device.type()),
+                              static_cast<int8_t>(device.index()), deltaBytes, totalAllocated,
+                              totalReserved, reinterpret_cast<uint64_t>(ptr)});
+      } catch (const std::exception&) {
+        trace.store(nullptr);
+      }
+    }
     int64_t now = currentBytes.fetch_add(deltaBytes, std::memory_order_relaxed) + deltaBytes;
     if (deltaBytes > 0) allocations.fetch_add(1, std::memory_order_relaxed);
     int64_t peak = peakBytes.load(std::memory_order_relaxed);
@@ -48,6 +64,10 @@ void MemoryTracker::resetPeak() {
 
 int64_t MemoryTracker::allocationCount() const {
   return reporter_->allocations.load();
+}
+
+void MemoryTracker::setTrace(TraceWriter* trace) {
+  reporter_->trace.store(trace);
 }
 
 MemoryTracker::Scope::Scope(MemoryTracker& tracker)

@@ -8,6 +8,8 @@
 
 namespace moeprof::collector {
 
+class TraceWriter;
+
 class MemoryTracker {
  public:
   MemoryTracker();
@@ -22,6 +24,8 @@ class MemoryTracker {
   int64_t peakAboveResetBytes() const;
   void resetPeak();
   int64_t allocationCount() const;
+  // Also records every allocation and free as a trace event (null: stop recording).
+  void setTrace(TraceWriter* trace);
 
   // Routes the calling thread's allocator reports to the tracker while it lives.
   class Scope {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "collector/trace_events.h"
+#include "collector/trace_store.h"
+
 #if MOEPROF_HAVE_NVTX
 #include <nvtx3/nvToolsExt.h>
 #endif
@@ -26,16 +29,16 @@ const char* phaseName(Phase phase) {
   return "unknown";
 }
 
-#if MOEPROF_HAVE_NVTX
 namespace {
+
+#if MOEPROF_HAVE_NVTX
 // NVTX domains are process-wide handles owned by the NVTX library; creating one is idempotent.
 nvtxDomainHandle_t moeprofDomain() {
   static const nvtxDomainHandle_t domain = nvtxDomainCreateA("moeprof");
   return domain;
 }
-}  // namespace
 
-NvtxRange::NvtxRange(const char* name) {
+void pushNvtxRange(const char* name) {
   nvtxEventAttributes_t attributes{};
   attributes.version = NVTX_VERSION;
   attributes.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
@@ -43,13 +46,31 @@ NvtxRange::NvtxRange(const char* name) {
   attributes.message.ascii = name;
   nvtxDomainRangePushEx(moeprofDomain(), &attributes);
 }
-NvtxRange::~NvtxRange() {
+void popNvtxRange() {
   nvtxDomainRangePop(moeprofDomain());
 }
 #else
-NvtxRange::NvtxRange(const char*) {}
-NvtxRange::~NvtxRange() = default;
+void pushNvtxRange(const char*) {}
+void popNvtxRange() {}
 #endif
+
+}  // namespace
+
+NvtxRange::NvtxRange(const char* name, const PhaseTimer* timer)
+    : name_(name), trace_(timer ? timer->trace() : nullptr) {
+  if (trace_) startNs_ = traceClockNs();
+  pushNvtxRange(name);
+}
+
+NvtxRange::~NvtxRange() {
+  popNvtxRange();
+  if (!trace_) return;
+  try {
+    trace_->appendRange({startNs_, traceClockNs(), traceThreadId(), "moeprof", name_});
+  } catch (const std::exception&) {
+    // A destructor must not throw; the writer keeps the error and close() reports it.
+  }
+}
 
 int64_t PhaseTimer::otherNs(int64_t wallNs) const {
   int64_t named = 0;
@@ -60,7 +81,7 @@ int64_t PhaseTimer::otherNs(int64_t wallNs) const {
 }
 
 PhaseScope::PhaseScope(PhaseTimer* timer, Phase phase)
-    : range_(phaseName(phase)), timer_(timer), phase_(phase) {
+    : range_(phaseName(phase), timer), timer_(timer), phase_(phase) {
   if (timer_) start_ = std::chrono::steady_clock::now();
 }
 

@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include "collector/trace_events.h"
+#include "collector/trace_store.h"
+
 namespace moeprof::workloads {
 
 collector::RoutingLogHeader RoutingRecorder::headerFor(const ModelConfig& model) {
@@ -22,7 +25,19 @@ collector::RoutingLogHeader RoutingRecorder::headerFor(const ModelConfig& model)
 }
 
 RoutingRecorder::RoutingRecorder(const std::filesystem::path& path, const ModelConfig& model)
-    : writer_(path, headerFor(model)) {}
+    : writer_(path, headerFor(model)), numExperts_(model.numExperts) {}
+
+collector::RoutingEvent RoutingRecorder::summarize(const collector::RoutingRecord& record) const {
+  collector::RoutingEvent event;
+  event.timestampNs = collector::traceClockNs();
+  event.batch = record.batch;
+  event.moeLayer = record.moeLayer;
+  event.step = record.step;
+  event.tokens = record.numTokens;
+  event.tokensPerExpert.assign(numExperts_, 0);
+  for (uint16_t id : record.experts) ++event.tokensPerExpert[id & ~collector::kDroppedFlag];
+  return event;
+}
 
 void RoutingRecorder::onRouting(int64_t moeLayer, const kernels::TopKGating& gating,
                                 const at::Tensor& kept) {
@@ -44,6 +59,7 @@ void RoutingRecorder::onRouting(int64_t moeLayer, const kernels::TopKGating& gat
     auto id = static_cast<uint16_t>(idData[i]);
     record.experts[i] = keptData && !keptData[i] ? (id | collector::kDroppedFlag) : id;
   }
+  if (trace_) trace_->appendRouting(summarize(record));
   writer_.append(record);
 }
 

@@ -5,8 +5,13 @@
 #include <optional>
 
 #include "collector/routing_log.h"
+#include "collector/trace_events.h"
 #include "workloads/model_config.h"
 #include "workloads/moe_layer.h"
+
+namespace moeprof::collector {
+class TraceWriter;
+}
 
 namespace moeprof::workloads {
 
@@ -21,12 +26,18 @@ class RoutingRecorder : public RoutingObserver {
   void onRouting(int64_t moeLayer, const kernels::TopKGating& gating,
                  const at::Tensor& kept) override;
   void flush() { writer_.flush(); }
+  // Also records a per-layer summary (tokens per expert) of every decision in a trace.
+  void setTrace(collector::TraceWriter* trace) { trace_ = trace; }
 
   // The log's header for a model: its MoE layers in the order the models number them.
   static collector::RoutingLogHeader headerFor(const ModelConfig& model);
 
  private:
+  collector::RoutingEvent summarize(const collector::RoutingRecord& record) const;
+
   collector::RoutingLogWriter writer_;
+  collector::TraceWriter* trace_ = nullptr;
+  int64_t numExperts_;
   uint32_t batch_ = 0;
   uint32_t step_ = 0;
 };

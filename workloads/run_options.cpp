@@ -126,8 +126,28 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"device", o.device},
       {"threads", o.threads},
       {"allocator", o.cachingAllocator ? "caching" : "system"},
+      {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
   };
+}
+
+TraceLevel parseTraceLevel(const std::string& text) {
+  if (text == "off") return TraceLevel::Off;
+  if (text == "ops") return TraceLevel::Ops;
+  if (text == "full") return TraceLevel::Full;
+  throw InputError("--trace '" + text + "' is not one of: off, ops, full");
+}
+
+const char* traceLevelName(TraceLevel level) {
+  switch (level) {
+    case TraceLevel::Off:
+      return "off";
+    case TraceLevel::Ops:
+      return "ops";
+    case TraceLevel::Full:
+      return "full";
+  }
+  return "off";
 }
 
 kernels::CapacityMode parseCapacityMode(const std::string& text) {

@@ -14,6 +14,13 @@
 
 namespace moeprof::workloads {
 
+// What a run records besides its metrics and routing log: nothing, LibTorch operators with the
+// phase ranges and routing summaries, or also every allocation and free (and, on a GPU, CUPTI
+// activity once that source exists).
+enum class TraceLevel { Off, Ops, Full };
+TraceLevel parseTraceLevel(const std::string& text);
+const char* traceLevelName(TraceLevel level);
+
 struct RunOptions {
   std::optional<WorkloadKind> workload;  // implied by the preset when not given
   std::string preset;                    // empty: lm-cpu or mt-cpu
@@ -33,7 +40,8 @@ struct RunOptions {
   std::filesystem::path tokensFile;  // empty: seeded random tokens
   std::filesystem::path out;
   bool cachingAllocator = true;  // false: LibTorch's default CPU allocator
-  bool force = false;            // allow replacing an existing run directory
+  TraceLevel trace = TraceLevel::Off;
+  bool force = false;  // allow replacing an existing run directory
 };
 
 // A run with everything decided: the model (overrides applied), the options as given, and

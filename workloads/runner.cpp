@@ -1,6 +1,7 @@
 #include "workloads/runner.h"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include <ATen/ATen.h>
@@ -9,6 +10,8 @@
 #include "collector/build_info.h"
 #include "collector/errors.h"
 #include "collector/memory_tracker.h"
+#include "collector/operator_source.h"
+#include "collector/trace_store.h"
 #include "kernels/device_query.h"
 #include "workloads/caching_allocator.h"
 #include "workloads/environment.h"
@@ -47,6 +50,7 @@ struct Measurer {
   at::Device device;
   TokenSource& tokens;
   RoutingRecorder* recorder;
+  collector::TraceWriter* trace;  // null when not tracing
   const ProgressCallback& progress;
   collector::MemoryTracker memory;
 
@@ -89,7 +93,7 @@ struct Measurer {
   template <typename Work>
   at::Tensor timeUnit(PhaseMeasurement& out, int64_t batch, uint32_t step, int64_t unitTokens,
                       Work&& work) {
-    collector::PhaseTimer timer;
+    collector::PhaseTimer timer(trace);
     auto forwardContext = context(timer, batch, step);
     auto start = Clock::now();
     at::Tensor result = work(forwardContext);
@@ -108,7 +112,7 @@ struct Measurer {
 // Greedy generation after a prompt (the prefill is not timed): one unit per generated token.
 void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m, int64_t batch,
                     PhaseMeasurement& generate) {
-  collector::PhaseTimer prefillTimer;
+  collector::PhaseTimer prefillTimer(m.trace);
   auto prefillContext = m.context(prefillTimer, /*batch=*/-1, 0);
   auto caches = model.newCaches();
   auto next = model.forward(prompt, prefillContext, &caches).select(1, -1).argmax(-1, true);
@@ -175,6 +179,43 @@ nlohmann::json measureMt(Measurer& m) {
            std::max(encoder.peakActivationBytes, decoder.peakActivationBytes)}};
 }
 
+// A fresh trace store in the run directory (a stale one of a replaced run is removed first),
+// or null when the run is not traced.
+std::unique_ptr<collector::TraceWriter> openTrace(const ResolvedRun& run) {
+  if (run.options.trace == TraceLevel::Off) return nullptr;
+  std::filesystem::create_directories(run.options.out);
+  auto path = run.options.out / collector::kTraceFileName;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  return std::make_unique<collector::TraceWriter>(path);
+}
+
+collector::RunManifest startManifest(const ResolvedRun& run, bool traced) {
+  collector::RunManifest manifest;
+  manifest.tool = collector::toolVersion();
+  manifest.createdAt = collector::currentUtcTimestamp();
+  manifest.config = configJson(run);
+  manifest.environment = captureEnvironment(run.options.device);
+  if (run.model.moe) manifest.files["routing_log"] = collector::kRoutingLogFileName;
+  if (traced) manifest.files["trace"] = collector::kTraceFileName;
+  return manifest;
+}
+
+// Measures the workload with the trace sources the run asked for attached.
+nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource& tokens,
+                       RoutingRecorder* recorder, collector::TraceWriter* trace,
+                       const ProgressCallback& progress) {
+  Measurer measurer{run, device, tokens, recorder, trace, progress, {}};
+  std::optional<collector::OperatorSource> operators;
+  if (trace) {
+    operators.emplace(*trace);
+    if (recorder) recorder->setTrace(trace);
+    if (run.options.trace == TraceLevel::Full) measurer.memory.setTrace(trace);
+  }
+  auto metrics = run.model.workload == WorkloadKind::Lm ? measureLm(measurer) : measureMt(measurer);
+  if (recorder) recorder->setTrace(nullptr);
+  return metrics;
+}
+
 }  // namespace
 
 RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress) {
@@ -184,24 +225,23 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   at::Device device = resolveDevice(o.device);
   TokenSource tokens = o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
                                             : TokenSource(o.tokensFile, run.model.vocab);
+  auto trace = openTrace(run);
 
-  RunOutcome outcome{o.out, {}};
+  RunOutcome outcome{o.out, startManifest(run, trace != nullptr)};
   auto& manifest = outcome.manifest;
-  manifest.tool = collector::toolVersion();
-  manifest.createdAt = collector::currentUtcTimestamp();
-  manifest.config = configJson(run);
-  manifest.environment = captureEnvironment(o.device);
-  if (run.model.moe) manifest.files["routing_log"] = collector::kRoutingLogFileName;
   collector::writeManifest(o.out, manifest);
 
   std::optional<RoutingRecorder> recorder;
   if (run.model.moe) recorder.emplace(o.out / collector::kRoutingLogFileName, run.model);
-  Measurer measurer{run, device, tokens, recorder ? &*recorder : nullptr, progress, {}};
   auto start = Clock::now();
   manifest.metrics =
-      run.model.workload == WorkloadKind::Lm ? measureLm(measurer) : measureMt(measurer);
+      measure(run, device, tokens, recorder ? &*recorder : nullptr, trace.get(), progress);
   manifest.metrics["wall_ms"] = millisecondsSince(start);
   if (recorder) recorder->flush();
+  if (trace) {
+    trace->close();
+    manifest.metrics["trace_events"] = trace->stats().eventsWritten;
+  }
   manifest.status = collector::RunStatus::Complete;
   collector::writeManifest(o.out, manifest);
   return outcome;

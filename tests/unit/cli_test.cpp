@@ -1,49 +1,26 @@
 // The moeprof command end to end on tiny presets: run directories, routing logs, sweeps, the
 // reproduction report, and the exit-code contract for bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "collector/routing_log.h"
 #include "collector/run_manifest.h"
+#include "tests/support/moeprof_command.h"
 
 namespace moeprof {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CommandResult;
 
-struct CommandResult {
-  int exitCode;
-  std::string output;  // stdout and stderr
-};
+using CliTest = testing::TempDirTest;
 
 CommandResult moeprof(const std::string& arguments) {
-  std::string command = std::string(MOEPROF_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return testing::runMoeprof(arguments);
 }
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("moeprof_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
 
 TEST_F(CliTest, LmRunWritesCompleteManifestAndRoutingLog) {
   auto result = moeprof("run --preset lm-tiny --gating static --repeats 2 --out " + path("run"));
@@ -126,6 +103,7 @@ TEST_F(CliTest, BadInputExitsTwoNamingTheValue) {
       {"compare " + path("missing1") + " " + path("missing2"), "missing1"},
       {"sweep --preset lm-tiny --batch 0 --out " + path("s"), "--batch 0"},
       {"reproduce --scale huge --out " + path("r"), "huge"},
+      {"run --preset lm-tiny --trace everything --out " + path("a"), "everything"},
   };
   for (const auto& [arguments, mention] : cases) {
     auto result = moeprof(arguments);

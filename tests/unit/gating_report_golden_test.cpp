@@ -32,9 +32,9 @@ analysis::PhasePoint point(std::string preset, std::string workload, std::string
   p.droppedTokens = waste > 1 ? 17 : 0;
   p.peakActivationBytes = activation;
   p.runPeakActivationBytes = activation;
-  p.phaseMs = {{"gate", medianMs * 0.1}, {"dispatch", medianMs * 0.2}, {"experts", medianMs * 0.4},
-               {"combine", medianMs * 0.2}, {"attention", medianMs * 0.05},
-               {"other", medianMs * 0.05}};
+  p.phaseMs = {{"gate", medianMs * 0.1},       {"dispatch", medianMs * 0.2},
+               {"experts", medianMs * 0.4},    {"combine", medianMs * 0.2},
+               {"attention", medianMs * 0.05}, {"other", medianMs * 0.05}};
   return p;
 }
 

@@ -1,0 +1,64 @@
+#include "collector/operator_source.h"
+
+#include <atomic>
+#include <stdexcept>
+
+#include <ATen/record_function.h>
+
+#include "collector/trace_events.h"
+#include "collector/trace_store.h"
+
+namespace moeprof::collector {
+
+namespace {
+
+// LibTorch's callbacks are plain function pointers: the active writer has to be process-wide.
+std::atomic<TraceWriter*> activeWriter{nullptr};
+std::atomic<uint64_t> nextCorrelationId{1};
+thread_local int32_t operatorDepth = 0;
+
+struct OperatorStart : at::ObserverContext {
+  int64_t startNs = 0;
+  int32_t depth = 0;
+  uint64_t correlationId = 0;
+};
+
+std::unique_ptr<at::ObserverContext> onOperatorStart(const at::RecordFunction&) {
+  auto start = std::make_unique<OperatorStart>();
+  start->depth = operatorDepth++;
+  start->correlationId = nextCorrelationId.fetch_add(1, std::memory_order_relaxed);
+  start->startNs = traceClockNs();
+  return start;
+}
+
+void onOperatorEnd(const at::RecordFunction& fn, at::ObserverContext* context) {
+  int64_t endNs = traceClockNs();
+  auto* start = static_cast<OperatorStart*>(context);
+  --operatorDepth;
+  TraceWriter* writer = activeWriter.load(std::memory_order_acquire);
+  if (!writer || !start) return;
+  try {
+    writer->appendOperator({start->startNs, endNs, traceThreadId(), fn.name(), fn.seqNr(),
+                            start->depth, start->correlationId});
+  } catch (const std::exception&) {
+    // Operator ends may run in noexcept code; the writer keeps the error for close().
+  }
+}
+
+}  // namespace
+
+OperatorSource::OperatorSource(TraceWriter& writer) {
+  TraceWriter* expected = nullptr;
+  if (!activeWriter.compare_exchange_strong(expected, &writer)) {
+    throw std::logic_error("an OperatorSource is already recording in this process");
+  }
+  handle_ = at::addGlobalCallback(
+      at::RecordFunctionCallback(&onOperatorStart, &onOperatorEnd).needsInputs(false));
+}
+
+OperatorSource::~OperatorSource() {
+  at::removeCallback(handle_);
+  activeWriter.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace moeprof::collector
