@@ -1,7 +1,7 @@
 #pragma once
 // Runs one workload configuration end to end: builds the model, measures warm-up and measured
-// batches, and writes the run directory (run.json, routing log). run.json says "incomplete"
-// from the start and "complete" only once every metric is in.
+// batches, and writes the run directory (run.json, routing log, and trace.sqlite when traced).
+// run.json says "incomplete" from the start and "complete" only once every metric is in.
 #include <filesystem>
 #include <functional>
 #include <string>

@@ -6,26 +6,16 @@
 
 #include <cmath>
 #include <fstream>
-#include <random>
 #include <string>
 
 #include "collector/errors.h"
+#include "tests/support/moeprof_command.h"
 
 namespace moeprof::collector {
 namespace {
 
-// A fresh directory per test, removed afterwards; the name is unique per process and test.
-class RoutingLogTest : public ::testing::Test {
+class RoutingLogTest : public moeprof::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("moeprof_routing_log_" + std::to_string(::getpid()) + "_" + info->name() + "_" +
-            std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::filesystem::path file(const std::string& name = "routing.bin") const { return dir_ / name; }
 
   static RoutingLogHeader header() {
@@ -68,8 +58,6 @@ class RoutingLogTest : public ::testing::Test {
     writer.flush();
     return readBytes(file());
   }
-
-  std::filesystem::path dir_;
 };
 
 // Catches InputError and returns its message, failing the test if nothing is thrown.

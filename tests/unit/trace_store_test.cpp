@@ -10,7 +10,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,27 +17,16 @@
 #include <vector>
 
 #include "collector/errors.h"
+#include "tests/support/moeprof_command.h"
 
 namespace moeprof::collector {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A fresh directory per test, removed afterwards; the name is unique per process and test.
-class TraceStoreTest : public ::testing::Test {
+class TraceStoreTest : public moeprof::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("moeprof_trace_store_" + std::to_string(::getpid()) + "_" + info->name() + "_" +
-            std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::filesystem::path file(const std::string& name = kTraceFileName) const { return dir_ / name; }
-
-  std::filesystem::path dir_;
 };
 using TraceStoreDeathTest = TraceStoreTest;
 
