@@ -1,28 +1,14 @@
 #include "cli/sweep.h"
 
-#include <fstream>
 #include <set>
 
 #include "cli/progress.h"
+#include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "reports/gating_report.h"
 #include "workloads/runner.h"
 
 namespace moeprof::cli {
-
-namespace {
-
-void writeTextFile(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write " + temporary.string());
-  }
-  std::filesystem::rename(temporary, path);
-}
-
-}  // namespace
 
 std::string runDirName(const workloads::ResolvedRun& run) {
   std::string gating =
@@ -40,13 +26,14 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
   std::vector<workloads::ResolvedRun> resolved;
   std::set<std::string> planned;
   for (auto& options : runs) {
-    options.out = sweepDir / "placeholder";  // checked again below with the real name
+    options.out = sweepDir;  // the run's own directory is named once the preset fills it in
     options.force = force;
     auto run = workloads::resolveRun(options);
     // A dense model has no gating: "static" and "dynamic" name the same run.
     if (!planned.insert(runDirName(run)).second) continue;
     run.options.out = sweepDir / runDirName(run);
-    resolved.push_back(workloads::resolveRun(run.options));
+    workloads::checkRunDirectory(run.options.out, force);
+    resolved.push_back(run);
   }
   std::vector<analysis::PhasePoint> points;
   TerminalProgress progress;
@@ -65,8 +52,9 @@ std::string writeSweepSummary(const std::filesystem::path& sweepDir, const std::
                               const std::vector<analysis::PhasePoint>& points) {
   std::filesystem::create_directories(sweepDir);
   std::string markdown = reports::gatingReportMarkdown(title, points);
-  writeTextFile(sweepDir / "summary.md", markdown);
-  writeTextFile(sweepDir / "summary.json", reports::gatingReportJson(points).dump(2) + "\n");
+  collector::writeFileAtomically(sweepDir / "summary.md", markdown);
+  collector::writeFileAtomically(sweepDir / "summary.json",
+                                 reports::gatingReportJson(points).dump(2) + "\n");
   return markdown;
 }
 

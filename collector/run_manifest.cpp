@@ -1,14 +1,12 @@
 #include "collector/run_manifest.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <stdexcept>
 
+#include "collector/atomic_file.h"
 #include "collector/errors.h"
 
 namespace moeprof::collector {
@@ -17,48 +15,6 @@ namespace {
 
 constexpr const char* kStatusComplete = "complete";
 constexpr const char* kStatusIncomplete = "incomplete";
-
-std::string systemError(const std::string& action, const std::filesystem::path& path) {
-  return "cannot " + action + " " + path.string() + ": " + std::strerror(errno);
-}
-
-// Writes all of `text` to a new file and fsyncs it, so that the rename that follows publishes
-// complete contents even after a crash. Removes the file again on failure.
-void writeFileDurably(const std::filesystem::path& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(systemError("create", path));
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string message = systemError("write", path);
-      ::close(fd);
-      ::unlink(path.c_str());
-      throw std::runtime_error(message);
-    }
-    written += static_cast<size_t>(n);
-  }
-  bool synced = ::fsync(fd) == 0;
-  std::string message = synced ? std::string() : systemError("sync", path);
-  if (::close(fd) != 0 && synced) {
-    synced = false;
-    message = systemError("close", path);
-  }
-  if (!synced) {
-    ::unlink(path.c_str());
-    throw std::runtime_error(message);
-  }
-}
-
-// Makes the rename itself durable. Best effort: some file systems refuse fsync on directories,
-// and the manifest is already complete on disk either way.
-void syncDirectory(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 const nlohmann::json& requireKey(const nlohmann::json& root, const char* key,
                                  const std::filesystem::path& path) {
@@ -131,15 +87,7 @@ void writeManifest(const std::filesystem::path& runDir, const RunManifest& manif
   root["files"] = manifest.files;
   std::string text = root.dump(2) + "\n";
 
-  std::filesystem::path target = runDir / kManifestFileName;
-  std::filesystem::path temporary = runDir / (std::string(kManifestFileName) + ".tmp");
-  writeFileDurably(temporary, text);
-  if (::rename(temporary.c_str(), target.c_str()) != 0) {
-    std::string message = systemError("rename " + temporary.string() + " to", target);
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(message);
-  }
-  syncDirectory(runDir);
+  writeFileAtomically(runDir / kManifestFileName, text);
 }
 
 RunManifest readManifest(const std::filesystem::path& runDir) {

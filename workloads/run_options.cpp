@@ -65,17 +65,21 @@ void resolveRunControl(const RunOptions& in, RunOptions& out) {
   if (in.device != "cpu" && in.device != "cuda") {
     throw InputError("--device '" + in.device + "' is not one of: cpu, cuda");
   }
-  if (in.out.empty()) throw InputError("--out is required: the run directory to write");
-  if (std::filesystem::exists(in.out) && !std::filesystem::is_directory(in.out)) {
-    throw InputError("--out '" + in.out.string() + "' exists and is not a directory");
-  }
-  if (!in.force && std::filesystem::exists(in.out / collector::kManifestFileName)) {
-    throw InputError("--out '" + in.out.string() +
-                     "' already holds a run (run.json); choose a new directory or pass --force");
-  }
+  checkRunDirectory(in.out, in.force);
 }
 
 }  // namespace
+
+void checkRunDirectory(const std::filesystem::path& out, bool force) {
+  if (out.empty()) throw InputError("--out is required: the run directory to write");
+  if (std::filesystem::exists(out) && !std::filesystem::is_directory(out)) {
+    throw InputError("--out '" + out.string() + "' exists and is not a directory");
+  }
+  if (!force && std::filesystem::exists(out / collector::kManifestFileName)) {
+    throw InputError("--out '" + out.string() +
+                     "' already holds a run (run.json); choose a new directory or pass --force");
+  }
+}
 
 ResolvedRun resolveRun(const RunOptions& options) {
   std::string presetName = options.preset;

@@ -57,6 +57,10 @@ struct ResolvedRun {
 // Throws InputError naming the bad value and the allowed range.
 ResolvedRun resolveRun(const RunOptions& options);
 
+// Throws InputError unless `out` can become a run directory: a directory (or nothing yet)
+// that holds no run.json, unless `force` allows replacing it.
+void checkRunDirectory(const std::filesystem::path& out, bool force);
+
 // The "config" section of run.json.
 nlohmann::json configJson(const ResolvedRun& run);
 

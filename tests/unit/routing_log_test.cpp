@@ -9,6 +9,7 @@
 #include <string>
 
 #include "collector/errors.h"
+#include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 
 namespace moeprof::collector {
@@ -60,17 +61,7 @@ class RoutingLogTest : public moeprof::testing::TempDirTest {
   }
 };
 
-// Catches InputError and returns its message, failing the test if nothing is thrown.
-template <typename Function>
-std::string inputErrorMessage(Function&& function) {
-  try {
-    function();
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
+using moeprof::testing::inputErrorMessage;
 
 TEST_F(RoutingLogTest, RoundTripKeepsHeaderIdsDropFlagsAndWeights) {
   std::vector<RoutingRecord> written = {record(0, 0, 5), record(0, 1, 3), record(1, 2, 7)};

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "collector/errors.h"
+#include "tests/support/input_error.h"
 
 namespace moeprof::collector {
 namespace {
@@ -47,13 +48,7 @@ class RunManifestTest : public ::testing::Test {
   }
 
   std::string readErrorMessage() const {
-    try {
-      readManifest(dir_);
-    } catch (const InputError& error) {
-      return error.what();
-    }
-    ADD_FAILURE() << "expected an InputError";
-    return "";
+    return moeprof::testing::inputErrorMessage([&] { readManifest(dir_); });
   }
 
   std::filesystem::path dir_;

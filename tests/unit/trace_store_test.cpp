@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "collector/errors.h"
+#include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 
 namespace moeprof::collector {
@@ -74,20 +75,7 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
-// Catches InputError and returns its message, failing the test when something else happens.
-template <typename Function>
-std::string inputErrorMessage(Function&& function) {
-  try {
-    function();
-  } catch (const InputError& error) {
-    return error.what();
-  } catch (const std::exception& error) {
-    ADD_FAILURE() << "expected InputError, got: " << error.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InputError, nothing was thrown";
-  return "";
-}
+using moeprof::testing::inputErrorMessage;
 
 std::string runtimeErrorMessage(const std::function<void()>& function) {
   try {
