@@ -6,7 +6,7 @@
 #include <c10/util/ThreadLocalDebugInfo.h>
 
 #include "collector/trace_events.h"
-#include "collector/trace_store.h"
+#include "collector/trace_sink.h"
 
 namespace moeprof::collector {
 
@@ -15,15 +15,15 @@ struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
   std::atomic<int64_t> peakBytes{0};
   std::atomic<int64_t> resetBaseBytes{0};
   std::atomic<int64_t> allocations{0};
-  std::atomic<TraceWriter*> trace{nullptr};
+  std::atomic<TraceSink*> trace{nullptr};
 
   void reportMemoryUsage(void* ptr, int64_t deltaBytes, int64_t totalAllocated,
                          int64_t totalReserved, c10::Device device) override {
-    if (TraceWriter* writer = trace.load(std::memory_order_relaxed)) {
+    if (TraceSink* writer = trace.load(std::memory_order_relaxed)) {
       // Frees are reported from noexcept destructors: a store error (disk full) must not
       // escape here. The writer keeps it and its close() reports it.
       try {
-        writer->appendMemory({traceClockNs(), traceThreadId(), static_cast<int8_t>(device.type()),
+        writer->append(MemoryEvent{traceClockNs(), traceThreadId(), static_cast<int8_t>(device.type()),
                               static_cast<int8_t>(device.index()), deltaBytes, totalAllocated,
                               totalReserved, reinterpret_cast<uint64_t>(ptr)});
       } catch (const std::exception&) {
@@ -66,7 +66,7 @@ int64_t MemoryTracker::allocationCount() const {
   return reporter_->allocations.load();
 }
 
-void MemoryTracker::setTrace(TraceWriter* trace) {
+void MemoryTracker::setTrace(TraceSink* trace) {
   reporter_->trace.store(trace);
 }
 

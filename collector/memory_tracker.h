@@ -8,7 +8,7 @@
 
 namespace moeprof::collector {
 
-class TraceWriter;
+class TraceSink;
 
 class MemoryTracker {
  public:
@@ -25,7 +25,7 @@ class MemoryTracker {
   void resetPeak();
   int64_t allocationCount() const;
   // Also records every allocation and free as a trace event (null: stop recording).
-  void setTrace(TraceWriter* trace);
+  void setTrace(TraceSink* trace);
 
   // Routes the calling thread's allocator reports to the tracker while it lives.
   class Scope {

@@ -6,14 +6,14 @@
 #include <ATen/record_function.h>
 
 #include "collector/trace_events.h"
-#include "collector/trace_store.h"
+#include "collector/trace_sink.h"
 
 namespace moeprof::collector {
 
 namespace {
 
-// LibTorch's callbacks are plain function pointers: the active writer has to be process-wide.
-std::atomic<TraceWriter*> activeWriter{nullptr};
+// LibTorch's callbacks are plain function pointers: the active sink has to be process-wide.
+std::atomic<TraceSink*> activeSink{nullptr};
 std::atomic<uint64_t> nextCorrelationId{1};
 thread_local int32_t operatorDepth = 0;
 
@@ -35,21 +35,21 @@ void onOperatorEnd(const at::RecordFunction& fn, at::ObserverContext* context) {
   int64_t endNs = traceClockNs();
   auto* start = static_cast<OperatorStart*>(context);
   --operatorDepth;
-  TraceWriter* writer = activeWriter.load(std::memory_order_acquire);
-  if (!writer || !start) return;
+  TraceSink* sink = activeSink.load(std::memory_order_acquire);
+  if (!sink || !start) return;
   try {
-    writer->appendOperator({start->startNs, endNs, traceThreadId(), fn.name(), fn.seqNr(),
+    sink->append(OperatorEvent{start->startNs, endNs, traceThreadId(), fn.name(), fn.seqNr(),
                             start->depth, start->correlationId});
   } catch (const std::exception&) {
-    // Operator ends may run in noexcept code; the writer keeps the error for close().
+    // Operator ends may run in noexcept code; the sink keeps the error for close().
   }
 }
 
 }  // namespace
 
-OperatorSource::OperatorSource(TraceWriter& writer) {
-  TraceWriter* expected = nullptr;
-  if (!activeWriter.compare_exchange_strong(expected, &writer)) {
+OperatorSource::OperatorSource(TraceSink& sink) {
+  TraceSink* expected = nullptr;
+  if (!activeSink.compare_exchange_strong(expected, &sink)) {
     throw std::logic_error("an OperatorSource is already recording in this process");
   }
   handle_ = at::addGlobalCallback(
@@ -58,7 +58,7 @@ OperatorSource::OperatorSource(TraceWriter& writer) {
 
 OperatorSource::~OperatorSource() {
   at::removeCallback(handle_);
-  activeWriter.store(nullptr, std::memory_order_release);
+  activeSink.store(nullptr, std::memory_order_release);
 }
 
 }  // namespace moeprof::collector

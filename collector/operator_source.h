@@ -8,11 +8,11 @@
 
 namespace moeprof::collector {
 
-class TraceWriter;
+class TraceSink;
 
 class OperatorSource {
  public:
-  explicit OperatorSource(TraceWriter& writer);
+  explicit OperatorSource(TraceSink& sink);
   ~OperatorSource();
   OperatorSource(const OperatorSource&) = delete;
   OperatorSource& operator=(const OperatorSource&) = delete;

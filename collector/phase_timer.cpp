@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "collector/trace_events.h"
-#include "collector/trace_store.h"
+#include "collector/trace_sink.h"
 
 #if MOEPROF_HAVE_NVTX
 #include <nvtx3/nvToolsExt.h>
@@ -66,7 +66,7 @@ NvtxRange::~NvtxRange() {
   popNvtxRange();
   if (!trace_) return;
   try {
-    trace_->appendRange({startNs_, traceClockNs(), traceThreadId(), "moeprof", name_});
+    trace_->append(RangeEvent{startNs_, traceClockNs(), traceThreadId(), "moeprof", name_});
   } catch (const std::exception&) {
     // A destructor must not throw; the writer keeps the error and close() reports it.
   }

@@ -8,7 +8,7 @@
 
 namespace moeprof::collector {
 
-class TraceWriter;
+class TraceSink;
 class PhaseTimer;
 
 enum class Phase : uint8_t { Gate, Dispatch, Experts, Combine, Attention, Other };
@@ -27,7 +27,7 @@ class NvtxRange {
 
  private:
   const char* name_;
-  TraceWriter* trace_;
+  TraceSink* trace_;
   int64_t startNs_ = 0;
 };
 
@@ -36,8 +36,8 @@ class NvtxRange {
 class PhaseTimer {
  public:
   // With a trace writer, every range timed against this timer is also recorded as an event.
-  explicit PhaseTimer(TraceWriter* trace = nullptr) : trace_(trace) {}
-  TraceWriter* trace() const { return trace_; }
+  explicit PhaseTimer(TraceSink* trace = nullptr) : trace_(trace) {}
+  TraceSink* trace() const { return trace_; }
   void add(Phase phase, int64_t durationNs) { totalsNs_[static_cast<int>(phase)] += durationNs; }
   int64_t totalNs(Phase phase) const { return totalsNs_[static_cast<int>(phase)]; }
   // Time of `wallNs` not covered by the named phases, clamped at zero.
@@ -46,7 +46,7 @@ class PhaseTimer {
 
  private:
   std::array<int64_t, kPhaseCount> totalsNs_{};
-  TraceWriter* trace_ = nullptr;
+  TraceSink* trace_ = nullptr;
 };
 
 // Times one phase into a PhaseTimer (when given one) and marks it with an NVTX range.

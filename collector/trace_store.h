@@ -2,7 +2,8 @@
 // The trace store: the run directory's `trace.sqlite`, an SQLite database of trace events whose
 // tables follow Nsight Systems' SQLite export where they overlap (NVTX_EVENTS, StringIds,
 // CUPTI_ACTIVITY_KIND_*), so that queries written for nsys exports work on moeprof runs.
-// The tables are documented in collector/TRACE_STORE.md. SQLite stays out of this header.
+// The tables are documented in collector/TRACE_STORE.md; collector/trace_reader.h reads them.
+// SQLite stays out of this header.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,8 +13,7 @@
 #include <vector>
 
 #include "collector/trace_events.h"
-
-struct sqlite3;
+#include "collector/trace_sink.h"
 
 namespace moeprof::collector {
 
@@ -21,8 +21,11 @@ inline constexpr const char* kTraceFileName = "trace.sqlite";
 // TraceWriter commits as soon as its queue holds this many items, whatever the interval: it
 // bounds the memory held between periodic flushes.
 inline constexpr size_t kTraceFlushEvents = 64 * 1024;
+// NVTX_EVENTS.eventType values of Nsight Systems' export.
+inline constexpr int kNvtxMarkEventType = 34;
+inline constexpr int kNvtxPushPopRangeEventType = 59;
 
-// Writes events to a new trace store from a background writer thread. append*() only moves the
+// Writes events to a new trace store from a background writer thread. append() only moves the
 // event into an in-memory queue under a mutex, so the workload thread never waits on the disk;
 // the writer thread drains the queue in one transaction at least every flushInterval (and as
 // soon as the queue holds kTraceFlushEvents events), so a killed run loses at most about one
@@ -31,7 +34,7 @@ inline constexpr size_t kTraceFlushEvents = 64 * 1024;
 // the failed transaction is rolled back, so what was committed before stays readable, and
 // nothing is written after the error. Sources that append from noexcept contexts (allocator
 // frees, RecordFunction callbacks) must catch: the run then learns of the error at close().
-class TraceWriter {
+class TraceWriter final : public TraceSink {
  public:
   // Counters of what the writer thread committed.
   struct Stats {
@@ -45,19 +48,28 @@ class TraceWriter {
   explicit TraceWriter(const std::filesystem::path& file,
                        std::chrono::milliseconds flushInterval = std::chrono::seconds(1),
                        int64_t maxFileBytes = 0);
-  ~TraceWriter();  // close(); an error not yet reported is printed to stderr, never thrown
+  ~TraceWriter() override;  // close(); an error not yet reported goes to stderr, never thrown
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
-  void appendOperator(OperatorEvent event);
-  void appendRange(RangeEvent event);
-  void appendMemory(const MemoryEvent& event);
-  void appendRouting(RoutingEvent event);
-  void setMeta(const std::string& key, const std::string& value);  // queued like events
+  void append(OperatorEvent event) override;
+  void append(RangeEvent event) override;
+  void append(const MemoryEvent& event) override;
+  void append(KernelEvent event) override;
+  void append(const MemcpyEvent& event) override;
+  void append(const MemsetEvent& event) override;
+  void append(ApiEvent event) override;
+  void append(const CorrelationEvent& event) override;
+  void append(OverheadEvent event) override;
+  void append(RoutingEvent event) override;
+  void append(const CacheEvent& event) override;
+  void append(const TransferEvent& event) override;
+  void append(SourceStats stats) override;
+  void setMeta(const std::string& key, const std::string& value) override;  // queued like events
 
   void flush();  // blocks until everything appended so far is committed
   // Flushes, stops the writer thread and closes the database; idempotent. Throws a writer error
-  // that no earlier flush()/close() has reported (one seen only by append*() still counts).
+  // that no earlier flush()/close() has reported (one seen only by append() still counts).
   void close();
 
   Stats stats() const;
@@ -66,37 +78,6 @@ class TraceWriter {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// Reads a trace store (read-only; a store still being written, or left by a killed run, reads
-// as far as its last committed transaction). Throws InputError naming the file when it is
-// missing, is not an SQLite database (corrupt or truncated), is not a moeprof trace store (no
-// META) or has another schema_version.
-class TraceReader {
- public:
-  explicit TraceReader(const std::filesystem::path& file);
-  ~TraceReader();
-  TraceReader(const TraceReader&) = delete;
-  TraceReader& operator=(const TraceReader&) = delete;
-
-  int schemaVersion() const { return schemaVersion_; }
-  std::string meta(const std::string& key) const;  // "" when absent
-
-  // Ordered by start; ties put the enclosing event (the longer one) first, then insertion order.
-  std::vector<OperatorEvent> operators() const;
-  std::vector<RangeEvent> ranges() const;
-  // Ordered by timestamp, then insertion order.
-  std::vector<MemoryEvent> memory() const;
-  std::vector<RoutingEvent> routing() const;
-
- private:
-  struct Closer {
-    void operator()(sqlite3* db) const;
-  };
-
-  std::filesystem::path path_;
-  std::unique_ptr<sqlite3, Closer> db_;
-  int schemaVersion_ = 0;
 };
 
 }  // namespace moeprof::collector

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "collector/trace_events.h"
-#include "collector/trace_store.h"
+#include "collector/trace_sink.h"
 
 namespace moeprof::workloads {
 
@@ -59,7 +59,7 @@ void RoutingRecorder::onRouting(int64_t moeLayer, const kernels::TopKGating& gat
     auto id = static_cast<uint16_t>(idData[i]);
     record.experts[i] = keptData && !keptData[i] ? (id | collector::kDroppedFlag) : id;
   }
-  if (trace_) trace_->appendRouting(summarize(record));
+  if (trace_) trace_->append(summarize(record));
   writer_.append(record);
 }
 

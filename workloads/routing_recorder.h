@@ -10,7 +10,7 @@
 #include "workloads/moe_layer.h"
 
 namespace moeprof::collector {
-class TraceWriter;
+class TraceSink;
 }
 
 namespace moeprof::workloads {
@@ -27,7 +27,7 @@ class RoutingRecorder : public RoutingObserver {
                  const at::Tensor& kept) override;
   void flush() { writer_.flush(); }
   // Also records a per-layer summary (tokens per expert) of every decision in a trace.
-  void setTrace(collector::TraceWriter* trace) { trace_ = trace; }
+  void setTrace(collector::TraceSink* trace) { trace_ = trace; }
 
   // The log's header for a model: its MoE layers in the order the models number them.
   static collector::RoutingLogHeader headerFor(const ModelConfig& model);
@@ -36,7 +36,7 @@ class RoutingRecorder : public RoutingObserver {
   collector::RoutingEvent summarize(const collector::RoutingRecord& record) const;
 
   collector::RoutingLogWriter writer_;
-  collector::TraceWriter* trace_ = nullptr;
+  collector::TraceSink* trace_ = nullptr;
   int64_t numExperts_;
   uint32_t batch_ = 0;
   uint32_t step_ = 0;

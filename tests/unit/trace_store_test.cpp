@@ -1,4 +1,5 @@
 #include "collector/trace_store.h"
+#include "collector/trace_reader.h"
 
 #include <gtest/gtest.h>
 
@@ -212,10 +213,10 @@ TEST_F(TraceStoreTest, RoundTripsEveryEventKindInOrder) {
                                        makeRouting(10, 0, {}), makeRouting(20, 2, {1})};
   {
     TraceWriter writer(file());
-    for (const auto& event : operators) writer.appendOperator(event);
-    for (const auto& event : ranges) writer.appendRange(event);
-    for (const auto& event : memory) writer.appendMemory(event);
-    for (const auto& event : routing) writer.appendRouting(event);
+    for (const auto& event : operators) writer.append(event);
+    for (const auto& event : ranges) writer.append(event);
+    for (const auto& event : memory) writer.append(event);
+    for (const auto& event : routing) writer.append(event);
     writer.flush();
     EXPECT_EQ(writer.stats().eventsWritten, 15);
     EXPECT_GE(writer.stats().transactions, 1);
@@ -259,6 +260,9 @@ TEST_F(TraceStoreTest, HasNsysTablesIndexesAndWal) {
   db.rows(
       "SELECT start, end, deviceId, contextId, streamId, correlationId, globalPid, value, bytes "
       "FROM CUPTI_ACTIVITY_KIND_MEMSET");
+  db.rows(
+      "SELECT start, end, eventClass, globalTid, correlationId, nameId, returnValue, callchainId "
+      "FROM CUPTI_ACTIVITY_KIND_RUNTIME");
   db.rows("SELECT id, name, totalMemory FROM TARGET_INFO_GPU");
   db.rows(
       "SELECT start, end, eventType, rangeId, category, color, text, globalTid, endGlobalTid, "
@@ -266,16 +270,93 @@ TEST_F(TraceStoreTest, HasNsysTablesIndexesAndWal) {
   EXPECT_EQ(db.scalar("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL"), "0");
   EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND (sql LIKE "
                       "'%(start)' OR sql LIKE '%(timestamp)')"),
-            "7");
+            "11");
+}
+
+TEST_F(TraceStoreTest, RoundTripsGpuAppAndCollectorRecords) {
+  KernelEvent kernel{100, 200, 1, 2,  7,    42,  "void gemm<float>(int, float*)", 4, 2, 1,
+                     128, 1,   1, 32, 1024, 2048};
+  MemcpyEvent copy{150, 250, 1, 2, 8, 43, 1 << 20, 1, 2, 3, -1, -1};
+  MemsetEvent memset{260, 270, 1, 2, 7, 44, 4096, 0};
+  ApiEvent launch{90, 95, 77, 42, ApiEvent::Api::Runtime, "cudaLaunchKernel", 0};
+  ApiEvent driver{96, 99, 77, 43, ApiEvent::Api::Driver, "cuMemcpyAsync", 1};
+  CacheEvent miss{300, 3, 1, 5, 2, CacheAction::Miss, 9};
+  TransferEvent transfer{301, 400, 78, 9, 1, 5, 65536, MemoryTier::Disk, MemoryTier::Host, true};
+  {
+    TraceWriter writer(file());
+    writer.append(kernel);
+    writer.append(copy);
+    writer.append(memset);
+    writer.append(driver);
+    writer.append(launch);
+    writer.append(CorrelationEvent{42, 1001});
+    writer.append(OverheadEvent{10, 20, 77, "cupti.buffer_flush"});
+    writer.append(miss);
+    writer.append(transfer);
+    writer.append(SourceStats{"cupti", 5, 1, 0});
+    writer.append(SourceStats{"cupti", 6, 2, 3});  // replaces the first
+    writer.append(SourceStats{"operators", 9, 0, 0});
+  }
+  Trace trace = TraceReader(file()).readAll();
+  EXPECT_EQ(trace.meta.at("schema_version"), std::to_string(kTraceSchemaVersion));
+  ASSERT_EQ(trace.kernels.size(), 1u);
+  EXPECT_EQ(trace.kernels[0].name, kernel.name);
+  EXPECT_EQ(trace.kernels[0].streamId, 7u);
+  EXPECT_EQ(trace.kernels[0].correlationId, 42u);
+  EXPECT_EQ(trace.kernels[0].blockX, 128);
+  EXPECT_EQ(trace.kernels[0].dynamicSharedBytes, 2048);
+  ASSERT_EQ(trace.memcpys.size(), 1u);
+  EXPECT_EQ(trace.memcpys[0].bytes, 1 << 20);
+  EXPECT_EQ(trace.memcpys[0].copyKind, 1);
+  EXPECT_EQ(trace.memcpys[0].dstKind, 3);
+  EXPECT_EQ(trace.memcpys[0].srcDeviceId, -1);
+  ASSERT_EQ(trace.memsets.size(), 1u);
+  EXPECT_EQ(trace.memsets[0].bytes, 4096);
+  ASSERT_EQ(trace.apiCalls.size(), 2u);  // ordered by start
+  EXPECT_EQ(trace.apiCalls[0].name, "cudaLaunchKernel");
+  EXPECT_EQ(trace.apiCalls[1].api, ApiEvent::Api::Driver);
+  EXPECT_EQ(trace.apiCalls[1].returnValue, 1);
+  ASSERT_EQ(trace.correlations.size(), 1u);
+  EXPECT_EQ(trace.correlations[0].externalId, 1001u);
+  ASSERT_EQ(trace.overheads.size(), 1u);
+  EXPECT_EQ(trace.overheads[0].kind, "cupti.buffer_flush");
+  ASSERT_EQ(trace.cache.size(), 1u);
+  EXPECT_EQ(trace.cache[0].action, CacheAction::Miss);
+  EXPECT_EQ(trace.cache[0].slot, 2);
+  EXPECT_EQ(trace.cache[0].transferId, 9u);
+  ASSERT_EQ(trace.transfers.size(), 1u);
+  EXPECT_EQ(trace.transfers[0].source, MemoryTier::Disk);
+  EXPECT_EQ(trace.transfers[0].destination, MemoryTier::Host);
+  EXPECT_TRUE(trace.transfers[0].prefetch);
+  EXPECT_EQ(trace.transfers[0].bytes, 65536);
+  ASSERT_EQ(trace.sources.size(), 2u);
+  EXPECT_EQ(trace.sources[0].source, "cupti");
+  EXPECT_EQ(trace.sources[0].events, 6);
+  EXPECT_EQ(trace.sources[0].dropped, 2);
+  // nsys keeps the short name beside the demangled one.
+  Database db(file());
+  EXPECT_EQ(db.scalar("SELECT s.value FROM CUPTI_ACTIVITY_KIND_KERNEL k "
+                      "JOIN StringIds s ON s.id = k.shortName"),
+            "void gemm<float>");
+}
+
+TEST_F(TraceStoreTest, RejectsAnUnknownEnumValue) {
+  {
+    TraceWriter writer(file());
+    writer.append(CacheEvent{1, 0, 0, 0, 0, CacheAction::Hit, 0});
+  }
+  Database(file()).exec("UPDATE MOEPROF_CACHE SET action = 9");
+  std::string message = inputErrorMessage([&] { TraceReader(file()).cache(); });
+  EXPECT_NE(message.find("MOEPROF_CACHE.action holds 9"), std::string::npos) << message;
 }
 
 TEST_F(TraceStoreTest, InternsEachStringOnce) {
   const std::vector<std::string> names = {"aten::addmm", "aten::mm", "aten::softmax"};
   {
     TraceWriter writer(file());
-    for (int i = 0; i < 100; ++i) writer.appendOperator(makeOperator(i, i + 1, names[i % 3], 0));
+    for (int i = 0; i < 100; ++i) writer.append(makeOperator(i, i + 1, names[i % 3], 0));
     for (int i = 0; i < 10; ++i) {
-      writer.appendRange(makeRange(i, i + 5, i % 2 == 0 ? "gate" : "aten::addmm"));
+      writer.append(makeRange(i, i + 5, i % 2 == 0 ? "gate" : "aten::addmm"));
     }
   }
   Database db(file());
@@ -289,9 +370,9 @@ TEST_F(TraceStoreTest, InternsEachStringOnce) {
 TEST_F(TraceStoreTest, NsysStyleQueriesWork) {
   {
     TraceWriter writer(file());
-    writer.appendRange(makeRange(300, 300, "step", true));
-    writer.appendRange(makeRange(100, 150, "gate"));
-    writer.appendRange(makeRange(200, 250, "experts"));
+    writer.append(makeRange(300, 300, "step", true));
+    writer.append(makeRange(100, 150, "gate"));
+    writer.append(makeRange(200, 250, "experts"));
   }
   Database db(file());
   auto rows = db.rows(
@@ -312,7 +393,7 @@ TEST_F(TraceStoreTest, NsysStyleQueriesWork) {
 
 TEST_F(TraceStoreTest, FlushesPeriodicallyWithoutFlushCalls) {
   TraceWriter writer(file(), 50ms);
-  for (int i = 0; i < 3; ++i) writer.appendOperator(makeOperator(i, i + 1, "aten::mm", 0));
+  for (int i = 0; i < 3; ++i) writer.append(makeOperator(i, i + 1, "aten::mm", 0));
   std::this_thread::sleep_for(150ms);  // longer than the interval; no flush() anywhere
   EXPECT_TRUE(eventually([&] { return TraceReader(file()).operators().size() == 3; }));
   EXPECT_GE(writer.stats().transactions, 1);
@@ -322,7 +403,7 @@ TEST_F(TraceStoreTest, FlushesPeriodicallyWithoutFlushCalls) {
 TEST_F(TraceStoreTest, FlushesWhenTheQueueIsFull) {
   TraceWriter writer(file(), std::chrono::hours(1));
   for (size_t i = 0; i < kTraceFlushEvents; ++i) {
-    writer.appendMemory(makeMemory(static_cast<int64_t>(i), 64));
+    writer.append(makeMemory(static_cast<int64_t>(i), 64));
   }
   EXPECT_TRUE(eventually([&] { return TraceReader(file()).memory().size() == kTraceFlushEvents; }));
 }
@@ -343,11 +424,11 @@ TEST_F(TraceStoreTest, RefusesAMissingDirectory) {
 
 TEST_F(TraceStoreTest, CloseIsIdempotentAndAppendAfterCloseThrows) {
   TraceWriter writer(file());
-  writer.appendOperator(makeOperator(1, 2, "aten::mm", 0));
+  writer.append(makeOperator(1, 2, "aten::mm", 0));
   writer.close();
   writer.close();
   writer.flush();  // nothing left to flush
-  EXPECT_THROW(writer.appendOperator(makeOperator(3, 4, "aten::mm", 0)), std::runtime_error);
+  EXPECT_THROW(writer.append(makeOperator(3, 4, "aten::mm", 0)), std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(file().string() + "-wal"));  // checkpointed on close
   EXPECT_EQ(TraceReader(file()).operators().size(), 1u);
 }
@@ -364,7 +445,7 @@ TEST_F(TraceStoreTest, ConcurrentAppendsAreAllKept) {
           OperatorEvent event = makeOperator(i, i + 1, "op" + std::to_string(i % 7), 0);
           event.threadId = static_cast<uint64_t>(t);
           event.correlationId = static_cast<uint64_t>(t * kPerThread + i);
-          writer.appendOperator(std::move(event));
+          writer.append(std::move(event));
         }
       });
     }
@@ -389,17 +470,16 @@ TEST_F(TraceStoreTest, ConcurrentAppendsAreAllKept) {
 // stays readable.
 TEST_F(TraceStoreTest, DiskFullIsReportedAndEarlierEventsSurvive) {
   TraceWriter writer(file(), std::chrono::hours(1), 256 * 1024);
-  for (int i = 0; i < 10; ++i) writer.appendOperator(makeOperator(i, i + 1, "aten::mm", 0));
+  for (int i = 0; i < 10; ++i) writer.append(makeOperator(i, i + 1, "aten::mm", 0));
   writer.flush();
   for (int i = 0; i < 20'000; ++i) {
-    writer.appendOperator(
-        makeOperator(100 + i, 200 + i, std::string(100, 'x') + std::to_string(i), 0));
+    writer.append(makeOperator(100 + i, 200 + i, std::string(100, 'x') + std::to_string(i), 0));
   }
   std::string message = runtimeErrorMessage([&] { writer.flush(); });
   EXPECT_NE(message.find(file().string()), std::string::npos) << message;
   EXPECT_NE(message.find("disk full"), std::string::npos) << message;
   EXPECT_NE(message.find("SQLITE_FULL"), std::string::npos) << message;
-  EXPECT_THROW(writer.appendOperator(makeOperator(1, 2, "aten::mm", 0)), std::runtime_error);
+  EXPECT_THROW(writer.append(makeOperator(1, 2, "aten::mm", 0)), std::runtime_error);
   EXPECT_NO_THROW(writer.close());  // already reported by flush()
   TraceReader reader(file());
   EXPECT_EQ(reader.operators().size(), 10u);
@@ -413,8 +493,8 @@ TEST_F(TraceStoreTest, CloseReportsAnErrorOnlyAppendsHaveSeen) {
   EXPECT_TRUE(eventually([&] {
     try {
       for (int i = 0; i < 1000; ++i, ++appended) {
-        writer.appendOperator(makeOperator(appended, appended + 1,
-                                           std::string(100, 'y') + std::to_string(appended), 0));
+        writer.append(makeOperator(appended, appended + 1,
+                                   std::string(100, 'y') + std::to_string(appended), 0));
       }
       return false;
     } catch (const std::runtime_error&) {
@@ -431,9 +511,9 @@ TEST_F(TraceStoreDeathTest, CommittedEventsSurviveAKill) {
   EXPECT_EXIT(
       {
         TraceWriter writer(file(), std::chrono::hours(1));
-        for (int i = 0; i < 100; ++i) writer.appendOperator(makeOperator(i, i + 1, "aten::mm", 0));
+        for (int i = 0; i < 100; ++i) writer.append(makeOperator(i, i + 1, "aten::mm", 0));
         writer.flush();
-        writer.appendOperator(makeOperator(1000, 1001, "unflushed", 0));
+        writer.append(makeOperator(1000, 1001, "unflushed", 0));
         ::kill(::getpid(), SIGKILL);
       },
       ::testing::KilledBySignal(SIGKILL), "");
@@ -460,9 +540,9 @@ TEST_F(TraceStoreTest, ReaderSurvivesATruncatedStore) {
   {
     TraceWriter writer(file());
     for (int i = 0; i < 5000; ++i) {
-      writer.appendOperator(makeOperator(i, i + 1, "op" + std::to_string(i), 0));
-      writer.appendRange(makeRange(i, i + 1, "range" + std::to_string(i)));
-      writer.appendMemory(makeMemory(i, 64));
+      writer.append(makeOperator(i, i + 1, "op" + std::to_string(i), 0));
+      writer.append(makeRange(i, i + 1, "range" + std::to_string(i)));
+      writer.append(makeMemory(i, 64));
     }
   }
   std::filesystem::resize_file(file(), std::filesystem::file_size(file()) / 2);
@@ -501,8 +581,8 @@ TEST_F(TraceStoreTest, ReaderRejectsADatabaseWithoutMeta) {
 TEST_F(TraceStoreTest, ReaderRejectsValuesThatDoNotFit) {
   {
     TraceWriter writer(file());
-    writer.appendMemory(makeMemory(1, 64));
-    writer.appendRouting(makeRouting(1, 0, {1, 2}));
+    writer.append(makeMemory(1, 64));
+    writer.append(makeRouting(1, 0, {1, 2}));
   }
   {
     Database db(file());

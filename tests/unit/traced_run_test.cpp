@@ -10,6 +10,7 @@
 
 #include "collector/routing_log.h"
 #include "collector/run_manifest.h"
+#include "collector/trace_reader.h"
 #include "collector/trace_store.h"
 #include "tests/support/moeprof_command.h"
 
