@@ -2,9 +2,6 @@
 
 #include <algorithm>
 
-#include "collector/trace_events.h"
-#include "collector/trace_sink.h"
-
 #if MOEPROF_HAVE_NVTX
 #include <nvtx3/nvToolsExt.h>
 #endif
@@ -56,20 +53,12 @@ void popNvtxRange() {}
 
 }  // namespace
 
-NvtxRange::NvtxRange(const char* name, const PhaseTimer* timer)
-    : name_(name), trace_(timer ? timer->trace() : nullptr) {
-  if (trace_) startNs_ = traceClockNs();
+NvtxRange::NvtxRange(const char* name) {
   pushNvtxRange(name);
 }
 
 NvtxRange::~NvtxRange() {
   popNvtxRange();
-  if (!trace_) return;
-  try {
-    trace_->append(RangeEvent{startNs_, traceClockNs(), traceThreadId(), "moeprof", name_});
-  } catch (const std::exception&) {
-    // A destructor must not throw; the writer keeps the error and close() reports it.
-  }
 }
 
 int64_t PhaseTimer::otherNs(int64_t wallNs) const {
@@ -81,7 +70,7 @@ int64_t PhaseTimer::otherNs(int64_t wallNs) const {
 }
 
 PhaseScope::PhaseScope(PhaseTimer* timer, Phase phase)
-    : range_(phaseName(phase), timer), timer_(timer), phase_(phase) {
+    : range_(phaseName(phase)), timer_(timer), phase_(phase) {
   if (timer_) start_ = std::chrono::steady_clock::now();
 }
 

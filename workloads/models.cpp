@@ -43,7 +43,7 @@ LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device) : 
 
 at::Tensor LmModel::forward(const at::Tensor& tokens, ForwardContext& context,
                             std::vector<BlockCache>* caches) const {
-  collector::NvtxRange range("lm.forward", context.phases);
+  collector::NvtxRange range("lm.forward");
   const int64_t past =
       caches && (*caches)[0].selfKeys.defined() ? (*caches)[0].selfKeys.size(1) : 0;
   TORCH_CHECK(past + tokens.size(1) <= config_.maxPositions, "sequence longer than the ",
@@ -74,7 +74,7 @@ at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const
 }
 
 at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) const {
-  collector::NvtxRange range("mt.encoder", context.phases);
+  collector::NvtxRange range("mt.encoder");
   BlockInputs inputs;
   inputs.heads = config_.heads;
   return runStack(encoder_, embed(source, 0), inputs, nullptr, context);
@@ -83,7 +83,7 @@ at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) co
 at::Tensor MtModel::decodeStep(const at::Tensor& previous, int64_t step,
                                const at::Tensor& encoderOut, std::vector<BlockCache>& caches,
                                ForwardContext& context) const {
-  collector::NvtxRange range("mt.decoder_step", context.phases);
+  collector::NvtxRange range("mt.decoder_step");
   BlockInputs inputs;
   inputs.heads = config_.heads;
   inputs.causal = true;

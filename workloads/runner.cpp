@@ -10,6 +10,7 @@
 #include "collector/build_info.h"
 #include "collector/errors.h"
 #include "collector/memory_tracker.h"
+#include "collector/nvtx_source.h"
 #include "collector/operator_source.h"
 #include "collector/trace_store.h"
 #include "kernels/device_query.h"
@@ -93,7 +94,7 @@ struct Measurer {
   template <typename Work>
   at::Tensor timeUnit(PhaseMeasurement& out, int64_t batch, uint32_t step, int64_t unitTokens,
                       Work&& work) {
-    collector::PhaseTimer timer(trace);
+    collector::PhaseTimer timer;
     auto forwardContext = context(timer, batch, step);
     auto start = Clock::now();
     at::Tensor result = work(forwardContext);
@@ -112,7 +113,7 @@ struct Measurer {
 // Greedy generation after a prompt (the prefill is not timed): one unit per generated token.
 void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m, int64_t batch,
                     PhaseMeasurement& generate) {
-  collector::PhaseTimer prefillTimer(m.trace);
+  collector::PhaseTimer prefillTimer;
   auto prefillContext = m.context(prefillTimer, /*batch=*/-1, 0);
   auto caches = model.newCaches();
   auto next = model.forward(prompt, prefillContext, &caches).select(1, -1).argmax(-1, true);
@@ -206,8 +207,10 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource& t
                        const ProgressCallback& progress) {
   Measurer measurer{run, device, tokens, recorder, trace, progress, {}};
   std::optional<collector::OperatorSource> operators;
+  std::optional<collector::NvtxSource> nvtx;
   if (trace) {
     operators.emplace(*trace);
+    nvtx.emplace(*trace);
     if (recorder) recorder->setTrace(trace);
     if (run.options.trace == TraceLevel::Full) measurer.memory.setTrace(trace);
   }
