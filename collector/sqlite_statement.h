@@ -94,9 +94,9 @@ class Statement {
     if (code == SQLITE_DONE) return false;
     throw SqliteError(db_, code);
   }
+  // Bindings stay until rebound: every user binds all parameters before each run.
   void reset() {
     sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
     next_ = 0;
   }
 

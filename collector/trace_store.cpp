@@ -19,7 +19,6 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 
 #include "collector/errors.h"
 #include "collector/sqlite_statement.h"
@@ -83,20 +82,28 @@ CREATE TABLE MOEPROF_TRANSFERS (start INTEGER NOT NULL, end INTEGER NOT NULL,
   destination INTEGER NOT NULL, prefetch INTEGER NOT NULL);
 CREATE TABLE MOEPROF_SOURCES (source TEXT PRIMARY KEY, events INTEGER NOT NULL,
   dropped INTEGER NOT NULL, overheadNs INTEGER NOT NULL);
-CREATE INDEX NVTX_EVENTS_start ON NVTX_EVENTS(start);
-CREATE INDEX CUPTI_ACTIVITY_KIND_KERNEL_start ON CUPTI_ACTIVITY_KIND_KERNEL(start);
-CREATE INDEX CUPTI_ACTIVITY_KIND_MEMCPY_start ON CUPTI_ACTIVITY_KIND_MEMCPY(start);
-CREATE INDEX CUPTI_ACTIVITY_KIND_MEMSET_start ON CUPTI_ACTIVITY_KIND_MEMSET(start);
-CREATE INDEX MOEPROF_OPERATORS_start ON MOEPROF_OPERATORS(start);
-CREATE INDEX MOEPROF_MEMORY_timestamp ON MOEPROF_MEMORY(timestamp);
-CREATE INDEX CUPTI_ACTIVITY_KIND_RUNTIME_start ON CUPTI_ACTIVITY_KIND_RUNTIME(start);
-CREATE INDEX MOEPROF_ROUTING_timestamp ON MOEPROF_ROUTING(timestamp);
-CREATE INDEX MOEPROF_EXTERNAL_CORRELATION_correlationId
-  ON MOEPROF_EXTERNAL_CORRELATION(correlationId);
-CREATE INDEX MOEPROF_OVERHEAD_start ON MOEPROF_OVERHEAD(start);
-CREATE INDEX MOEPROF_CACHE_timestamp ON MOEPROF_CACHE(timestamp);
-CREATE INDEX MOEPROF_TRANSFERS_start ON MOEPROF_TRANSFERS(start);
 )sql";
+
+// Indexes on time, built when the writer closes: one pass over sorted data costs less than
+// keeping them up to date on every insert. A store left by a killed run has none; it reads the
+// same, only slower to query.
+constexpr const char* kIndexSql = R"sql(
+CREATE INDEX IF NOT EXISTS NVTX_EVENTS_start ON NVTX_EVENTS(start);
+CREATE INDEX IF NOT EXISTS CUPTI_ACTIVITY_KIND_KERNEL_start ON CUPTI_ACTIVITY_KIND_KERNEL(start);
+CREATE INDEX IF NOT EXISTS CUPTI_ACTIVITY_KIND_MEMCPY_start ON CUPTI_ACTIVITY_KIND_MEMCPY(start);
+CREATE INDEX IF NOT EXISTS CUPTI_ACTIVITY_KIND_MEMSET_start ON CUPTI_ACTIVITY_KIND_MEMSET(start);
+CREATE INDEX IF NOT EXISTS MOEPROF_OPERATORS_start ON MOEPROF_OPERATORS(start);
+CREATE INDEX IF NOT EXISTS MOEPROF_MEMORY_timestamp ON MOEPROF_MEMORY(timestamp);
+CREATE INDEX IF NOT EXISTS CUPTI_ACTIVITY_KIND_RUNTIME_start ON CUPTI_ACTIVITY_KIND_RUNTIME(start);
+CREATE INDEX IF NOT EXISTS MOEPROF_ROUTING_timestamp ON MOEPROF_ROUTING(timestamp);
+CREATE INDEX IF NOT EXISTS MOEPROF_EXTERNAL_CORRELATION_correlationId
+  ON MOEPROF_EXTERNAL_CORRELATION(correlationId);
+CREATE INDEX IF NOT EXISTS MOEPROF_OVERHEAD_start ON MOEPROF_OVERHEAD(start);
+CREATE INDEX IF NOT EXISTS MOEPROF_CACHE_timestamp ON MOEPROF_CACHE(timestamp);
+CREATE INDEX IF NOT EXISTS MOEPROF_TRANSFERS_start ON MOEPROF_TRANSFERS(start);
+)sql";
+
+// tokensPerExpert as a little-endian u32 array, by shifts so that it does not depend on the
 // host byte order.
 std::string encodeU32s(const std::vector<uint32_t>& values) {
   std::string bytes;
@@ -105,19 +112,6 @@ std::string encodeU32s(const std::vector<uint32_t>& values) {
     for (int shift = 0; shift < 32; shift += 8) bytes.push_back(static_cast<char>(value >> shift));
   }
   return bytes;
-}
-
-struct MetaEntry {
-  std::string key;
-  std::string value;
-};
-using QueuedItem = std::variant<OperatorEvent, RangeEvent, MemoryEvent, KernelEvent, MemcpyEvent,
-                                MemsetEvent, ApiEvent, CorrelationEvent, OverheadEvent,
-                                RoutingEvent, CacheEvent, TransferEvent, SourceStats, MetaEntry>;
-
-// Items that are not trace events (they replace earlier values instead of adding rows).
-bool isEvent(const QueuedItem& item) {
-  return !std::holds_alternative<MetaEntry>(item) && !std::holds_alternative<SourceStats>(item);
 }
 
 // The name without its parameter list, as nsys's shortName ("void at::foo<float>(int)" keeps
@@ -151,6 +145,49 @@ void createExclusively(const std::filesystem::path& path) {
   ::close(fd);
 }
 
+// Rows per multi-row INSERT: one statement step for 64 rows costs far less than 64 steps.
+constexpr size_t kRowsPerInsert = 64;
+
+// A table the writer fills: a one-row and a 64-row INSERT, both prepared once.
+struct TableInsert {
+  Statement one;
+  Statement many;
+
+  TableInsert() = default;
+  TableInsert(sqlite3* db, const std::string& table, const std::vector<const char*>& columns) {
+    std::string names;
+    std::string row = "(";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      names += (i ? ", " : "") + std::string(columns[i]);
+      row += i ? ", ?" : "?";
+    }
+    row += ")";
+    std::string sql = "INSERT INTO " + table + "(" + names + ") VALUES" + row;
+    one = Statement(db, sql.c_str());
+    for (size_t i = 1; i < kRowsPerInsert; ++i) sql += "," + row;
+    many = Statement(db, sql.c_str());
+  }
+};
+
+// Everything queued since the last commit, by type so that each table takes its rows in
+// multi-row INSERTs. Within a type, the order of append() is kept.
+void clearKeepingCapacity(Trace& trace) {
+  trace.meta.clear();
+  trace.operators.clear();
+  trace.ranges.clear();
+  trace.memory.clear();
+  trace.kernels.clear();
+  trace.memcpys.clear();
+  trace.memsets.clear();
+  trace.apiCalls.clear();
+  trace.correlations.clear();
+  trace.overheads.clear();
+  trace.routing.clear();
+  trace.cache.clear();
+  trace.transfers.clear();
+  trace.sources.clear();
+}
+
 }  // namespace
 
 // The writer's state: the queue shared with append(), and the connection, statements and
@@ -161,30 +198,39 @@ class TraceWriter::Impl {
        int64_t maxFileBytes);
   ~Impl();
 
-  void push(QueuedItem item);
+  // Queues one item into `queue_.*member` (meta entries and source stats count as items but
+  // not as events).
+  template <typename Item>
+  void push(std::vector<Item> Trace::*member, Item item);
+  void pushMeta(const std::string& key, const std::string& value);
   void flush();
   void close();
   Stats stats() const;
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  void checkOpen();  // mutex_ held
+  void queued();     // mutex_ held
   void createSchema(int64_t maxFileBytes);
+  void prepareInserts();
   void run();
-  std::string writeBatch(const std::vector<QueuedItem>& batch);
-  void insert(const OperatorEvent& event);
-  void insert(const RangeEvent& event);
-  void insert(const MemoryEvent& event);
-  void insert(const KernelEvent& event);
-  void insert(const MemcpyEvent& event);
-  void insert(const MemsetEvent& event);
-  void insert(const ApiEvent& event);
-  void insert(const CorrelationEvent& event);
-  void insert(const OverheadEvent& event);
-  void insert(const RoutingEvent& event);
-  void insert(const CacheEvent& event);
-  void insert(const TransferEvent& event);
-  void insert(const SourceStats& stats);
-  void insert(const MetaEntry& entry);
+  std::string writeBatch(const Trace& batch);
+  void insertBatch(const Trace& batch);
+  template <typename Event>
+  void insertAll(const std::vector<Event>& events, TableInsert& table);
+  void bindRow(Statement& row, const OperatorEvent& event);
+  void bindRow(Statement& row, const RangeEvent& event);
+  void bindRow(Statement& row, const MemoryEvent& event);
+  void bindRow(Statement& row, const KernelEvent& event);
+  void bindRow(Statement& row, const MemcpyEvent& event);
+  void bindRow(Statement& row, const MemsetEvent& event);
+  void bindRow(Statement& row, const ApiEvent& event);
+  void bindRow(Statement& row, const CorrelationEvent& event);
+  void bindRow(Statement& row, const OverheadEvent& event);
+  void bindRow(Statement& row, const RoutingEvent& event);
+  void bindRow(Statement& row, const CacheEvent& event);
+  void bindRow(Statement& row, const TransferEvent& event);
+  void insertMeta(const std::string& key, const std::string& value);
   int64_t intern(const std::string& text);
   void throwIfFailed(bool fromAppend = false);  // mutex_ held
   void closeDatabase();
@@ -192,9 +238,9 @@ class TraceWriter::Impl {
   std::filesystem::path path_;
   std::chrono::milliseconds flushInterval_;
   Connection db_;  // before the statements, which must be finalized first
-  Statement insertOperator_, insertRange_, insertMemory_, insertKernel_, insertMemcpy_,
-      insertMemset_, insertApi_, insertCorrelation_, insertOverhead_, insertRouting_, insertCache_,
-      insertTransfer_, insertSource_, insertMeta_, insertString_;
+  TableInsert operators_, ranges_, memory_, kernels_, memcpys_, memsets_, apiCalls_, correlations_,
+      overheads_, routing_, cache_, transfers_;
+  Statement insertSource_, insertMeta_, insertString_;
   // After a failed transaction nothing more is written, so ids handed out in it never need to
   // be taken back.
   std::unordered_map<std::string, int64_t> stringIds_;
@@ -203,7 +249,9 @@ class TraceWriter::Impl {
   mutable std::mutex mutex_;
   std::condition_variable wake_;       // the writer thread waits on it
   std::condition_variable committed_;  // flush() waits on it
-  std::vector<QueuedItem> queue_;
+  Trace queue_;
+  size_t queueSize_ = 0;         // items in queue_
+  size_t queueEvents_ = 0;       // of those, events
   uint64_t queuedItems_ = 0;     // items ever queued
   uint64_t committedItems_ = 0;  // of those, items the writer thread has finished with
   bool flushRequested_ = false;
@@ -225,6 +273,7 @@ TraceWriter::Impl::Impl(const std::filesystem::path& file, std::chrono::millisec
   createExclusively(path_);
   try {
     createSchema(maxFileBytes);
+    prepareInserts();
   } catch (const SqliteError& error) {
     closeDatabase();
     std::error_code ignored;
@@ -248,7 +297,9 @@ TraceWriter::Impl::~Impl() {
 }
 
 void TraceWriter::Impl::createSchema(int64_t maxFileBytes) {
-  db_ = sqlite::openConnection(path_, SQLITE_OPEN_READWRITE);
+  // NOMUTEX: only one thread at a time uses this connection (the constructor's, then the
+  // writer thread), so SQLite need not lock on every bind.
+  db_ = sqlite::openConnection(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
   sqlite3* db = db_.get();
   // WAL with synchronous=NORMAL: a commit is one append to the WAL (no fsync per transaction),
   // and a committed transaction survives a killed process (not a power loss).
@@ -263,55 +314,46 @@ void TraceWriter::Impl::createSchema(int64_t maxFileBytes) {
   exec(db, "BEGIN");
   exec(db, kSchemaSql);
   insertMeta_ = Statement(db, "INSERT OR REPLACE INTO META(key, value) VALUES(?, ?)");
-  insert(MetaEntry{"schema_version", std::to_string(kTraceSchemaVersion)});
-  insert(MetaEntry{"clock", "CLOCK_MONOTONIC"});
-  insert(MetaEntry{"time_unit", "ns"});
+  insertMeta("schema_version", std::to_string(kTraceSchemaVersion));
+  insertMeta("clock", "CLOCK_MONOTONIC");
+  insertMeta("time_unit", "ns");
   exec(db, "COMMIT");
-  insertOperator_ = Statement(db,
-                              "INSERT INTO MOEPROF_OPERATORS(start, end, globalTid, nameId, "
-                              "sequenceNr, depth, correlationId) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  insertRange_ = Statement(db,
-                           "INSERT INTO NVTX_EVENTS(start, end, eventType, globalTid, textId, "
-                           "domainId) VALUES(?, ?, ?, ?, ?, ?)");
-  insertMemory_ = Statement(db,
-                            "INSERT INTO MOEPROF_MEMORY(timestamp, globalTid, deviceType, "
-                            "deviceId, bytes, totalAllocated, totalReserved, address) "
-                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  insertRouting_ = Statement(db,
-                             "INSERT INTO MOEPROF_ROUTING(timestamp, batch, moeLayer, step, "
-                             "tokens, tokensPerExpert) VALUES(?, ?, ?, ?, ?, ?)");
-  insertKernel_ = Statement(db,
-                            "INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL(start, end, deviceId, "
-                            "contextId, streamId, correlationId, globalPid, demangledName, "
-                            "shortName, gridX, gridY, gridZ, blockX, blockY, blockZ, "
-                            "registersPerThread, staticSharedMemory, dynamicSharedMemory) "
-                            "VALUES(?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insertMemcpy_ = Statement(db,
-                            "INSERT INTO CUPTI_ACTIVITY_KIND_MEMCPY(start, end, deviceId, "
-                            "contextId, streamId, correlationId, bytes, copyKind, srcKind, "
-                            "dstKind, srcDeviceId, dstDeviceId) "
-                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insertMemset_ = Statement(db,
-                            "INSERT INTO CUPTI_ACTIVITY_KIND_MEMSET(start, end, deviceId, "
-                            "contextId, streamId, correlationId, value, bytes) "
-                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  insertApi_ = Statement(db,
-                         "INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME(start, end, eventClass, "
-                         "globalTid, correlationId, nameId, returnValue) "
-                         "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  insertCorrelation_ = Statement(db,
-                                 "INSERT INTO MOEPROF_EXTERNAL_CORRELATION(correlationId, "
-                                 "externalId) VALUES(?, ?)");
-  insertOverhead_ = Statement(db,
-                              "INSERT INTO MOEPROF_OVERHEAD(start, end, globalTid, kindId) "
-                              "VALUES(?, ?, ?, ?)");
-  insertCache_ = Statement(db,
-                           "INSERT INTO MOEPROF_CACHE(timestamp, batch, moeLayer, expert, slot, "
-                           "action, transferId) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  insertTransfer_ = Statement(db,
-                              "INSERT INTO MOEPROF_TRANSFERS(start, end, globalTid, transferId, "
-                              "moeLayer, expert, bytes, source, destination, prefetch) "
-                              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+}
+
+void TraceWriter::Impl::prepareInserts() {
+  sqlite3* db = db_.get();
+  operators_ =
+      TableInsert(db, "MOEPROF_OPERATORS",
+                  {"start", "end", "globalTid", "nameId", "sequenceNr", "depth", "correlationId"});
+  ranges_ = TableInsert(db, "NVTX_EVENTS",
+                        {"start", "end", "eventType", "globalTid", "textId", "domainId"});
+  memory_ = TableInsert(db, "MOEPROF_MEMORY",
+                        {"timestamp", "globalTid", "deviceType", "deviceId", "bytes",
+                         "totalAllocated", "totalReserved", "address"});
+  kernels_ =
+      TableInsert(db, "CUPTI_ACTIVITY_KIND_KERNEL",
+                  {"start", "end", "deviceId", "contextId", "streamId", "correlationId",
+                   "demangledName", "shortName", "gridX", "gridY", "gridZ", "blockX", "blockY",
+                   "blockZ", "registersPerThread", "staticSharedMemory", "dynamicSharedMemory"});
+  memcpys_ = TableInsert(db, "CUPTI_ACTIVITY_KIND_MEMCPY",
+                         {"start", "end", "deviceId", "contextId", "streamId", "correlationId",
+                          "bytes", "copyKind", "srcKind", "dstKind", "srcDeviceId", "dstDeviceId"});
+  memsets_ = TableInsert(
+      db, "CUPTI_ACTIVITY_KIND_MEMSET",
+      {"start", "end", "deviceId", "contextId", "streamId", "correlationId", "value", "bytes"});
+  apiCalls_ = TableInsert(
+      db, "CUPTI_ACTIVITY_KIND_RUNTIME",
+      {"start", "end", "eventClass", "globalTid", "correlationId", "nameId", "returnValue"});
+  correlations_ = TableInsert(db, "MOEPROF_EXTERNAL_CORRELATION", {"correlationId", "externalId"});
+  overheads_ = TableInsert(db, "MOEPROF_OVERHEAD", {"start", "end", "globalTid", "kindId"});
+  routing_ = TableInsert(db, "MOEPROF_ROUTING",
+                         {"timestamp", "batch", "moeLayer", "step", "tokens", "tokensPerExpert"});
+  cache_ =
+      TableInsert(db, "MOEPROF_CACHE",
+                  {"timestamp", "batch", "moeLayer", "expert", "slot", "action", "transferId"});
+  transfers_ = TableInsert(db, "MOEPROF_TRANSFERS",
+                           {"start", "end", "globalTid", "transferId", "moeLayer", "expert",
+                            "bytes", "source", "destination", "prefetch"});
   insertSource_ = Statement(db,
                             "INSERT OR REPLACE INTO MOEPROF_SOURCES(source, events, dropped, "
                             "overheadNs) VALUES(?, ?, ?, ?)");
@@ -326,14 +368,31 @@ void TraceWriter::Impl::throwIfFailed(bool fromAppend) {
   throw std::runtime_error(error_);
 }
 
-void TraceWriter::Impl::push(QueuedItem item) {
-  std::lock_guard lock(mutex_);
+void TraceWriter::Impl::checkOpen() {
   throwIfFailed(/*fromAppend=*/true);
   if (closed_) throw std::runtime_error("trace store " + path_.string() + " is already closed");
-  queue_.push_back(std::move(item));
+}
+
+void TraceWriter::Impl::queued() {
   ++queuedItems_;
   // Once per filling: the writer rechecks the size before it sleeps, so none is missed.
-  if (queue_.size() == kTraceFlushEvents) wake_.notify_one();
+  if (++queueSize_ == kTraceFlushEvents) wake_.notify_one();
+}
+
+template <typename Item>
+void TraceWriter::Impl::push(std::vector<Item> Trace::*member, Item item) {
+  std::lock_guard lock(mutex_);
+  checkOpen();
+  (queue_.*member).push_back(std::move(item));
+  if constexpr (!std::is_same_v<Item, SourceStats>) ++queueEvents_;
+  queued();
+}
+
+void TraceWriter::Impl::pushMeta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mutex_);
+  checkOpen();
+  queue_.meta[key] = value;
+  queued();
 }
 
 void TraceWriter::Impl::flush() {
@@ -356,16 +415,26 @@ void TraceWriter::Impl::close() {
   }
   wake_.notify_one();
   thread_.join();
-  closeDatabase();
   std::lock_guard lock(mutex_);
+  if (error_.empty()) {
+    try {
+      exec(db_.get(), kIndexSql);
+    } catch (const SqliteError& error) {
+      error_ = "trace store " + path_.string() + ": cannot index the events (" + error.what() +
+               "); the events are kept";
+    }
+  }
+  closeDatabase();
   if (!errorReported_) throwIfFailed();
 }
 
 void TraceWriter::Impl::closeDatabase() {
-  for (Statement* statement :
-       {&insertOperator_, &insertRange_, &insertMemory_, &insertKernel_, &insertMemcpy_,
-        &insertMemset_, &insertApi_, &insertCorrelation_, &insertOverhead_, &insertRouting_,
-        &insertCache_, &insertTransfer_, &insertSource_, &insertMeta_, &insertString_}) {
+  for (TableInsert* table :
+       {&operators_, &ranges_, &memory_, &kernels_, &memcpys_, &memsets_, &apiCalls_,
+        &correlations_, &overheads_, &routing_, &cache_, &transfers_}) {
+    *table = TableInsert();
+  }
+  for (Statement* statement : {&insertSource_, &insertMeta_, &insertString_}) {
     *statement = Statement();
   }
   db_.reset();  // the last connection checkpoints the WAL into the database and removes it
@@ -379,28 +448,28 @@ TraceWriter::Stats TraceWriter::Impl::stats() const {
 // The writer thread: wakes every flushInterval (or when asked), takes the whole queue and
 // commits it in one transaction with the mutex released, so append() never waits on the disk.
 void TraceWriter::Impl::run() {
-  std::vector<QueuedItem> batch;
+  Trace batch;
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait_for(lock, flushInterval_, [this] {
-      return stopping_ || flushRequested_ || queue_.size() >= kTraceFlushEvents;
+      return stopping_ || flushRequested_ || queueSize_ >= kTraceFlushEvents;
     });
     flushRequested_ = false;
     bool stop = stopping_;
     bool failed = !error_.empty();
-    batch.swap(queue_);  // the queue keeps the emptied batch's capacity
+    std::swap(batch, queue_);  // the queue keeps the emptied batch's capacity
+    size_t items = std::exchange(queueSize_, 0);
+    size_t events = std::exchange(queueEvents_, 0);
     uint64_t through = queuedItems_;
     lock.unlock();
-    bool write = !batch.empty() && !failed;  // after a failure, queued items are dropped
+    bool write = items > 0 && !failed;  // after a failure, queued items are dropped
     std::string error = write ? writeBatch(batch) : "";
-    int64_t events = 0;
-    for (const QueuedItem& item : batch) events += isEvent(item) ? 1 : 0;
-    batch.clear();
+    clearKeepingCapacity(batch);
     lock.lock();
     if (!error.empty()) {
       error_ = error;
     } else if (write) {
-      stats_.eventsWritten += events;
+      stats_.eventsWritten += static_cast<int64_t>(events);
       ++stats_.transactions;
     }
     committedItems_ = through;
@@ -411,13 +480,11 @@ void TraceWriter::Impl::run() {
 
 // Commits `batch` in one transaction; returns "" or the error for the caller to keep. A failed
 // transaction is rolled back, so the file keeps everything committed before.
-std::string TraceWriter::Impl::writeBatch(const std::vector<QueuedItem>& batch) {
+std::string TraceWriter::Impl::writeBatch(const Trace& batch) {
   sqlite3* db = db_.get();
   try {
     exec(db, "BEGIN");
-    for (const QueuedItem& item : batch) {
-      std::visit([this](const auto& value) { insert(value); }, item);
-    }
+    insertBatch(batch);
     exec(db, "COMMIT");
     return "";
   } catch (const std::exception& error) {
@@ -426,8 +493,41 @@ std::string TraceWriter::Impl::writeBatch(const std::vector<QueuedItem>& batch) 
     const auto* sqliteError = dynamic_cast<const SqliteError*>(&error);
     bool full = sqliteError != nullptr && (sqliteError->code() & 0xff) == SQLITE_FULL;
     return "trace store " + path_.string() + ": " +
-           (full ? "disk full while writing " : "cannot write ") + std::to_string(batch.size()) +
-           " queued events (" + error.what() + "); the events before them are kept";
+           (full ? "disk full while writing " : "cannot write ") + "a batch of queued events (" +
+           error.what() + "); the events before them are kept";
+  }
+}
+
+void TraceWriter::Impl::insertBatch(const Trace& batch) {
+  insertAll(batch.operators, operators_);
+  insertAll(batch.ranges, ranges_);
+  insertAll(batch.memory, memory_);
+  insertAll(batch.kernels, kernels_);
+  insertAll(batch.memcpys, memcpys_);
+  insertAll(batch.memsets, memsets_);
+  insertAll(batch.apiCalls, apiCalls_);
+  insertAll(batch.correlations, correlations_);
+  insertAll(batch.overheads, overheads_);
+  insertAll(batch.routing, routing_);
+  insertAll(batch.cache, cache_);
+  insertAll(batch.transfers, transfers_);
+  for (const SourceStats& stats : batch.sources) {
+    insertSource_.bind(stats.source).bind(stats.events).bind(stats.dropped);
+    insertSource_.bind(stats.overheadNs).run();
+  }
+  for (const auto& [key, value] : batch.meta) insertMeta(key, value);
+}
+
+template <typename Event>
+void TraceWriter::Impl::insertAll(const std::vector<Event>& events, TableInsert& table) {
+  size_t i = 0;
+  for (; i + kRowsPerInsert <= events.size(); i += kRowsPerInsert) {
+    for (size_t j = i; j < i + kRowsPerInsert; ++j) bindRow(table.many, events[j]);
+    table.many.run();
+  }
+  for (; i < events.size(); ++i) {
+    bindRow(table.one, events[i]);
+    table.one.run();
   }
 }
 
@@ -441,102 +541,85 @@ int64_t TraceWriter::Impl::intern(const std::string& text) {
   return it->second;
 }
 
-void TraceWriter::Impl::insert(const OperatorEvent& event) {
-  int64_t nameId = intern(event.name);
-  insertOperator_.bind(event.startNs).bind(event.endNs).bindUnsigned(event.threadId);
-  insertOperator_.bindIdOrNull(nameId).bind(event.sequenceNr).bind(event.depth);
-  insertOperator_.bindUnsigned(event.correlationId).run();
+void TraceWriter::Impl::bindRow(Statement& row, const OperatorEvent& event) {
+  row.bind(event.startNs).bind(event.endNs).bindUnsigned(event.threadId);
+  row.bindIdOrNull(intern(event.name)).bind(event.sequenceNr).bind(event.depth);
+  row.bindUnsigned(event.correlationId);
 }
 
-void TraceWriter::Impl::insert(const RangeEvent& event) {
-  int64_t textId = intern(event.text);
-  int64_t domainId = intern(event.domain);
-  insertRange_.bind(event.startNs);
+void TraceWriter::Impl::bindRow(Statement& row, const RangeEvent& event) {
+  row.bind(event.startNs);
   if (event.isMark) {
-    insertRange_.bindNull().bind(kNvtxMarkEventType);  // nsys leaves a mark's end NULL
+    row.bindNull().bind(kNvtxMarkEventType);  // nsys leaves a mark's end NULL
   } else {
-    insertRange_.bind(event.endNs).bind(kNvtxPushPopRangeEventType);
+    row.bind(event.endNs).bind(kNvtxPushPopRangeEventType);
   }
-  insertRange_.bindUnsigned(event.threadId).bindIdOrNull(textId).bindIdOrNull(domainId).run();
+  row.bindUnsigned(event.threadId).bindIdOrNull(intern(event.text));
+  row.bindIdOrNull(intern(event.domain));
 }
 
-void TraceWriter::Impl::insert(const MemoryEvent& event) {
-  insertMemory_.bind(event.timestampNs).bindUnsigned(event.threadId).bind(event.deviceType);
-  insertMemory_.bind(event.deviceIndex).bind(event.bytes).bind(event.totalAllocatedBytes);
-  insertMemory_.bind(event.totalReservedBytes).bindUnsigned(event.address).run();
+void TraceWriter::Impl::bindRow(Statement& row, const MemoryEvent& event) {
+  row.bind(event.timestampNs).bindUnsigned(event.threadId).bind(event.deviceType);
+  row.bind(event.deviceIndex).bind(event.bytes).bind(event.totalAllocatedBytes);
+  row.bind(event.totalReservedBytes).bindUnsigned(event.address);
 }
 
-void TraceWriter::Impl::insert(const RoutingEvent& event) {
-  insertRouting_.bind(event.timestampNs).bind(event.batch).bind(event.moeLayer).bind(event.step);
-  insertRouting_.bind(event.tokens).bindBlob(encodeU32s(event.tokensPerExpert)).run();
-}
-
-void TraceWriter::Impl::insert(const KernelEvent& event) {
+void TraceWriter::Impl::bindRow(Statement& row, const KernelEvent& event) {
   int64_t nameId = intern(event.name);
   int64_t shortNameId = intern(shortKernelName(event.name));
-  Statement& row = insertKernel_;
   row.bind(event.startNs).bind(event.endNs).bind(event.deviceId).bind(event.contextId);
   row.bind(event.streamId).bindUnsigned(event.correlationId).bindIdOrNull(nameId);
   row.bindIdOrNull(shortNameId).bind(event.gridX).bind(event.gridY).bind(event.gridZ);
   row.bind(event.blockX).bind(event.blockY).bind(event.blockZ).bind(event.registersPerThread);
-  row.bind(event.staticSharedBytes).bind(event.dynamicSharedBytes).run();
+  row.bind(event.staticSharedBytes).bind(event.dynamicSharedBytes);
 }
 
-void TraceWriter::Impl::insert(const MemcpyEvent& event) {
-  Statement& row = insertMemcpy_;
+void TraceWriter::Impl::bindRow(Statement& row, const MemcpyEvent& event) {
   row.bind(event.startNs).bind(event.endNs).bind(event.deviceId).bind(event.contextId);
   row.bind(event.streamId).bindUnsigned(event.correlationId).bind(event.bytes);
   row.bind(event.copyKind).bind(event.srcKind).bind(event.dstKind);
-  row.bind(event.srcDeviceId).bind(event.dstDeviceId).run();
+  row.bind(event.srcDeviceId).bind(event.dstDeviceId);
 }
 
-void TraceWriter::Impl::insert(const MemsetEvent& event) {
-  Statement& row = insertMemset_;
+void TraceWriter::Impl::bindRow(Statement& row, const MemsetEvent& event) {
   row.bind(event.startNs).bind(event.endNs).bind(event.deviceId).bind(event.contextId);
   row.bind(event.streamId).bindUnsigned(event.correlationId).bind(event.value).bind(event.bytes);
-  row.run();
 }
 
-void TraceWriter::Impl::insert(const ApiEvent& event) {
-  int64_t nameId = intern(event.name);
-  Statement& row = insertApi_;
+void TraceWriter::Impl::bindRow(Statement& row, const ApiEvent& event) {
   row.bind(event.startNs).bind(event.endNs).bind(static_cast<int64_t>(event.api));
-  row.bindUnsigned(event.threadId).bindUnsigned(event.correlationId).bindIdOrNull(nameId);
-  row.bind(event.returnValue).run();
+  row.bindUnsigned(event.threadId).bindUnsigned(event.correlationId);
+  row.bindIdOrNull(intern(event.name)).bind(event.returnValue);
 }
 
-void TraceWriter::Impl::insert(const CorrelationEvent& event) {
-  insertCorrelation_.bindUnsigned(event.correlationId).bindUnsigned(event.externalId).run();
+void TraceWriter::Impl::bindRow(Statement& row, const CorrelationEvent& event) {
+  row.bindUnsigned(event.correlationId).bindUnsigned(event.externalId);
 }
 
-void TraceWriter::Impl::insert(const OverheadEvent& event) {
-  int64_t kindId = intern(event.kind);
-  insertOverhead_.bind(event.startNs).bind(event.endNs).bindUnsigned(event.threadId);
-  insertOverhead_.bindIdOrNull(kindId).run();
+void TraceWriter::Impl::bindRow(Statement& row, const OverheadEvent& event) {
+  row.bind(event.startNs).bind(event.endNs).bindUnsigned(event.threadId);
+  row.bindIdOrNull(intern(event.kind));
 }
 
-void TraceWriter::Impl::insert(const CacheEvent& event) {
-  Statement& row = insertCache_;
+void TraceWriter::Impl::bindRow(Statement& row, const RoutingEvent& event) {
+  row.bind(event.timestampNs).bind(event.batch).bind(event.moeLayer).bind(event.step);
+  row.bind(event.tokens).bindBlob(encodeU32s(event.tokensPerExpert));
+}
+
+void TraceWriter::Impl::bindRow(Statement& row, const CacheEvent& event) {
   row.bind(event.timestampNs).bind(event.batch).bind(event.moeLayer).bind(event.expert);
-  row.bind(event.slot).bind(static_cast<int64_t>(event.action));
-  row.bindUnsigned(event.transferId).run();
+  row.bind(event.slot).bind(static_cast<int64_t>(event.action)).bindUnsigned(event.transferId);
 }
 
-void TraceWriter::Impl::insert(const TransferEvent& event) {
-  Statement& row = insertTransfer_;
+void TraceWriter::Impl::bindRow(Statement& row, const TransferEvent& event) {
   row.bind(event.startNs).bind(event.endNs).bindUnsigned(event.threadId);
   row.bindUnsigned(event.transferId).bind(event.moeLayer).bind(event.expert).bind(event.bytes);
   row.bind(static_cast<int64_t>(event.source)).bind(static_cast<int64_t>(event.destination));
-  row.bind(event.prefetch ? 1 : 0).run();
+  row.bind(event.prefetch ? 1 : 0);
 }
 
-void TraceWriter::Impl::insert(const SourceStats& stats) {
-  insertSource_.bind(stats.source).bind(stats.events).bind(stats.dropped).bind(stats.overheadNs);
-  insertSource_.run();
-}
-
-void TraceWriter::Impl::insert(const MetaEntry& entry) {
-  insertMeta_.bind(entry.key).bind(entry.value).run();
+void TraceWriter::Impl::insertMeta(const std::string& key, const std::string& value) {
+  insertMeta_.bind(key).bind(value).run();
 }
 
 TraceWriter::TraceWriter(const std::filesystem::path& file, std::chrono::milliseconds flushInterval,
@@ -553,46 +636,46 @@ TraceWriter::~TraceWriter() {
 }
 
 void TraceWriter::append(OperatorEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::operators, std::move(event));
 }
 void TraceWriter::append(RangeEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::ranges, std::move(event));
 }
 void TraceWriter::append(const MemoryEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::memory, event);
 }
 void TraceWriter::append(KernelEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::kernels, std::move(event));
 }
 void TraceWriter::append(const MemcpyEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::memcpys, event);
 }
 void TraceWriter::append(const MemsetEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::memsets, event);
 }
 void TraceWriter::append(ApiEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::apiCalls, std::move(event));
 }
 void TraceWriter::append(const CorrelationEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::correlations, event);
 }
 void TraceWriter::append(OverheadEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::overheads, std::move(event));
 }
 void TraceWriter::append(RoutingEvent event) {
-  impl_->push(std::move(event));
+  impl_->push(&Trace::routing, std::move(event));
 }
 void TraceWriter::append(const CacheEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::cache, event);
 }
 void TraceWriter::append(const TransferEvent& event) {
-  impl_->push(event);
+  impl_->push(&Trace::transfers, event);
 }
 void TraceWriter::append(SourceStats stats) {
-  impl_->push(std::move(stats));
+  impl_->push(&Trace::sources, std::move(stats));
 }
 void TraceWriter::setMeta(const std::string& key, const std::string& value) {
-  impl_->push(MetaEntry{key, value});
+  impl_->pushMeta(key, value);
 }
 void TraceWriter::flush() {
   impl_->flush();

@@ -268,9 +268,15 @@ TEST_F(TraceStoreTest, HasNsysTablesIndexesAndWal) {
       "SELECT start, end, eventType, rangeId, category, color, text, globalTid, endGlobalTid, "
       "textId, domainId FROM NVTX_EVENTS");
   EXPECT_EQ(db.scalar("SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL"), "0");
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND (sql LIKE "
-                      "'%(start)' OR sql LIKE '%(timestamp)')"),
-            "11");
+  const char* timeIndexes =
+      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND (sql LIKE '%(start)' OR "
+      "sql LIKE '%(timestamp)')";
+  EXPECT_EQ(db.scalar(timeIndexes), "0") << "indexes are built once, when the writer closes";
+  writer.close();
+  EXPECT_EQ(db.scalar(timeIndexes), "11");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                      "'MOEPROF_EXTERNAL_CORRELATION_correlationId'"),
+            "1");
 }
 
 TEST_F(TraceStoreTest, RoundTripsGpuAppAndCollectorRecords) {
