@@ -10,9 +10,19 @@ namespace moeprof::collector {
 
 class TraceSink;
 
+// Told each operator's correlation id as it starts and ends, on the operator's thread, so that
+// a GPU source can tag the work the operator launches (CuptiSource pushes it to CUPTI).
+class OperatorObserver {
+ public:
+  virtual ~OperatorObserver() = default;
+  virtual void operatorStarted(uint64_t correlationId) = 0;
+  virtual void operatorEnded(uint64_t correlationId) = 0;
+};
+
 class OperatorSource {
  public:
-  explicit OperatorSource(TraceSink& sink);
+  // `observer`, when given, must outlive this source.
+  explicit OperatorSource(TraceSink& sink, OperatorObserver* observer = nullptr);
   ~OperatorSource();
   OperatorSource(const OperatorSource&) = delete;
   OperatorSource& operator=(const OperatorSource&) = delete;

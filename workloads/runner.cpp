@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include "collector/build_info.h"
+#include "collector/cupti_source.h"
 #include "collector/errors.h"
 #include "collector/memory_tracker.h"
 #include "collector/nvtx_source.h"
@@ -206,10 +207,20 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource& t
                        RoutingRecorder* recorder, collector::TraceWriter* trace,
                        const ProgressCallback& progress) {
   Measurer measurer{run, device, tokens, recorder, trace, progress, {}};
+  collector::CuptiSource cupti;  // declared first: stops after the operators that feed it ids
   std::optional<collector::OperatorSource> operators;
   std::optional<collector::NvtxSource> nvtx;
   if (trace) {
-    operators.emplace(*trace);
+    if (run.options.trace == TraceLevel::Full && !device.is_cuda()) {
+      trace->setMeta("cupti", "unavailable: the run is on the CPU");
+    } else if (run.options.trace == TraceLevel::Full) {
+      try {
+        cupti.start(*trace);
+      } catch (const std::runtime_error& e) {
+        trace->setMeta("cupti", e.what());  // no GPU tracing, the run goes on
+      }
+    }
+    operators.emplace(*trace, cupti.running() ? &cupti : nullptr);
     nvtx.emplace(*trace);
     if (recorder) recorder->setTrace(trace);
     if (run.options.trace == TraceLevel::Full) measurer.memory.setTrace(trace);
