@@ -8,6 +8,8 @@
 
 namespace moeprof::cli {
 
+Action addSummaryCommand(CLI::App& app);  // cli/command_summary.cpp
+
 int runMain(int argc, char** argv) {
   CLI::App app{
       "moeprof: characterize Mixture-of-Experts inference (static vs dynamic gating, "
@@ -26,6 +28,8 @@ int runMain(int argc, char** argv) {
       addReproduceCommand);
   add("compare", "Compare the metrics of two runs (ratios B/A)", addCompareCommand);
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);
+  add("summary", "Summarize a trace: a run's, or an Nsight Systems SQLite export",
+      addSummaryCommand);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,98 @@
+#pragma once
+// A first look at any trace (a moeprof run or an Nsight Systems export): where GPU time went per
+// kernel, what the copies moved and how fast, NVTX range and operator times, memory peaks and
+// how many events of each kind the trace holds. Plain numbers: reports/trace_summary_report.h
+// renders them, `moeprof summary` prints them.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collector/trace_events.h"
+
+namespace moeprof::analysis {
+
+// GPU time of one kernel name (all launches of it, on every device and stream).
+struct KernelStat {
+  std::string name;
+  int64_t count = 0;
+  int64_t totalNs = 0;
+  double meanNs = 0;
+  double share = 0;  // totalNs / all kernels' time, 0..1
+};
+
+// Copies of one kind (HtoD, DtoH, ...). Bandwidth is bytes over time spent copying, the rate
+// the copies achieved while they ran (not over the trace's span).
+struct CopyStat {
+  uint8_t copyKind = 0;  // collector::CopyKind numbering
+  std::string kind;      // "HtoD", ...
+  int64_t count = 0;
+  int64_t bytes = 0;
+  int64_t totalNs = 0;
+  double bytesPerSecond = 0;  // 0 when totalNs is 0
+};
+
+// NVTX ranges with one text in one domain ("" = the default domain). Marks are not ranges.
+struct RangeStat {
+  std::string domain;
+  std::string text;
+  int64_t count = 0;
+  int64_t totalNs = 0;
+  double meanNs = 0;
+};
+
+// Operators of one name. Self time leaves out the time of operators nested directly inside
+// (on the same thread, within its start and end), so self times add up to the outermost time.
+struct OperatorStat {
+  std::string name;
+  int64_t count = 0;
+  int64_t totalNs = 0;
+  int64_t selfNs = 0;
+};
+
+// The most memory held at once on one device, after any allocation.
+struct MemoryPeak {
+  int8_t deviceType = 0;  // 0 = CPU, 1 = CUDA
+  int8_t deviceIndex = -1;
+  int64_t peakAllocatedBytes = 0;
+  int64_t peakReservedBytes = 0;
+};
+
+// How many events of one kind the trace holds (the collector::Trace member's name).
+struct EventCount {
+  std::string kind;  // "kernels", "memcpys", "ranges", ...
+  int64_t events = 0;
+};
+
+struct TraceSummary {
+  std::map<std::string, std::string> meta;  // the trace's own (source, clock, GPUs, ...)
+  // From the earliest start to the latest end of any timed event; both 0 for an empty trace.
+  int64_t startNs = 0;
+  int64_t endNs = 0;
+  int64_t kernelCount = 0;
+  int64_t kernelTotalNs = 0;
+  std::vector<KernelStat> kernels;  // by total time, longest first; the top N
+  size_t kernelNamesOmitted = 0;    // kernel names beyond the top N
+  std::vector<CopyStat> copies;     // by copy kind
+  std::vector<RangeStat> ranges;    // by total time; the top N
+  size_t rangesOmitted = 0;
+  int64_t markCount = 0;                // NVTX marks (instants)
+  std::vector<OperatorStat> operators;  // by total time; the top N
+  size_t operatorsOmitted = 0;
+  std::vector<MemoryPeak> memoryPeaks;  // by device type, then index
+  std::vector<EventCount> eventCounts;  // every kind, in collector::Trace's member order
+};
+
+struct SummaryOptions {
+  size_t topN = 10;  // rows kept per kernel, range and operator list; 0 keeps all
+};
+
+TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options = {});
+
+// copyKindName extended with the kinds moeprof does not record itself but nsys exports have:
+// "HtoA", "AtoH", "AtoA", "AtoD", "DtoA", and nsys's unified-memory migrations 11-13
+// ("UVM HtoD", "UVM DtoH", "UVM DtoD"); "unknown" otherwise.
+std::string copyKindLabel(uint8_t copyKind);
+
+}  // namespace moeprof::analysis

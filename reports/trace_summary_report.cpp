@@ -1,0 +1,227 @@
+#include "reports/trace_summary_report.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace moeprof::reports {
+
+namespace {
+
+using analysis::TraceSummary;
+
+constexpr int kDigits = 4;
+
+std::string milliseconds(int64_t ns) {
+  return formatNumber(static_cast<double>(ns) / 1e6, kDigits);
+}
+std::string microseconds(double ns) {
+  return formatNumber(ns / 1e3, kDigits);
+}
+
+// Cuts after kMaxNameWidth code points, never inside a UTF-8 sequence.
+std::string shortened(const std::string& name) {
+  size_t codePoints = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    bool starts = (static_cast<unsigned char>(name[i]) & 0xc0) != 0x80;
+    if (starts && ++codePoints > kMaxNameWidth - 3) {
+      // Only cut when what is left is longer than the "..." replacing it.
+      size_t rest = 0;
+      for (size_t j = i; j < name.size(); ++j) {
+        rest += (static_cast<unsigned char>(name[j]) & 0xc0) != 0x80;
+      }
+      return rest <= 3 ? name : name.substr(0, i) + "...";
+    }
+  }
+  return name;
+}
+
+std::string deviceLabel(int8_t deviceType, int8_t deviceIndex) {
+  std::string type = deviceType == 1   ? "cuda"
+                     : deviceType == 0 ? "cpu"
+                                       : std::to_string(deviceType);
+  return deviceIndex >= 0 ? type + ":" + std::to_string(deviceIndex) : type;
+}
+
+std::string metaOr(const TraceSummary& summary, const std::string& key,
+                   const std::string& fallback) {
+  auto found = summary.meta.find(key);
+  return found != summary.meta.end() ? found->second : fallback;
+}
+
+void section(std::ostringstream& out, const std::string& title, const Table& table,
+             const std::string& empty, size_t omitted = 0) {
+  out << "\n" << title << "\n";
+  if (table.numRows() == 0) {
+    out << "  " << empty << "\n";
+    return;
+  }
+  out << table.toText();
+  if (omitted > 0) out << "(" << omitted << " more not shown; --top 0 shows all)\n";
+}
+
+using Json = nlohmann::ordered_json;
+
+Json kernelJson(const analysis::KernelStat& stat) {
+  return {{"name", stat.name},
+          {"count", stat.count},
+          {"total_ns", stat.totalNs},
+          {"mean_ns", stat.meanNs},
+          {"share", stat.share}};
+}
+
+Json copyJson(const analysis::CopyStat& stat) {
+  return {{"kind", stat.kind},        {"copy_kind", stat.copyKind},
+          {"count", stat.count},      {"bytes", stat.bytes},
+          {"total_ns", stat.totalNs}, {"bytes_per_s", stat.bytesPerSecond}};
+}
+
+Json rangeJson(const analysis::RangeStat& stat) {
+  return {{"domain", stat.domain},
+          {"text", stat.text},
+          {"count", stat.count},
+          {"total_ns", stat.totalNs},
+          {"mean_ns", stat.meanNs}};
+}
+
+Json operatorJson(const analysis::OperatorStat& stat) {
+  return {{"name", stat.name},
+          {"count", stat.count},
+          {"total_ns", stat.totalNs},
+          {"self_ns", stat.selfNs}};
+}
+
+Json memoryPeakJson(const analysis::MemoryPeak& peak) {
+  return {{"device_type", peak.deviceType},
+          {"device_index", peak.deviceIndex},
+          {"peak_allocated_bytes", peak.peakAllocatedBytes},
+          {"peak_reserved_bytes", peak.peakReservedBytes}};
+}
+
+template <typename Stat>
+Json rowsJson(const std::vector<Stat>& stats, Json (*toJson)(const Stat&)) {
+  Json rows = Json::array();
+  for (const Stat& stat : stats) rows.push_back(toJson(stat));
+  return rows;
+}
+
+}  // namespace
+
+Table kernelSummaryTable(const TraceSummary& summary) {
+  Table table({"kernel", "launches", "total ms", "mean us", "share"},
+              {Align::Left, Align::Right, Align::Right, Align::Right, Align::Right});
+  for (const analysis::KernelStat& stat : summary.kernels) {
+    table.addRow({shortened(stat.name), std::to_string(stat.count), milliseconds(stat.totalNs),
+                  microseconds(stat.meanNs), formatNumber(stat.share * 100.0, 3) + "%"});
+  }
+  return table;
+}
+
+Table copySummaryTable(const TraceSummary& summary) {
+  Table table({"copy kind", "copies", "bytes", "total ms", "GB/s"},
+              {Align::Left, Align::Right, Align::Right, Align::Right, Align::Right});
+  for (const analysis::CopyStat& stat : summary.copies) {
+    table.addRow({stat.kind, std::to_string(stat.count),
+                  formatBytes(static_cast<double>(stat.bytes)), milliseconds(stat.totalNs),
+                  stat.totalNs > 0 ? formatNumber(stat.bytesPerSecond / 1e9, kDigits) : "-"});
+  }
+  return table;
+}
+
+Table rangeSummaryTable(const TraceSummary& summary) {
+  Table table({"domain", "range", "count", "total ms", "mean us"},
+              {Align::Left, Align::Left, Align::Right, Align::Right, Align::Right});
+  for (const analysis::RangeStat& stat : summary.ranges) {
+    table.addRow({stat.domain.empty() ? "(default)" : stat.domain, shortened(stat.text),
+                  std::to_string(stat.count), milliseconds(stat.totalNs),
+                  microseconds(stat.meanNs)});
+  }
+  return table;
+}
+
+Table operatorSummaryTable(const TraceSummary& summary) {
+  Table table({"operator", "calls", "total ms", "self ms"},
+              {Align::Left, Align::Right, Align::Right, Align::Right});
+  for (const analysis::OperatorStat& stat : summary.operators) {
+    table.addRow({shortened(stat.name), std::to_string(stat.count), milliseconds(stat.totalNs),
+                  milliseconds(stat.selfNs)});
+  }
+  return table;
+}
+
+Table memoryPeakTable(const TraceSummary& summary) {
+  Table table({"device", "peak allocated", "peak reserved"},
+              {Align::Left, Align::Right, Align::Right});
+  for (const analysis::MemoryPeak& peak : summary.memoryPeaks) {
+    table.addRow({deviceLabel(peak.deviceType, peak.deviceIndex),
+                  formatBytes(static_cast<double>(peak.peakAllocatedBytes)),
+                  formatBytes(static_cast<double>(peak.peakReservedBytes))});
+  }
+  return table;
+}
+
+Table eventCountTable(const TraceSummary& summary) {
+  Table table({"events", "count"}, {Align::Left, Align::Right});
+  for (const analysis::EventCount& count : summary.eventCounts) {
+    if (count.events > 0) table.addRow({count.kind, std::to_string(count.events)});
+  }
+  return table;
+}
+
+std::string traceSummaryText(const TraceSummary& summary, const std::string& label) {
+  std::ostringstream out;
+  out << "trace: " << label << "\nsource: " << metaOr(summary, "source", "unknown");
+  if (auto version = metaOr(summary, "nsys.EXPORT_PRODUCT_VERSION", ""); !version.empty()) {
+    out << " (Nsight Systems " << version << ")";
+  }
+  out << "\nspan: " << milliseconds(summary.endNs - summary.startNs) << " ms"
+      << "\nclock: " << metaOr(summary, "clock", "unknown") << "\n";
+  for (const auto& [key, value] : summary.meta) {
+    // "gpu.<CUDA device>.name"
+    if (key.starts_with("gpu.") && key.ends_with(".name") && key.size() > 9) {
+      out << "gpu " << key.substr(4, key.size() - 9) << ": " << value << "\n";
+    }
+  }
+  section(out,
+          "GPU kernels (" + std::to_string(summary.kernelCount) + " launches, " +
+              milliseconds(summary.kernelTotalNs) + " ms)",
+          kernelSummaryTable(summary), "no kernels in this trace", summary.kernelNamesOmitted);
+  section(out, "Memory copies", copySummaryTable(summary), "no copies in this trace");
+  std::string marks = summary.markCount == 0 ? ""
+                                             : " (plus " + std::to_string(summary.markCount) +
+                                                   (summary.markCount == 1 ? " mark)" : " marks)");
+  section(out, "NVTX ranges" + marks, rangeSummaryTable(summary), "no ranges in this trace",
+          summary.rangesOmitted);
+  section(out, "Operators", operatorSummaryTable(summary), "no operators in this trace",
+          summary.operatorsOmitted);
+  section(out, "Memory peaks", memoryPeakTable(summary), "no memory events in this trace");
+  section(out, "Events", eventCountTable(summary), "the trace is empty");
+  return out.str();
+}
+
+std::string traceSummaryJson(const TraceSummary& summary, const std::string& label) {
+  Json root;
+  root["trace"] = label;
+  root["source"] = metaOr(summary, "source", "unknown");
+  root["span_ns"] = {{"start", summary.startNs},
+                     {"end", summary.endNs},
+                     {"duration", summary.endNs - summary.startNs}};
+  root["meta"] = summary.meta;
+  root["kernels"] = {{"count", summary.kernelCount},
+                     {"total_ns", summary.kernelTotalNs},
+                     {"omitted", summary.kernelNamesOmitted},
+                     {"top", rowsJson(summary.kernels, kernelJson)}};
+  root["copies"] = rowsJson(summary.copies, copyJson);
+  root["ranges"] = {{"marks", summary.markCount},
+                    {"omitted", summary.rangesOmitted},
+                    {"top", rowsJson(summary.ranges, rangeJson)}};
+  root["operators"] = {{"omitted", summary.operatorsOmitted},
+                       {"top", rowsJson(summary.operators, operatorJson)}};
+  root["memory_peaks"] = rowsJson(summary.memoryPeaks, memoryPeakJson);
+  root["event_counts"] = Json::object();
+  for (const analysis::EventCount& count : summary.eventCounts) {
+    root["event_counts"][count.kind] = count.events;
+  }
+  return root.dump(2) + "\n";
+}
+
+}  // namespace moeprof::reports

@@ -1,0 +1,472 @@
+#include "analysis/nsys_import.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "analysis/trace_loader.h"
+#include "collector/trace_store.h"
+#include "tests/support/input_error.h"
+#include "tests/support/moeprof_command.h"
+
+namespace moeprof::analysis {
+namespace {
+
+using moeprof::testing::inputErrorMessage;
+using moeprof::testing::runMoeprof;
+
+// Tables as Nsight Systems 2024.6 writes them (`nsys export --type sqlite`, export schema
+// 3.16.1): the same table and column names and order, trimmed of nothing we read.
+constexpr const char* kNsysSchema = R"sql(
+CREATE TABLE StringIds (id INTEGER NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE ThreadNames (nameId INTEGER NOT NULL, priority INTEGER, globalTid INTEGER);
+CREATE TABLE PROCESSES (globalPid INTEGER, pid INTEGER, name TEXT);
+CREATE TABLE ANALYSIS_DETAILS (globalVid INTEGER NOT NULL, duration INTEGER NOT NULL,
+  startTime INTEGER NOT NULL, stopTime INTEGER NOT NULL);
+CREATE TABLE TARGET_INFO_SESSION_START_TIME (utcEpochNs INTEGER, utcTime TEXT, localTime TEXT);
+CREATE TABLE TARGET_INFO_GPU (vmId INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT,
+  busLocation TEXT, isDiscrete INTEGER, l2CacheSize INTEGER, totalMemory INTEGER,
+  memoryBandwidth INTEGER, clockRate INTEGER, smCount INTEGER, pwGpuId INTEGER, uuid TEXT,
+  luid INTEGER, chipName TEXT, cuDevice INTEGER, ctxswDevPath TEXT, ctrlDevPath TEXT,
+  revision INTEGER, nodeMask INTEGER, constantMemory INTEGER, maxIPC INTEGER,
+  maxRegistersPerBlock INTEGER, maxShmemPerBlock INTEGER, maxShmemPerBlockOptin INTEGER,
+  maxShmemPerSm INTEGER, maxRegistersPerSm INTEGER, threadsPerWarp INTEGER,
+  asyncEngines INTEGER, maxWarpsPerSm INTEGER, maxBlocksPerSm INTEGER,
+  maxThreadsPerBlock INTEGER, maxBlockDimX INTEGER, maxBlockDimY INTEGER, maxBlockDimZ INTEGER,
+  maxGridDimX INTEGER, maxGridDimY INTEGER, maxGridDimZ INTEGER, computeMajor INTEGER,
+  computeMinor INTEGER, smMajor INTEGER, smMinor INTEGER);
+CREATE TABLE TARGET_INFO_CUDA_DEVICE (gpuId INTEGER, cudaId INTEGER, pid INTEGER, uuid TEXT,
+  numMultiprocessors INTEGER);
+CREATE TABLE META_DATA_EXPORT (name TEXT NOT NULL, value TEXT);
+CREATE TABLE CUPTI_ACTIVITY_KIND_KERNEL (start INTEGER NOT NULL, end INTEGER NOT NULL,
+  deviceId INTEGER NOT NULL, contextId INTEGER NOT NULL, greenContextId INTEGER,
+  streamId INTEGER NOT NULL, correlationId INTEGER, globalPid INTEGER,
+  demangledName INTEGER NOT NULL, shortName INTEGER NOT NULL, mangledName INTEGER,
+  launchType INTEGER, cacheConfig INTEGER, registersPerThread INTEGER NOT NULL,
+  gridX INTEGER NOT NULL, gridY INTEGER NOT NULL, gridZ INTEGER NOT NULL,
+  blockX INTEGER NOT NULL, blockY INTEGER NOT NULL, blockZ INTEGER NOT NULL,
+  staticSharedMemory INTEGER NOT NULL, dynamicSharedMemory INTEGER NOT NULL,
+  localMemoryPerThread INTEGER NOT NULL, localMemoryTotal INTEGER NOT NULL,
+  gridId INTEGER NOT NULL, sharedMemoryExecuted INTEGER, graphNodeId INTEGER,
+  sharedMemoryLimitConfig INTEGER);
+CREATE TABLE CUPTI_ACTIVITY_KIND_MEMCPY (start INTEGER NOT NULL, end INTEGER NOT NULL,
+  deviceId INTEGER NOT NULL, contextId INTEGER NOT NULL, greenContextId INTEGER,
+  streamId INTEGER NOT NULL, correlationId INTEGER, globalPid INTEGER, bytes INTEGER NOT NULL,
+  copyKind INTEGER NOT NULL, deprecatedSrcId INTEGER, srcKind INTEGER, dstKind INTEGER,
+  srcDeviceId INTEGER, srcContextId INTEGER, dstDeviceId INTEGER, dstContextId INTEGER,
+  migrationCause INTEGER, graphNodeId INTEGER, virtualAddress INTEGER);
+CREATE TABLE CUPTI_ACTIVITY_KIND_MEMSET (start INTEGER NOT NULL, end INTEGER NOT NULL,
+  deviceId INTEGER NOT NULL, contextId INTEGER NOT NULL, greenContextId INTEGER,
+  streamId INTEGER NOT NULL, correlationId INTEGER, globalPid INTEGER, value INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, graphNodeId INTEGER, memKind INTEGER);
+CREATE TABLE CUPTI_ACTIVITY_KIND_RUNTIME (start INTEGER NOT NULL, end INTEGER NOT NULL,
+  eventClass INTEGER NOT NULL, globalTid INTEGER, correlationId INTEGER,
+  nameId INTEGER NOT NULL, returnValue INTEGER NOT NULL, callchainId INTEGER);
+CREATE TABLE CUDA_GPU_MEMORY_USAGE_EVENTS (start INTEGER NOT NULL, globalPid INTEGER NOT NULL,
+  deviceId INTEGER NOT NULL, contextId INTEGER NOT NULL, address INTEGER NOT NULL,
+  pc INTEGER NOT NULL, bytes INTEGER NOT NULL, memKind INTEGER NOT NULL,
+  memoryOperationType INTEGER NOT NULL, name TEXT, correlationId INTEGER, streamId INTEGER,
+  localMemoryPoolAddress INTEGER, localMemoryPoolReleaseThreshold INTEGER,
+  localMemoryPoolSize INTEGER, localMemoryPoolUtilizedSize INTEGER,
+  importedMemoryPoolAddress INTEGER, importedMemoryPoolProcessId INTEGER);
+CREATE TABLE NVTX_EVENTS (start INTEGER NOT NULL, end INTEGER, eventType INTEGER NOT NULL,
+  rangeId INTEGER, category INTEGER, color INTEGER, text TEXT, globalTid INTEGER,
+  endGlobalTid INTEGER, textId INTEGER, domainId INTEGER, uint64Value INTEGER,
+  int64Value INTEGER, doubleValue REAL, uint32Value INTEGER, int32Value INTEGER,
+  floatValue REAL, jsonTextId INTEGER, jsonText TEXT, binaryData TEXT);
+CREATE TABLE OSRT_API (start INTEGER NOT NULL, end INTEGER NOT NULL,
+  eventClass INTEGER NOT NULL, globalTid INTEGER, nameId INTEGER NOT NULL,
+  returnValue INTEGER NOT NULL, nestingLevel INTEGER, callchainId INTEGER NOT NULL);
+CREATE TABLE ENUM_CUDA_MEMCPY_OPER (id INTEGER NOT NULL PRIMARY KEY, name TEXT, label TEXT);
+)sql";
+
+// pid 4242, tid 4243 (a worker thread) and the main thread (tid = pid), as nsys serializes them.
+constexpr int64_t kPid = 4242;
+constexpr int64_t kWorkerTid = (kPid << 24) | 4243;
+constexpr int64_t kMainTid = (kPid << 24) | kPid;
+constexpr int64_t kGlobalPid = kPid << 24;
+// Hardware id 0x81 sets the top bit: SQLite holds it as a negative integer.
+constexpr uint64_t kRemoteTid = (uint64_t{0x81} << 56) | (uint64_t{3} << 48) | (77u << 24) | 78u;
+
+// The rows: each value differs from its neighbours, so a column read from the wrong place shows.
+constexpr const char* kNsysRows = R"sql(
+INSERT INTO StringIds VALUES (1, 'void moe::topk_gating<float>(const float *, int)'),
+  (2, 'topk_gating'), (3, 'cudaLaunchKernel_v7000'), (4, 'cuLaunchKernel'),
+  (5, 'gate'), (6, 'worker'), (7, 'cublasSgemm_v2'), (8, 'void expert_ffn<half>(half *)'),
+  (9, 'expert_ffn'), (10, 'cudaMemcpyAsync_v3020'), (11, 'read');
+INSERT INTO META_DATA_EXPORT VALUES ('EXPORT_PRODUCT_VERSION', '2024.6.2.225'),
+  ('EXPORT_SCHEMA_VERSION', '3.16.1');
+INSERT INTO TARGET_INFO_SESSION_START_TIME VALUES (1700000000123456789, 'utc', 'local');
+INSERT INTO ThreadNames VALUES (6, 0, 71168954515);
+INSERT INTO PROCESSES VALUES (71168950272, 4242, 'python3');
+INSERT INTO ANALYSIS_DETAILS VALUES (0, 5000, 0, 5000);
+INSERT INTO TARGET_INFO_GPU (vmId, id, name, busLocation, totalMemory, memoryBandwidth,
+  clockRate, smCount, uuid, cuDevice, computeMajor, computeMinor)
+  VALUES (0, 0, 'NVIDIA A100-SXM4-40GB', '0000:07:00.0', 42505273344, 1555200000000,
+    1410000000, 108, 'GPU-aaaa', 0, 8, 0),
+  (0, 1, 'NVIDIA H100 80GB HBM3', '0000:19:00.0', 85520809984, 3352320000000, 1980000000, 132,
+    'GPU-bbbb', 1, 9, 0);
+-- CUDA_VISIBLE_DEVICES=1,0: the H100 (nsys GPU 1) is CUDA device 0.
+INSERT INTO TARGET_INFO_CUDA_DEVICE VALUES (1, 0, 4242, 'GPU-bbbb', 132),
+  (0, 1, 4242, 'GPU-aaaa', 108);
+INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL (start, end, deviceId, contextId, greenContextId,
+  streamId, correlationId, globalPid, demangledName, shortName, mangledName, launchType,
+  cacheConfig, registersPerThread, gridX, gridY, gridZ, blockX, blockY, blockZ,
+  staticSharedMemory, dynamicSharedMemory, localMemoryPerThread, localMemoryTotal, gridId,
+  sharedMemoryExecuted, graphNodeId, sharedMemoryLimitConfig)
+  VALUES (2000, 2600, 0, 1, NULL, 7, 21, 71168950272, 8, 9, NULL, 0, 0, 40, 64, 2, 1, 256, 1,
+    1, 1024, 49152, 0, 0, 12, 65536, NULL, NULL),
+  (1000, 1400, 0, 1, NULL, 7, 11, 71168950272, 1, 2, NULL, 0, 0, 32, 128, 1, 1, 128, 2, 1,
+    512, 0, 0, 0, 11, 0, NULL, NULL);
+INSERT INTO CUPTI_ACTIVITY_KIND_MEMCPY (start, end, deviceId, contextId, streamId,
+  correlationId, globalPid, bytes, copyKind, srcKind, dstKind, srcDeviceId, srcContextId,
+  dstDeviceId, dstContextId)
+  VALUES (500, 600, 0, 1, 13, 31, 71168950272, 1048576, 1, 0, 2, 0, 1, 0, 1),
+  (3000, 3200, 0, 1, 14, 32, 71168950272, 4096, 10, 2, 2, 0, 1, 1, 2),
+  (3300, 3310, 0, 1, 13, 33, 71168950272, 64, 2, 2, 1, 0, 1, 0, 1);
+INSERT INTO CUPTI_ACTIVITY_KIND_MEMSET (start, end, deviceId, contextId, streamId,
+  correlationId, globalPid, value, bytes, memKind)
+  VALUES (700, 750, 0, 1, 7, 41, 71168950272, 255, 8192, 2);
+INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME VALUES
+  (990, 1010, 0, 71168954515, 11, 3, 0, NULL),
+  (1990, 2010, 1, 71168954514, 21, 4, 0, NULL),
+  (480, 495, 0, 71168954515, 31, 10, 1, NULL),
+  (100, 120, 29, 71168954515, 0, 7, 0, NULL),
+  (985, 1011, 67, 71168954515, 11, 3, 0, 5);
+INSERT INTO CUDA_GPU_MEMORY_USAGE_EVENTS (start, globalPid, deviceId, contextId, address, pc,
+  bytes, memKind, memoryOperationType)
+  VALUES (10, 71168950272, 0, 1, 4096, 0, 1000, 2, 0),
+  (20, 71168950272, 0, 1, 8192, 0, 500, 2, 0),
+  (30, 71168950272, 0, 1, 4096, 0, 1000, 2, 1);
+INSERT INTO NVTX_EVENTS (start, end, eventType, rangeId, category, color, text, globalTid,
+  endGlobalTid, textId, domainId)
+  VALUES (50, NULL, 75, NULL, NULL, NULL, 'moe', 71168954515, NULL, NULL, 7),
+  (60, NULL, 33, NULL, 1, NULL, 'routing', 71168954515, NULL, NULL, 7),
+  (100, 400, 59, NULL, NULL, NULL, NULL, 71168954515, NULL, 5, 7),
+  (150, 300, 59, NULL, NULL, 4278190335, 'experts', 71168954515, NULL, NULL, 0),
+  (200, 900, 60, 1, NULL, NULL, 'batch 0', 71168954514, 71168954515, NULL, 0),
+  (500, NULL, 34, NULL, NULL, NULL, 'checkpoint', 71168954514, NULL, NULL, 0),
+  (600, 650, 59, NULL, NULL, NULL, 'other domain', 71168954515, NULL, NULL, 9),
+  (800, NULL, 59, NULL, NULL, NULL, 'never popped', 71168954515, NULL, NULL, 0);
+INSERT INTO OSRT_API VALUES (10, 20, 27, 71168954515, 11, 0, 0, 1);
+INSERT INTO ENUM_CUDA_MEMCPY_OPER VALUES (1, 'CUDA_MEMCPY_KIND_HTOD', 'Host-to-Device');
+)sql";
+
+static_assert(kWorkerTid == 71168954515);
+static_assert(kMainTid == 71168954514);
+static_assert(kGlobalPid == 71168950272);
+
+class NsysImportTest : public moeprof::testing::TempDirTest {
+ protected:
+  // Runs `sql` on a new database at `name`; returns its path.
+  std::filesystem::path writeDatabase(const std::string& name, const std::string& sql) const {
+    std::filesystem::path file = dir_ / name;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      ADD_FAILURE() << error;
+      sqlite3_free(error);
+    }
+    sqlite3_close(db);
+    return file;
+  }
+  std::filesystem::path writeExport(const std::string& name = "report.sqlite") const {
+    return writeDatabase(
+        name, std::string(kNsysSchema) + kNsysRows +
+                  "INSERT INTO CUPTI_ACTIVITY_KIND_RUNTIME VALUES (4000, 4100, 0, " +
+                  std::to_string(static_cast<int64_t>(kRemoteTid)) + ", 51, 3, 0, NULL);");
+  }
+};
+
+TEST(NsysGlobalIdTest, UnpacksHardwareVmProcessAndThread) {
+  EXPECT_EQ(unpackNsysGlobalId(0x0102000010000011), (NsysGlobalId{1, 2, 0x10, 0x11}));
+  EXPECT_EQ(unpackNsysGlobalId(kRemoteTid), (NsysGlobalId{0x81, 3, 77, 78}));
+  EXPECT_EQ(unpackNsysGlobalId(kWorkerTid), (NsysGlobalId{0, 0, 4242, 4243}));
+  EXPECT_EQ(unpackNsysGlobalId(0xffffffffffffffff), (NsysGlobalId{0xff, 0xff, 0xffffff, 0xffffff}));
+}
+
+TEST(NsysGlobalIdTest, MemoryKindsMoveToCuptiNumbering) {
+  EXPECT_EQ(cuptiMemoryKindFromNsys(0), 1);  // pageable
+  EXPECT_EQ(cuptiMemoryKindFromNsys(1), 2);  // pinned
+  EXPECT_EQ(cuptiMemoryKindFromNsys(2), 3);  // device
+  EXPECT_EQ(cuptiMemoryKindFromNsys(6), 7);  // managed static
+  EXPECT_EQ(cuptiMemoryKindFromNsys(7), 0);  // nsys's unknown
+  EXPECT_EQ(cuptiMemoryKindFromNsys(-1), 0);
+  EXPECT_EQ(cuptiMemoryKindFromNsys(200), 0);
+}
+
+TEST_F(NsysImportTest, KernelsKeepEveryField) {
+  collector::Trace trace = importNsysExport(writeExport());
+  ASSERT_EQ(trace.kernels.size(), 2u);
+  const collector::KernelEvent& first = trace.kernels[0];  // ordered by start
+  EXPECT_EQ(first.name, "void moe::topk_gating<float>(const float *, int)");
+  EXPECT_EQ(first.startNs, 1000);
+  EXPECT_EQ(first.endNs, 1400);
+  EXPECT_EQ(first.deviceId, 0u);
+  EXPECT_EQ(first.contextId, 1u);
+  EXPECT_EQ(first.streamId, 7u);
+  EXPECT_EQ(first.correlationId, 11u);
+  EXPECT_EQ(first.gridX, 128);
+  EXPECT_EQ(first.gridY, 1);
+  EXPECT_EQ(first.blockX, 128);
+  EXPECT_EQ(first.blockY, 2);
+  EXPECT_EQ(first.registersPerThread, 32);
+  EXPECT_EQ(first.staticSharedBytes, 512);
+  EXPECT_EQ(first.dynamicSharedBytes, 0);
+  const collector::KernelEvent& second = trace.kernels[1];
+  EXPECT_EQ(second.name, "void expert_ffn<half>(half *)");
+  EXPECT_EQ(second.correlationId, 21u);
+  EXPECT_EQ(second.gridX, 64);
+  EXPECT_EQ(second.gridY, 2);
+  EXPECT_EQ(second.blockX, 256);
+  EXPECT_EQ(second.registersPerThread, 40);
+  EXPECT_EQ(second.staticSharedBytes, 1024);
+  EXPECT_EQ(second.dynamicSharedBytes, 49152);
+}
+
+TEST_F(NsysImportTest, CopiesAndMemsetsKeepKindsInCuptiNumbering) {
+  collector::Trace trace = importNsysExport(writeExport());
+  ASSERT_EQ(trace.memcpys.size(), 3u);
+  const collector::MemcpyEvent& upload = trace.memcpys[0];
+  EXPECT_EQ(upload.startNs, 500);
+  EXPECT_EQ(upload.endNs, 600);
+  EXPECT_EQ(upload.streamId, 13u);
+  EXPECT_EQ(upload.correlationId, 31u);
+  EXPECT_EQ(upload.bytes, 1048576);
+  EXPECT_EQ(upload.copyKind, static_cast<uint8_t>(collector::CopyKind::HostToDevice));
+  EXPECT_EQ(upload.srcKind, 1);       // CUPTI pageable (nsys 0)
+  EXPECT_EQ(upload.dstKind, 3);       // CUPTI device (nsys 2)
+  EXPECT_EQ(upload.srcDeviceId, -1);  // not a peer copy
+  EXPECT_EQ(upload.dstDeviceId, -1);
+  const collector::MemcpyEvent& peer = trace.memcpys[1];
+  EXPECT_EQ(peer.copyKind, static_cast<uint8_t>(collector::CopyKind::PeerToPeer));
+  EXPECT_EQ(peer.srcDeviceId, 0);
+  EXPECT_EQ(peer.dstDeviceId, 1);
+  EXPECT_EQ(peer.streamId, 14u);
+  const collector::MemcpyEvent& download = trace.memcpys[2];
+  EXPECT_EQ(download.copyKind, static_cast<uint8_t>(collector::CopyKind::DeviceToHost));
+  EXPECT_EQ(download.srcKind, 3);
+  EXPECT_EQ(download.dstKind, 2);  // CUPTI pinned (nsys 1)
+
+  ASSERT_EQ(trace.memsets.size(), 1u);
+  EXPECT_EQ(trace.memsets[0].startNs, 700);
+  EXPECT_EQ(trace.memsets[0].endNs, 750);
+  EXPECT_EQ(trace.memsets[0].correlationId, 41u);
+  EXPECT_EQ(trace.memsets[0].value, 255u);
+  EXPECT_EQ(trace.memsets[0].bytes, 8192);
+}
+
+TEST_F(NsysImportTest, ApiCallsAreRuntimeAndDriverWithThreadIdsUnpacked) {
+  collector::Trace trace = importNsysExport(writeExport());
+  // cuBLAS (class 29) and the backtrace copy of a call (class 67) are not CUDA API calls.
+  ASSERT_EQ(trace.apiCalls.size(), 4u);
+  const collector::ApiEvent& copy = trace.apiCalls[0];
+  EXPECT_EQ(copy.name, "cudaMemcpyAsync_v3020");
+  EXPECT_EQ(copy.startNs, 480);
+  EXPECT_EQ(copy.endNs, 495);
+  EXPECT_EQ(copy.correlationId, 31u);
+  EXPECT_EQ(copy.returnValue, 1);
+  EXPECT_EQ(copy.threadId, 4243u);
+  EXPECT_EQ(copy.api, collector::ApiEvent::Api::Runtime);
+  const collector::ApiEvent& launch = trace.apiCalls[1];
+  EXPECT_EQ(launch.name, "cudaLaunchKernel_v7000");
+  EXPECT_EQ(launch.correlationId, trace.kernels[0].correlationId);
+  const collector::ApiEvent& driver = trace.apiCalls[2];
+  EXPECT_EQ(driver.name, "cuLaunchKernel");
+  EXPECT_EQ(driver.api, collector::ApiEvent::Api::Driver);
+  EXPECT_EQ(driver.threadId, 4242u);  // the main thread
+  EXPECT_EQ(driver.correlationId, trace.kernels[1].correlationId);
+  EXPECT_EQ(trace.apiCalls[3].threadId, 78u);  // hardware id with the top bit set
+  EXPECT_EQ(trace.meta.at("nsys.other_api_rows"), "2");
+  EXPECT_EQ(trace.meta.at("nsys.pids"), "77,4242");
+}
+
+TEST_F(NsysImportTest, NvtxRangesAndMarksGetTextsDomainsAndThreads) {
+  collector::Trace trace = importNsysExport(writeExport());
+  // The category row, the domain creation and the range never popped are not ranges.
+  ASSERT_EQ(trace.ranges.size(), 5u);
+  const collector::RangeEvent& gate = trace.ranges[0];
+  EXPECT_EQ(gate.text, "gate");   // registered string, through textId
+  EXPECT_EQ(gate.domain, "moe");  // named by the NvtxDomainCreate row
+  EXPECT_EQ(gate.startNs, 100);
+  EXPECT_EQ(gate.endNs, 400);
+  EXPECT_EQ(gate.threadId, 4243u);
+  EXPECT_FALSE(gate.isMark);
+  const collector::RangeEvent& experts = trace.ranges[1];
+  EXPECT_EQ(experts.text, "experts");  // unregistered string, in text
+  EXPECT_EQ(experts.domain, "");       // the default domain
+  EXPECT_EQ(experts.endNs, 300);
+  const collector::RangeEvent& batch = trace.ranges[2];  // start/end range, started on main
+  EXPECT_EQ(batch.text, "batch 0");
+  EXPECT_EQ(batch.threadId, 4242u);
+  EXPECT_EQ(batch.endNs, 900);
+  const collector::RangeEvent& mark = trace.ranges[3];
+  EXPECT_TRUE(mark.isMark);
+  EXPECT_EQ(mark.text, "checkpoint");
+  EXPECT_EQ(mark.startNs, 500);
+  EXPECT_EQ(mark.endNs, 500);
+  EXPECT_EQ(trace.ranges[4].domain, "domain 9");  // no NvtxDomainCreate row names it
+  EXPECT_EQ(trace.meta.at("nsys.unclosed_nvtx_ranges"), "1");
+}
+
+TEST_F(NsysImportTest, MetaNamesSourceClockGpusThreadsAndVersions) {
+  collector::Trace trace = importNsysExport(writeExport());
+  EXPECT_EQ(trace.meta.at("source"), "nsys");
+  EXPECT_EQ(trace.meta.at("time_unit"), "ns");
+  EXPECT_NE(trace.meta.at("clock").find("nsys"), std::string::npos);
+  EXPECT_EQ(trace.meta.at("nsys.EXPORT_PRODUCT_VERSION"), "2024.6.2.225");
+  EXPECT_EQ(trace.meta.at("nsys.EXPORT_SCHEMA_VERSION"), "3.16.1");
+  EXPECT_EQ(trace.meta.at("nsys.session_start_utc_ns"), "1700000000123456789");
+  EXPECT_EQ(trace.meta.at("thread_name.4243"), "worker");
+  // TARGET_INFO_CUDA_DEVICE maps nsys's GPU numbers to the CUDA device ids kernels carry.
+  EXPECT_EQ(trace.meta.at("gpu.count"), "2");
+  EXPECT_EQ(trace.meta.at("gpu.0.name"), "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(trace.meta.at("gpu.0.sm_count"), "132");
+  EXPECT_EQ(trace.meta.at("gpu.0.compute_capability"), "9.0");
+  EXPECT_EQ(trace.meta.at("gpu.0.total_memory_bytes"), "85520809984");
+  EXPECT_EQ(trace.meta.at("gpu.0.bus_location"), "0000:19:00.0");
+  EXPECT_EQ(trace.meta.at("gpu.0.uuid"), "GPU-bbbb");
+  EXPECT_EQ(trace.meta.at("gpu.0.memory_bandwidth_bytes_per_s"), "3352320000000");
+  EXPECT_EQ(trace.meta.at("gpu.0.clock_rate_hz"), "1980000000");
+  EXPECT_EQ(trace.meta.at("gpu.1.name"), "NVIDIA A100-SXM4-40GB");
+  EXPECT_EQ(trace.meta.at("gpu.1.compute_capability"), "8.0");
+}
+
+TEST_F(NsysImportTest, GpuMemoryUsageBecomesRunningTotals) {
+  collector::Trace trace = importNsysExport(writeExport());
+  ASSERT_EQ(trace.memory.size(), 3u);
+  EXPECT_EQ(trace.memory[0].bytes, 1000);
+  EXPECT_EQ(trace.memory[1].totalAllocatedBytes, 1500);
+  EXPECT_EQ(trace.memory[2].bytes, -1000);
+  EXPECT_EQ(trace.memory[2].totalAllocatedBytes, 500);
+  EXPECT_EQ(trace.memory[2].totalReservedBytes, 500);
+  EXPECT_EQ(trace.memory[2].address, 4096u);
+  EXPECT_EQ(trace.memory[2].deviceType, 1);
+  EXPECT_EQ(trace.memory[2].deviceIndex, 0);
+  EXPECT_TRUE(trace.operators.empty());  // nsys has no LibTorch operators
+  EXPECT_TRUE(trace.routing.empty());
+}
+
+TEST_F(NsysImportTest, MissingTablesAndOlderColumnsAreNotErrors) {
+  // An export with NVTX only, and a kernel table of an older nsys without shortName,
+  // greenContextId and the launch-config columns.
+  auto file = writeDatabase(
+      "nvtx-only.sqlite",
+      "CREATE TABLE StringIds (id INTEGER NOT NULL PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE NVTX_EVENTS (start INTEGER NOT NULL, end INTEGER, eventType INTEGER NOT "
+      "NULL, text TEXT, globalTid INTEGER);"
+      "INSERT INTO NVTX_EVENTS VALUES (5, 9, 59, 'step', 71168954515);"
+      "CREATE TABLE CUPTI_ACTIVITY_KIND_KERNEL (start INTEGER NOT NULL, end INTEGER NOT NULL, "
+      "deviceId INTEGER NOT NULL, contextId INTEGER NOT NULL, streamId INTEGER NOT NULL, "
+      "correlationId INTEGER, demangledName INTEGER NOT NULL);"
+      "INSERT INTO StringIds VALUES (1, 'old_kernel');"
+      "INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES (1, 2, 0, 1, 7, 3, 1);");
+  collector::Trace trace = importNsysExport(file);
+  ASSERT_EQ(trace.ranges.size(), 1u);
+  EXPECT_EQ(trace.ranges[0].text, "step");
+  EXPECT_EQ(trace.ranges[0].threadId, 4243u);
+  ASSERT_EQ(trace.kernels.size(), 1u);
+  EXPECT_EQ(trace.kernels[0].name, "old_kernel");
+  EXPECT_EQ(trace.kernels[0].gridX, 0);
+  EXPECT_TRUE(trace.memcpys.empty());
+  EXPECT_TRUE(trace.memsets.empty());
+  EXPECT_TRUE(trace.apiCalls.empty());
+  EXPECT_TRUE(trace.memory.empty());
+  EXPECT_EQ(trace.meta.count("gpu.count"), 0u);
+  EXPECT_EQ(trace.meta.at("source"), "nsys");
+}
+
+TEST_F(NsysImportTest, ForeignAndBrokenFilesAreInputErrorsNamingTheFile) {
+  std::filesystem::path missing = dir_ / "missing.sqlite";
+  EXPECT_NE(inputErrorMessage([&] { importNsysExport(missing); }).find(missing.string()),
+            std::string::npos);
+
+  std::filesystem::path text = dir_ / "notes.txt";
+  std::ofstream(text) << "this is not a database, just some text long enough to be a header\n";
+  std::string notSqlite = inputErrorMessage([&] { importNsysExport(text); });
+  EXPECT_NE(notSqlite.find(text.string()), std::string::npos) << notSqlite;
+  EXPECT_NE(notSqlite.find("nsys export --type sqlite"), std::string::npos) << notSqlite;
+
+  auto foreign = writeDatabase("foreign.sqlite", "CREATE TABLE notes (body TEXT);");
+  std::string neither = inputErrorMessage([&] { importNsysExport(foreign); });
+  EXPECT_NE(neither.find(foreign.string()), std::string::npos) << neither;
+  EXPECT_NE(neither.find("neither a moeprof trace store"), std::string::npos) << neither;
+
+  std::filesystem::path empty = dir_ / "empty.sqlite";
+  std::ofstream{empty};
+  EXPECT_NE(inputErrorMessage([&] { importNsysExport(empty); }).find("neither"), std::string::npos);
+
+  auto store = dir_ / collector::kTraceFileName;
+  collector::TraceWriter(store).close();
+  std::string moeprofStore = inputErrorMessage([&] { importNsysExport(store); });
+  EXPECT_NE(moeprofStore.find("moeprof trace store"), std::string::npos) << moeprofStore;
+}
+
+TEST_F(NsysImportTest, BadColumnsAndValuesAreInputErrors) {
+  auto noStart =
+      writeDatabase("no-start.sqlite",
+                    "CREATE TABLE StringIds (id INTEGER PRIMARY KEY, value TEXT);"
+                    "CREATE TABLE CUPTI_ACTIVITY_KIND_MEMSET (begin INTEGER, end INTEGER);");
+  std::string message = inputErrorMessage([&] { importNsysExport(noStart); });
+  EXPECT_NE(message.find("CUPTI_ACTIVITY_KIND_MEMSET"), std::string::npos) << message;
+  EXPECT_NE(message.find("'start'"), std::string::npos) << message;
+
+  auto negativeDevice = writeDatabase(
+      "negative-device.sqlite",
+      std::string(kNsysSchema) +
+          "INSERT INTO CUPTI_ACTIVITY_KIND_MEMSET (start, end, deviceId, contextId, streamId, "
+          "value, bytes) VALUES (1, 2, -1, 1, 7, 0, 8);");
+  message = inputErrorMessage([&] { importNsysExport(negativeDevice); });
+  EXPECT_NE(message.find("negative-device.sqlite"), std::string::npos) << message;
+  EXPECT_NE(message.find("-1"), std::string::npos) << message;
+}
+
+TEST_F(NsysImportTest, LoadTraceReadsExportsToo) {
+  collector::Trace trace = loadTrace(writeExport());
+  EXPECT_EQ(trace.meta.at("source"), "nsys");
+  EXPECT_EQ(trace.kernels.size(), 2u);
+}
+
+TEST_F(NsysImportTest, SummaryCommandPrintsTheKernelTable) {
+  auto file = writeExport();
+  auto result = runMoeprof("summary " + file.string());
+  ASSERT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_NE(result.output.find("GPU kernels (2 launches"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("void expert_ffn<half>(half *)"), std::string::npos);
+  EXPECT_NE(result.output.find("NVIDIA H100 80GB HBM3"), std::string::npos);
+  EXPECT_NE(result.output.find("PtoP"), std::string::npos);
+
+  auto json = runMoeprof("summary --json --top 1 " + file.string());
+  ASSERT_EQ(json.exitCode, 0) << json.output;
+  nlohmann::json parsed = nlohmann::json::parse(json.output);
+  EXPECT_EQ(parsed["source"], "nsys");
+  EXPECT_EQ(parsed["kernels"]["count"], 2);
+  EXPECT_EQ(parsed["kernels"]["top"].size(), 1u);
+  EXPECT_EQ(parsed["kernels"]["top"][0]["name"], "void expert_ffn<half>(half *)");  // 600 ns
+  EXPECT_EQ(parsed["kernels"]["omitted"], 1);
+}
+
+TEST_F(NsysImportTest, SummaryCommandRejectsBadInputWithExitTwo) {
+  auto missing = runMoeprof("summary " + path("nowhere.sqlite"));
+  EXPECT_EQ(missing.exitCode, 2) << missing.output;
+  EXPECT_NE(missing.output.find(path("nowhere.sqlite")), std::string::npos) << missing.output;
+
+  std::ofstream(path("notes.txt")) << "plain text, not a trace, long enough to fill a header....\n";
+  auto text = runMoeprof("summary " + path("notes.txt"));
+  EXPECT_EQ(text.exitCode, 2) << text.output;
+  EXPECT_NE(text.output.find("notes.txt"), std::string::npos) << text.output;
+
+  auto emptyRun = runMoeprof("summary " + dir_.string());
+  EXPECT_EQ(emptyRun.exitCode, 2) << emptyRun.output;
+  EXPECT_NE(emptyRun.output.find("trace.sqlite"), std::string::npos) << emptyRun.output;
+
+  auto badTop = runMoeprof("summary --top -3 " + writeExport().string());
+  EXPECT_EQ(badTop.exitCode, 2) << badTop.output;
+}
+
+}  // namespace
+}  // namespace moeprof::analysis
