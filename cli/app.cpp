@@ -9,6 +9,7 @@
 namespace moeprof::cli {
 
 Action addSummaryCommand(CLI::App& app);  // cli/command_summary.cpp
+Action addExportCommand(CLI::App& app);   // cli/command_export.cpp
 
 int runMain(int argc, char** argv) {
   CLI::App app{
@@ -27,6 +28,8 @@ int runMain(int argc, char** argv) {
   add("reproduce", "Reproduce the paper's gating characterization on the embedded presets",
       addReproduceCommand);
   add("compare", "Compare the metrics of two runs (ratios B/A)", addCompareCommand);
+  add("export", "Export a run's trace: --perfetto for ui.perfetto.dev and chrome://tracing",
+      addExportCommand);
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);
   add("summary", "Summarize a trace: a run's, or an Nsight Systems SQLite export",
       addSummaryCommand);

@@ -13,6 +13,7 @@ moeprof_require(Torch libtorch-dev)
 moeprof_require(nlohmann_json nlohmann-json3-dev)
 moeprof_require(CLI11 libcli11-dev)
 moeprof_require(SQLite3 libsqlite3-dev)
+moeprof_require(ZLIB zlib1g-dev)
 find_package(Threads REQUIRED)
 
 # LibTorch without OpenBLAS' OpenMP build falls back to reference BLAS (about 30x slower).
