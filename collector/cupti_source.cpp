@@ -137,6 +137,7 @@ struct CuptiSource::Impl {
         parser(sink, &apiCallbackName),
         flushPeriod(std::chrono::milliseconds(options.flushPeriodMs)) {}
 
+  std::string alignClock();
   void enable();
   void disable();
   void consume(CUcontext context, uint32_t streamId, uint8_t* buffer, size_t validBytes);
@@ -227,25 +228,27 @@ void CuptiSource::Impl::consume(CUcontext context, uint32_t streamId, uint8_t* b
   }
 }
 
+// Puts CUPTI's timestamps on the trace clock; returns how (META gpu_clock_alignment).
+std::string CuptiSource::Impl::alignClock() {
+  // CUPTI asks us for every timestamp once the callback is registered; this must precede
+  // enabling any kind. Where it cannot be registered, the offset is measured once.
+  if (cuptiActivityRegisterTimestampCallback(&traceClockTimestamp) == CUPTI_SUCCESS) {
+    parser.setClockOffsetNs(0);
+    return "cupti_timestamp_callback";
+  }
+  uint64_t cuptiNs = 0;
+  int64_t beforeNs = traceClockNs();
+  CUptiResult result = cuptiGetTimestamp(&cuptiNs);
+  int64_t afterNs = traceClockNs();
+  if (result != CUPTI_SUCCESS) throw std::runtime_error("unavailable: " + resultText(result));
+  parser.setClockOffsetNs(beforeNs + (afterNs - beforeNs) / 2 - static_cast<int64_t>(cuptiNs));
+  return "measured_offset";
+}
+
 void CuptiSource::Impl::enable() {
   // Thread ids as gettid() reports them, the ids the other sources record.
   cuptiSetThreadIdType(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM);
-  // CUPTI's timestamps become the trace clock when it asks us for them; this must precede
-  // enabling any kind. Otherwise (older CUPTI) the offset between the clocks is measured once.
-  if (cuptiActivityRegisterTimestampCallback(&traceClockTimestamp) == CUPTI_SUCCESS) {
-    sink.setMeta("gpu_clock_alignment", "cupti_timestamp_callback");
-    parser.setClockOffsetNs(0);
-  } else {
-    uint64_t cuptiNs = 0;
-    int64_t beforeNs = traceClockNs();
-    CUptiResult result = cuptiGetTimestamp(&cuptiNs);
-    int64_t afterNs = traceClockNs();
-    if (result != CUPTI_SUCCESS) throw std::runtime_error("unavailable: " + resultText(result));
-    parser.setClockOffsetNs(beforeNs + (afterNs - beforeNs) / 2 - static_cast<int64_t>(cuptiNs));
-    sink.setMeta("gpu_clock_alignment", "measured_offset");
-  }
-  sink.setMeta("gpu_clock_offset_ns", std::to_string(parser.clockOffsetNs()));
-
+  std::string clockAlignment = alignClock();
   CUptiResult result = cuptiActivityRegisterCallbacks(&onBufferRequested, &onBufferCompleted);
   if (result != CUPTI_SUCCESS) {
     throw std::runtime_error("unavailable: cuptiActivityRegisterCallbacks: " + resultText(result));
@@ -264,6 +267,8 @@ void CuptiSource::Impl::enable() {
           (notEnabled.empty() ? "" : ", ") + std::string(kind.name) + ": " + resultText(result);
     }
   }
+  sink.setMeta("gpu_clock_alignment", clockAlignment);
+  sink.setMeta("gpu_clock_offset_ns", std::to_string(parser.clockOffsetNs()));
   if (!notEnabled.empty()) sink.setMeta("cupti_kinds_not_enabled", notEnabled);
   flusher = std::thread([this] {
     std::unique_lock lock(flushMutex);
