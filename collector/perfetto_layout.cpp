@@ -69,6 +69,23 @@ std::string memorySeriesName(std::pair<int, int> device) {
   return "memory " + type + ":" + std::to_string(device.second);
 }
 
+// Indices of `events` ordered by timestamp, ties in their order in the trace.
+template <typename Event>
+std::vector<uint32_t> timeOrder(const std::vector<Event>& events) {
+  std::vector<uint32_t> order(events.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return events[a].timestampNs < events[b].timestampNs;
+  });
+  return order;
+}
+
+// What one host thread shows: its main track's slices, its NVTX ranges and its marks.
+struct HostThread {
+  std::vector<PlacedSlice> main, nvtx;
+  std::vector<uint32_t> marks;
+};
+
 bool isRealTid(uint64_t id) {
   return id >= 1 && id < kSyntheticTidBase;
 }
@@ -88,7 +105,8 @@ class Builder {
     groupMemory();
     layOutHost();
     layOutGpus();
-    resolveFlows();
+    resolveGpuFlows();
+    resolveCacheFlows();
     int64_t series = static_cast<int64_t>(layout_.memory.size()) * 2 + cacheSeries();
     layout_.stats.tracks = static_cast<int64_t>(layout_.tracks.size()) + series;
     return std::move(layout_);
@@ -147,10 +165,13 @@ class Builder {
     return "thread " + std::to_string(threadId);
   }
 
+  std::map<uint64_t, HostThread> hostThreads() const;
   void layOutHost();
+  void layOutAppTracks();
   void layOutGpus();
   void groupMemory();
-  void resolveFlows();
+  void resolveGpuFlows();
+  void resolveCacheFlows();
   void addFlow(FlowKind kind, uint32_t startTrack, int64_t startNs, int64_t startLimitNs,
                const Anchor& end, int64_t endStartNs);
   int64_t cacheSeries() const;
@@ -180,11 +201,7 @@ void Builder::groupMemory() {
   for (const auto& m : trace_.memsets) gpuDevices_.insert(m.deviceId);
 }
 
-void Builder::layOutHost() {
-  struct HostThread {
-    std::vector<PlacedSlice> main, nvtx;
-    std::vector<uint32_t> marks;
-  };
+std::map<uint64_t, HostThread> Builder::hostThreads() const {
   std::map<uint64_t, HostThread> threads;
   for (size_t i = 0; i < trace_.operators.size(); ++i) {
     const auto& e = trace_.operators[i];
@@ -207,11 +224,14 @@ void Builder::layOutHost() {
       thread.nvtx.push_back(place(e.startNs, e.endNs, i, SliceKind::Range));
     }
   }
-  bool cacheCounters = cacheSeries() > 0;
+  return threads;
+}
+
+void Builder::layOutHost() {
   bool hostMemory = std::any_of(memoryByDevice_.begin(), memoryByDevice_.end(),
                                 [](const auto& entry) { return entry.first.first != 1; });
-  beginProcess(kHostPid, "Host", cacheCounters || hostMemory);
-  for (auto& [threadId, thread] : threads) {
+  beginProcess(kHostPid, "Host", cacheSeries() > 0 || hostMemory);
+  for (auto& [threadId, thread] : hostThreads()) {
     std::string name = threadName(threadId);
     if (!thread.nvtx.empty() || !thread.marks.empty()) {
       addLanes(0, name + kSeparator + "NVTX", std::move(thread.nvtx), std::move(thread.marks));
@@ -221,14 +241,19 @@ void Builder::layOutHost() {
                std::move(thread.main));
     }
   }
+  layOutAppTracks();
+  uint32_t countersTid = layout_.processes.back().countersTid;
+  if (countersTid != 0) addTrack(countersTid, "counters", TrackContent::Counters);
+  for (const auto& [device, events] : memoryByDevice_) {
+    if (device.first == 1 && device.second >= 0) continue;  // on its GPU's process
+    layout_.memory.push_back({kHostPid, countersTid, memorySeriesName(device), events});
+  }
+}
+
+void Builder::layOutAppTracks() {
   if (!trace_.cache.empty()) {
     layout_.cacheTrack = addTrack(nextTid_++, "expert cache", TrackContent::Cache);
-    layout_.cacheOrder.resize(trace_.cache.size());
-    for (uint32_t i = 0; i < layout_.cacheOrder.size(); ++i) layout_.cacheOrder[i] = i;
-    std::stable_sort(layout_.cacheOrder.begin(), layout_.cacheOrder.end(),
-                     [&](uint32_t a, uint32_t b) {
-                       return trace_.cache[a].timestampNs < trace_.cache[b].timestampNs;
-                     });
+    layout_.cacheOrder = timeOrder(trace_.cache);
   }
   if (!trace_.transfers.empty()) {
     std::vector<PlacedSlice> transfers;
@@ -241,18 +266,7 @@ void Builder::layOutHost() {
   }
   if (!trace_.routing.empty()) {
     layout_.routingTrack = addTrack(nextTid_++, "routing", TrackContent::Routing);
-    layout_.routingOrder.resize(trace_.routing.size());
-    for (uint32_t i = 0; i < layout_.routingOrder.size(); ++i) layout_.routingOrder[i] = i;
-    std::stable_sort(layout_.routingOrder.begin(), layout_.routingOrder.end(),
-                     [&](uint32_t a, uint32_t b) {
-                       return trace_.routing[a].timestampNs < trace_.routing[b].timestampNs;
-                     });
-  }
-  uint32_t countersTid = layout_.processes.back().countersTid;
-  if (countersTid != 0) addTrack(countersTid, "counters", TrackContent::Counters);
-  for (const auto& [device, events] : memoryByDevice_) {
-    if (device.first == 1 && device.second >= 0) continue;  // on its GPU's process
-    layout_.memory.push_back({kHostPid, countersTid, memorySeriesName(device), events});
+    layout_.routingOrder = timeOrder(trace_.routing);
   }
 }
 
@@ -310,11 +324,11 @@ void Builder::addFlow(FlowKind kind, uint32_t startTrack, int64_t startNs, int64
   ++layout_.stats.flows;
 }
 
-void Builder::resolveFlows() {
+void Builder::resolveGpuFlows() {
   auto& operatorAnchors = anchors_[static_cast<size_t>(SliceKind::Operator)];
   auto& apiAnchors = anchors_[static_cast<size_t>(SliceKind::ApiCall)];
   std::unordered_map<uint64_t, uint64_t> externalOf;
-  std::unordered_map<uint64_t, uint32_t> operatorOf, apiOf, transferOf;
+  std::unordered_map<uint64_t, uint32_t> operatorOf, apiOf;
   for (const auto& c : trace_.correlations) externalOf.emplace(c.correlationId, c.externalId);
   for (size_t i = 0; i < trace_.operators.size(); ++i) {
     uint64_t id = trace_.operators[i].correlationId;
@@ -324,12 +338,9 @@ void Builder::resolveFlows() {
     uint64_t id = trace_.apiCalls[i].correlationId;
     if (id != 0) apiOf.emplace(id, static_cast<uint32_t>(i));
   }
-  for (size_t i = 0; i < trace_.transfers.size(); ++i) {
-    transferOf.emplace(trace_.transfers[i].transferId, static_cast<uint32_t>(i));
-  }
   layout_.flows.reserve(
       2 * (trace_.kernels.size() + trace_.memcpys.size() + trace_.memsets.size()) +
-      trace_.transfers.size());
+      trace_.cache.size());
   auto linkGpu = [&](SliceKind kind, size_t index, uint64_t correlationId, int64_t startNs) {
     if (correlationId == 0) return;
     const Anchor& end = anchors_[static_cast<size_t>(kind)][index];
@@ -359,6 +370,13 @@ void Builder::resolveFlows() {
   }
   for (size_t i = 0; i < trace_.memsets.size(); ++i) {
     linkGpu(SliceKind::Memset, i, trace_.memsets[i].correlationId, trace_.memsets[i].startNs);
+  }
+}
+
+void Builder::resolveCacheFlows() {
+  std::unordered_map<uint64_t, uint32_t> transferOf;
+  for (size_t i = 0; i < trace_.transfers.size(); ++i) {
+    transferOf.emplace(trace_.transfers[i].transferId, static_cast<uint32_t>(i));
   }
   layout_.cacheFlow.assign(trace_.cache.size(), 0);
   const auto& transferAnchors = anchors_[static_cast<size_t>(SliceKind::Transfer)];
