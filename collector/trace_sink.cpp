@@ -1,6 +1,7 @@
 #include "collector/trace_sink.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace moeprof::collector {
@@ -17,6 +18,10 @@ void appendLocked(std::mutex& mutex, std::vector<Event>& events, Event event) {
 
 void TraceBuffer::append(OperatorEvent event) {
   appendLocked(mutex_, trace_.operators, std::move(event));
+}
+void TraceBuffer::append(std::vector<OperatorEvent> events) {
+  std::lock_guard lock(mutex_);
+  std::move(events.begin(), events.end(), std::back_inserter(trace_.operators));
 }
 void TraceBuffer::append(RangeEvent event) {
   appendLocked(mutex_, trace_.ranges, std::move(event));

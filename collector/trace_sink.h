@@ -2,10 +2,13 @@
 // Where sources deliver events: an interface with one append() per record type (like Kineto's
 // ActivityLogger), so that a source neither knows nor cares whether its events go to the SQLite
 // trace store (TraceWriter), to memory (TraceBuffer, for tests and exports) or elsewhere.
-// append() may be called from any thread. Sinks report failures as std::runtime_error; sources
+// append() may be called from any thread. Workloads emit app events (routing, cache, transfers)
+// through a TraceSink pointer that is null when the run is not traced: off costs one branch.
+// Sinks report failures as std::runtime_error; sources
 // that append from noexcept contexts catch and leave the error to the sink's owner.
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "collector/trace_events.h"
 
@@ -16,6 +19,8 @@ class TraceSink {
   virtual ~TraceSink() = default;
 
   virtual void append(OperatorEvent event) = 0;
+  // A batch, as the operator source hands them over: one call instead of one per operator.
+  virtual void append(std::vector<OperatorEvent> events) = 0;
   virtual void append(RangeEvent event) = 0;
   virtual void append(const MemoryEvent& event) = 0;
   virtual void append(KernelEvent event) = 0;
@@ -37,6 +42,7 @@ class TraceSink {
 class TraceBuffer final : public TraceSink {
  public:
   void append(OperatorEvent event) override;
+  void append(std::vector<OperatorEvent> events) override;
   void append(RangeEvent event) override;
   void append(const MemoryEvent& event) override;
   void append(KernelEvent event) override;

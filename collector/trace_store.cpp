@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -202,6 +203,7 @@ class TraceWriter::Impl {
   // not as events).
   template <typename Item>
   void push(std::vector<Item> Trace::*member, Item item);
+  void pushAll(std::vector<OperatorEvent> events);
   void pushMeta(const std::string& key, const std::string& value);
   void flush();
   void close();
@@ -386,6 +388,19 @@ void TraceWriter::Impl::push(std::vector<Item> Trace::*member, Item item) {
   (queue_.*member).push_back(std::move(item));
   if constexpr (!std::is_same_v<Item, SourceStats>) ++queueEvents_;
   queued();
+}
+
+void TraceWriter::Impl::pushAll(std::vector<OperatorEvent> events) {
+  std::lock_guard lock(mutex_);
+  checkOpen();
+  auto& operators = queue_.operators;
+  std::move(events.begin(), events.end(), std::back_inserter(operators));
+  queueEvents_ += events.size();
+  queuedItems_ += events.size();
+  size_t before = queueSize_;
+  queueSize_ += events.size();
+  // Once per filling, as in queued().
+  if (before < kTraceFlushEvents && queueSize_ >= kTraceFlushEvents) wake_.notify_one();
 }
 
 void TraceWriter::Impl::pushMeta(const std::string& key, const std::string& value) {
@@ -637,6 +652,9 @@ TraceWriter::~TraceWriter() {
 
 void TraceWriter::append(OperatorEvent event) {
   impl_->push(&Trace::operators, std::move(event));
+}
+void TraceWriter::append(std::vector<OperatorEvent> events) {
+  impl_->pushAll(std::move(events));
 }
 void TraceWriter::append(RangeEvent event) {
   impl_->push(&Trace::ranges, std::move(event));

@@ -53,6 +53,7 @@ class TraceWriter final : public TraceSink {
   TraceWriter& operator=(const TraceWriter&) = delete;
 
   void append(OperatorEvent event) override;
+  void append(std::vector<OperatorEvent> events) override;
   void append(RangeEvent event) override;
   void append(const MemoryEvent& event) override;
   void append(KernelEvent event) override;
