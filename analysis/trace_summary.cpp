@@ -58,7 +58,7 @@ void summarizeCopies(const Trace& trace, TraceSummary& summary) {
     stat.totalNs += copy.endNs - copy.startNs;
   }
   for (auto& [kind, stat] : byKind) {
-    stat.kind = copyKindLabel(kind);
+    stat.kind = collector::copyKindName(kind);
     if (stat.totalNs > 0) {
       stat.bytesPerSecond =
           static_cast<double>(stat.bytes) * 1e9 / static_cast<double>(stat.totalNs);
@@ -188,29 +188,6 @@ std::vector<EventCount> countEvents(const Trace& trace) {
 }
 
 }  // namespace
-
-std::string copyKindLabel(uint8_t copyKind) {
-  switch (copyKind) {
-    case 3:
-      return "HtoA";
-    case 4:
-      return "AtoH";
-    case 5:
-      return "AtoA";
-    case 6:
-      return "AtoD";
-    case 7:
-      return "DtoA";
-    case 11:
-      return "UVM HtoD";
-    case 12:
-      return "UVM DtoH";
-    case 13:
-      return "UVM DtoD";
-    default:
-      return collector::copyKindName(copyKind);
-  }
-}
 
 TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options) {
   TraceSummary summary;

@@ -90,9 +90,4 @@ struct SummaryOptions {
 
 TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options = {});
 
-// copyKindName extended with the kinds moeprof does not record itself but nsys exports have:
-// "HtoA", "AtoH", "AtoA", "AtoD", "DtoA", and nsys's unified-memory migrations 11-13
-// ("UVM HtoD", "UVM DtoH", "UVM DtoD"); "unknown" otherwise.
-std::string copyKindLabel(uint8_t copyKind);
-
 }  // namespace moeprof::analysis

@@ -8,9 +8,6 @@
 
 namespace moeprof::cli {
 
-Action addSummaryCommand(CLI::App& app);  // cli/command_summary.cpp
-Action addExportCommand(CLI::App& app);   // cli/command_export.cpp
-
 int runMain(int argc, char** argv) {
   CLI::App app{
       "moeprof: characterize Mixture-of-Experts inference (static vs dynamic gating, "

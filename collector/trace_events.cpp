@@ -2,6 +2,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <iterator>
+
 #include "collector/trace_events.h"
 
 namespace moeprof::collector {
@@ -18,21 +20,11 @@ uint64_t traceThreadId() {
 }
 
 const char* copyKindName(uint8_t copyKind) {
-  switch (static_cast<CopyKind>(copyKind)) {
-    case CopyKind::HostToDevice:
-      return "HtoD";
-    case CopyKind::DeviceToHost:
-      return "DtoH";
-    case CopyKind::DeviceToDevice:
-      return "DtoD";
-    case CopyKind::HostToHost:
-      return "HtoH";
-    case CopyKind::PeerToPeer:
-      return "PtoP";
-    case CopyKind::Unknown:
-      break;
-  }
-  return "unknown";
+  // CUpti_ActivityMemcpyKind (1-10) and the unified-memory migrations nsys exports add (11-13).
+  static constexpr const char* kNames[] = {"unknown", "HtoD",     "DtoH",     "HtoA",    "AtoH",
+                                           "AtoA",    "AtoD",     "DtoA",     "DtoD",    "HtoH",
+                                           "PtoP",    "UVM HtoD", "UVM DtoH", "UVM DtoD"};
+  return copyKind < std::size(kNames) ? kNames[copyKind] : "unknown";
 }
 
 const char* cacheActionName(CacheAction action) {

@@ -76,7 +76,7 @@ enum class CopyKind : uint8_t {
   HostToHost = 9,
   PeerToPeer = 10,
 };
-const char* copyKindName(uint8_t copyKind);  // "HtoD", "DtoH", ..., "unknown"
+const char* copyKindName(uint8_t copyKind);  // "HtoD", "DtoH", ..., "UVM DtoD", "unknown"
 
 // One copy (CUPTI MEMCPY, and MEMCPY2 for peer copies).
 struct MemcpyEvent {
