@@ -32,8 +32,10 @@ void RunFlags::addTo(CLI::App& app) {
                  "or system (LibTorch's default; pays page faults on every big temporary)")
       ->capture_default_str();
   app.add_option("--trace", trace_,
-                 "off: metrics only; ops: also LibTorch operators, phase ranges and routing "
-                 "summaries in trace.sqlite; full: also every allocation and free")
+                 "off: metrics only; ops: also LibTorch operators, NVTX ranges (moeprof's phases "
+                 "and any other NVTX user's) and routing summaries in trace.sqlite; full: also "
+                 "every allocation and free and, with --device cuda, CUPTI kernels, copies, "
+                 "memsets, device memory and CUDA API calls")
       ->capture_default_str();
   app.add_flag("--force", o.force, "replace existing run directories");
 }

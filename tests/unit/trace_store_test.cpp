@@ -474,11 +474,14 @@ TEST_F(TraceStoreTest, ConcurrentAppendsAreAllKept) {
 
 // A size cap fails like a full disk: the error reaches the caller, what was committed before
 // stays readable.
+// A disk that fills up: room for the schema (about 30 pages of 64 KiB) and a little more.
+constexpr int64_t kSmallDiskBytes = 4 * 1024 * 1024;
+
 TEST_F(TraceStoreTest, DiskFullIsReportedAndEarlierEventsSurvive) {
-  TraceWriter writer(file(), std::chrono::hours(1), 256 * 1024);
+  TraceWriter writer(file(), std::chrono::hours(1), kSmallDiskBytes);
   for (int i = 0; i < 10; ++i) writer.append(makeOperator(i, i + 1, "aten::mm", 0));
   writer.flush();
-  for (int i = 0; i < 20'000; ++i) {
+  for (int i = 0; i < 60'000; ++i) {
     writer.append(makeOperator(100 + i, 200 + i, std::string(100, 'x') + std::to_string(i), 0));
   }
   std::string message = runtimeErrorMessage([&] { writer.flush(); });
@@ -493,7 +496,7 @@ TEST_F(TraceStoreTest, DiskFullIsReportedAndEarlierEventsSurvive) {
 }
 
 TEST_F(TraceStoreTest, CloseReportsAnErrorOnlyAppendsHaveSeen) {
-  TraceWriter writer(file(), 20ms, 256 * 1024);
+  TraceWriter writer(file(), 20ms, kSmallDiskBytes);
   // Append until the writer thread has failed, swallowing the error as a source callback must.
   int appended = 0;
   EXPECT_TRUE(eventually([&] {
