@@ -30,6 +30,8 @@ int runMain(int argc, char** argv) {
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);
   add("summary", "Summarize a trace: a run's, or an Nsight Systems SQLite export",
       addSummaryCommand);
+  add("simulate", "Replay a run's routing through expert caches: miss rate per policy and slots",
+      addSimulateCommand);
 
   try {
     app.parse(argc, argv);

@@ -22,5 +22,6 @@ Action addCompareCommand(CLI::App& app);
 Action addPresetsCommand(CLI::App& app);
 Action addSummaryCommand(CLI::App& app);
 Action addExportCommand(CLI::App& app);
+Action addSimulateCommand(CLI::App& app);
 
 }  // namespace moeprof::cli

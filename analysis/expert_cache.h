@@ -1,0 +1,161 @@
+#pragma once
+// Expert Buffering (PAPER.md, Optimization 2): a fixed number of device slots holding experts,
+// and the eviction policies that decide which expert leaves when a missing one must come in.
+// Written once, torch-free, so that live runs and trace replay (`moeprof simulate`) call the
+// same code (DESIGN.md, "Policies are written once").
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moeprof::analysis {
+
+// What a cache slot holds: one expert of one MoE layer, numbered layer * numExperts + expert so
+// that one pool can serve all layers. Key spaces stay below 2^20 (layers x experts).
+using ExpertKey = uint32_t;
+inline constexpr ExpertKey kNoExpertKey = UINT32_MAX;
+inline constexpr ExpertKey expertKey(uint32_t moeLayer, uint32_t expert, uint32_t numExperts) {
+  return moeLayer * numExperts + expert;
+}
+
+// A read-only view of the cache's slots that policies choose victims from. Slots [0, size) are
+// occupied; the arrays are parallel, indexed by slot. Times are positions in the cache's own
+// access sequence (0 for its first access), so "now" is the position of the access being served.
+struct CacheSlots {
+  uint32_t size = 0;
+  const ExpertKey* keys = nullptr;
+  const uint64_t* insertedAt = nullptr;  // position of the miss that brought the key in
+  const uint64_t* lastUsedAt = nullptr;  // position of the key's latest access
+  const uint64_t* useCount = nullptr;    // accesses since the key was brought in (>= 1)
+  const uint8_t* active = nullptr;       // 1 when the current batch uses the key
+  uint64_t now = 0;
+};
+
+// Chooses which occupied slot to evict when the cache is full and `incoming` missed. Called
+// only on misses, so hits cost no virtual call. Implementations keep no per-access state; all
+// they need is in CacheSlots (Belady adds the future it was built with).
+class EvictionPolicy {
+ public:
+  virtual ~EvictionPolicy() = default;
+  virtual std::string_view name() const = 0;
+  virtual uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const = 0;
+};
+
+// The paper's policy: first evict an expert the current batch does not use (it cannot be needed
+// again before the next batch), and among the candidates the most recently inserted one
+// (last in, first out). If every cached expert is active, the most recently inserted of all.
+// Why LIFO: experts run in increasing id order within a batch, so the expert inserted last has
+// just run and the ones inserted earlier wait for low ids of the next batch; evicting the last
+// one keeps the shortest reuse distances resident, where FIFO would evict exactly the expert
+// needed next (on a cyclic scan FIFO misses every time).
+class LifoPolicy final : public EvictionPolicy {
+ public:
+  std::string_view name() const override { return "lifo"; }
+  uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const override;
+};
+
+// Least recently used.
+class LruPolicy final : public EvictionPolicy {
+ public:
+  std::string_view name() const override { return "lru"; }
+  uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const override;
+};
+
+// Least frequently used, counting accesses since the key was inserted (in-cache LFU: a key
+// evicted and brought back starts over, so old popularity cannot pin a key forever); ties go to
+// the least recently used.
+class LfuPolicy final : public EvictionPolicy {
+ public:
+  std::string_view name() const override { return "lfu"; }
+  uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const override;
+};
+
+// First in, first out: the earliest inserted key leaves, however often it is used.
+class FifoPolicy final : public EvictionPolicy {
+ public:
+  std::string_view name() const override { return "fifo"; }
+  uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const override;
+};
+
+// Belady's MIN, the offline optimum for demand caching: evict the key whose next use is farthest
+// in the future (keys never used again first). It must see exactly the sequence it was built
+// with, access by access; a different key at a position is a programming error
+// (std::logic_error). The next-use index is built once in O(n); victims cost O(slots).
+class BeladyPolicy final : public EvictionPolicy {
+ public:
+  explicit BeladyPolicy(std::span<const ExpertKey> sequence);
+  std::string_view name() const override { return "belady"; }
+  uint32_t chooseVictim(const CacheSlots& slots, ExpertKey incoming) const override;
+
+ private:
+  static constexpr uint32_t kNever = UINT32_MAX;
+  std::vector<ExpertKey> sequence_;
+  std::vector<uint32_t> nextUse_;  // position of the next access to sequence_[i], or kNever
+};
+
+// The policy names `makePolicy` accepts, in the order reports list them.
+inline constexpr std::string_view kPolicyNames[] = {"lifo", "lru", "lfu", "fifo", "belady"};
+
+// A policy by name. `future` is the whole access sequence the cache will see; only "belady"
+// uses it. Throws InputError naming the bad name and the allowed ones.
+std::unique_ptr<EvictionPolicy> makePolicy(std::string_view name,
+                                           std::span<const ExpertKey> future = {});
+
+// What one access did. On a miss in a full cache, `evicted` is true and `evictedKey` says which
+// key left `slot` (live runs turn this into collector::CacheEvent Miss and Evict events).
+struct CacheAccess {
+  bool hit = false;
+  bool evicted = false;
+  uint32_t slot = 0;
+  ExpertKey evictedKey = kNoExpertKey;
+};
+
+// A bounded set of slots holding expert keys. Flat arrays scanned linearly: with the few slots
+// a device has (up to a few dozen) a scan beats any map, and no access allocates.
+class ExpertCache {
+ public:
+  // Throws InputError when capacity is 0.
+  ExpertCache(uint32_t capacity, std::unique_ptr<EvictionPolicy> policy);
+
+  // Tells the cache which keys the coming batch uses; LIFO evicts the others first. Keys
+  // accessed later are marked active too, so callers that skip this still get correct LIFO
+  // (it then degrades to plain last-in-first-out among the keys used so far).
+  void beginBatch(std::span<const ExpertKey> activeKeys);
+
+  // Looks `key` up; on a miss inserts it, evicting the policy's victim when full.
+  CacheAccess access(ExpertKey key);
+
+  bool contains(ExpertKey key) const { return findSlot(key) >= 0; }
+  uint32_t capacity() const { return capacity_; }
+  uint32_t size() const { return size_; }
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+  uint64_t evictions() const { return evictions_; }
+  uint64_t accesses() const { return hits_ + misses_; }
+  const EvictionPolicy& policy() const { return *policy_; }
+
+ private:
+  int32_t findSlot(ExpertKey key) const {
+    for (uint32_t i = 0; i < size_; ++i) {
+      if (keys_[i] == key) return static_cast<int32_t>(i);
+    }
+    return -1;
+  }
+  CacheSlots view() const;
+
+  uint32_t capacity_;
+  uint32_t size_ = 0;
+  std::unique_ptr<EvictionPolicy> policy_;
+  std::vector<ExpertKey> keys_;
+  std::vector<uint64_t> insertedAt_;
+  std::vector<uint64_t> lastUsedAt_;
+  std::vector<uint64_t> useCount_;
+  std::vector<uint8_t> active_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  uint64_t evictions_ = 0;
+};
+
+}  // namespace moeprof::analysis

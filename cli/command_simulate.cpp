@@ -1,0 +1,148 @@
+#include <charconv>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analysis/cache_simulation.h"
+#include "cli/app.h"
+#include "collector/atomic_file.h"
+#include "collector/errors.h"
+#include "collector/routing_log.h"
+#include "collector/run_manifest.h"
+#include "reports/table.h"
+
+namespace moeprof::cli {
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+uint32_t parseSlotCount(const std::string& item, const std::string& whole) {
+  uint32_t value = 0;
+  auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+  if (item.empty() || error != std::errc() || end != item.data() + item.size() || value == 0 ||
+      value > collector::kMaxExperts) {
+    throw InputError("--slots '" + whole + "': '" + item +
+                     "' is not a slot count (allowed: N, A..B or a comma list, counts >= 1)");
+  }
+  return value;
+}
+
+// "A..B" is a range: the counts in it that the model allows (topK to experts) are simulated and
+// the others skipped with a note, so "1..16" works for any model. A single count or a list names
+// counts explicitly, and one the model does not allow is an error (simulateCaches says why).
+std::vector<uint32_t> resolveSlots(const std::string& text, uint32_t topK, uint32_t experts) {
+  size_t dots = text.find("..");
+  if (dots == std::string::npos) {
+    std::vector<uint32_t> counts;
+    for (const std::string& item : splitList(text)) counts.push_back(parseSlotCount(item, text));
+    return counts;
+  }
+  uint32_t low = parseSlotCount(text.substr(0, dots), text);
+  uint32_t high = parseSlotCount(text.substr(dots + 2), text);
+  if (low > high) {
+    throw InputError("--slots '" + text + "': the range is empty (A..B needs A <= B)");
+  }
+  std::vector<uint32_t> counts;
+  for (uint32_t count = std::max(low, topK); count <= std::min(high, experts); ++count) {
+    counts.push_back(count);
+  }
+  if (counts.empty()) {
+    throw InputError("--slots '" + text +
+                     "': no slot count in the range is allowed (allowed: " + std::to_string(topK) +
+                     " (topK) to " + std::to_string(experts) + " (experts per layer))");
+  }
+  if (low < topK || high > experts) {
+    std::cerr << "moeprof: note: --slots " << text << " simulates " << counts.front() << ".."
+              << counts.back() << " (allowed for this model: " << topK << " to " << experts
+              << ")\n";
+  }
+  return counts;
+}
+
+reports::Table missRateTable(const analysis::CacheSimulation& simulation) {
+  std::vector<std::string> headers = {"slots"};
+  std::vector<reports::Align> alignments = {reports::Align::Right};
+  for (const auto& curve : simulation.curves) {
+    headers.push_back(curve.policy);
+    alignments.push_back(reports::Align::Right);
+  }
+  reports::Table table(headers, alignments);
+  if (simulation.curves.empty()) return table;
+  for (size_t i = 0; i < simulation.curves.front().points.size(); ++i) {
+    std::vector<std::string> row = {std::to_string(simulation.curves.front().points[i].slots)};
+    for (const auto& curve : simulation.curves) {
+      row.push_back(reports::formatNumber(curve.points[i].counts.missRate(), 3));
+    }
+    table.addRow(std::move(row));
+  }
+  return table;
+}
+
+struct SimulateCommand {
+  std::string run;
+  std::string policies = "lifo,lru,lfu,fifo,belady";
+  std::string slots = "1..16";
+  std::string scope = "layer";
+  std::string jsonPath;
+  std::string csvPath;
+
+  int execute() const {
+    analysis::CacheScope cacheScope = analysis::parseCacheScope(scope);
+    std::filesystem::path logPath = std::filesystem::path(run) / collector::kRoutingLogFileName;
+    if (!std::filesystem::is_regular_file(logPath)) {
+      throw InputError("'" + run + "' has no " + collector::kRoutingLogFileName +
+                       " (expected a run directory written by 'moeprof run' with an MoE model)");
+    }
+    collector::RoutingLog log = collector::readRoutingLog(logPath);
+    std::vector<uint32_t> counts = resolveSlots(slots, log.header.topK, log.header.numExperts);
+    auto simulation = analysis::simulateCaches(log, splitList(policies), counts, cacheScope);
+    // Files first, all computed before any is written; then the table.
+    if (!jsonPath.empty()) {
+      collector::writeFileAtomically(jsonPath, analysis::cacheSimulationJson(simulation));
+    }
+    if (!csvPath.empty()) {
+      collector::writeFileAtomically(csvPath, analysis::cacheSimulationCsv(simulation));
+    }
+    uint64_t accesses = simulation.curves.front().points.front().counts.accesses;
+    std::cout << "Expert cache miss rate (misses / accesses), model " << simulation.model << ", "
+              << simulation.numLayers << " MoE layers x " << simulation.numExperts
+              << " experts, top-" << simulation.topK << ", scope "
+              << analysis::cacheScopeName(simulation.scope) << ", " << accesses << " accesses\n\n"
+              << missRateTable(simulation).toText();
+    return kExitOk;
+  }
+};
+
+}  // namespace
+
+Action addSimulateCommand(CLI::App& app) {
+  auto command = std::make_shared<SimulateCommand>();
+  app.add_option("RUN", command->run, "run directory holding routing.bin")->required();
+  app.add_option("--cache", command->policies,
+                 "eviction policies, comma-separated: lifo (the paper's), lru, lfu, fifo, belady")
+      ->capture_default_str();
+  app.add_option("--slots", command->slots,
+                 "expert slots per MoE layer: N, a list 2,4,8, or a range A..B (counts outside "
+                 "topK..experts are skipped in a range, rejected in a list)")
+      ->capture_default_str();
+  app.add_option("--scope", command->scope,
+                 "layer: one cache per MoE layer; global: one pool of slots x layers")
+      ->capture_default_str();
+  app.add_option("--json", command->jsonPath, "also write the miss-rate curves as JSON");
+  app.add_option("--csv", command->csvPath, "also write the miss-rate curves as CSV");
+  return [command] { return command->execute(); };
+}
+
+}  // namespace moeprof::cli
