@@ -28,8 +28,10 @@ struct AccessTrace {
 };
 
 // The access traces of a log, in log (= execution) order: one per MoE layer for Layer scope,
-// one for Global scope. An expert counts as needed by a record when at least one of its
-// token assignments was not dropped (a dropped assignment runs no expert computation).
+// one for Global scope. Each record is one batch, so every decoder step of incremental decoding
+// is a batch of its own, as it is when the model runs. An expert counts as needed by a record when
+// at least one of its token assignments was not dropped (a dropped assignment runs no expert
+// computation).
 std::vector<AccessTrace> buildAccessTraces(const collector::RoutingLog& log, CacheScope scope);
 
 // Counts for one cache (or the sum over the per-layer caches) replaying a trace.

@@ -7,25 +7,19 @@
 
 namespace moeprof::analysis {
 
-namespace {
-
-// The slot with the largest insertedAt among those `eligible` accepts, or -1 when none is.
-template <typename Eligible>
-int32_t latestInserted(const CacheSlots& slots, Eligible eligible) {
-  int32_t best = -1;
+uint32_t LifoPolicy::chooseVictim(const CacheSlots& slots, ExpertKey) const {
+  // One pass over (inactive, insertedAt) ordered lexicographically: any inactive slot outranks
+  // every active one, and within each group the latest inserted wins.
+  uint32_t best = 0;
+  uint64_t bestScore = 0;
   for (uint32_t i = 0; i < slots.size; ++i) {
-    if (!eligible(i)) continue;
-    if (best < 0 || slots.insertedAt[i] > slots.insertedAt[best]) best = static_cast<int32_t>(i);
+    uint64_t score = (static_cast<uint64_t>(slots.active[i] == 0) << 63) | slots.insertedAt[i];
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
+    }
   }
   return best;
-}
-
-}  // namespace
-
-uint32_t LifoPolicy::chooseVictim(const CacheSlots& slots, ExpertKey) const {
-  int32_t inactive = latestInserted(slots, [&](uint32_t i) { return slots.active[i] == 0; });
-  if (inactive >= 0) return static_cast<uint32_t>(inactive);
-  return static_cast<uint32_t>(latestInserted(slots, [](uint32_t) { return true; }));
 }
 
 uint32_t LruPolicy::chooseVictim(const CacheSlots& slots, ExpertKey) const {
@@ -111,7 +105,7 @@ ExpertCache::ExpertCache(uint32_t capacity, std::unique_ptr<EvictionPolicy> poli
       insertedAt_(capacity, 0),
       lastUsedAt_(capacity, 0),
       useCount_(capacity, 0),
-      active_(capacity, 0) {
+      active_(size_t{capacity} + 1, 0) {
   if (capacity == 0) throw InputError("expert cache: capacity 0 (at least 1 slot is needed)");
   if (!policy_) throw std::invalid_argument("expert cache: no eviction policy");
 }
@@ -119,8 +113,8 @@ ExpertCache::ExpertCache(uint32_t capacity, std::unique_ptr<EvictionPolicy> poli
 void ExpertCache::beginBatch(std::span<const ExpertKey> activeKeys) {
   std::fill(active_.begin(), active_.begin() + size_, uint8_t{0});
   for (ExpertKey key : activeKeys) {
-    int32_t slot = findSlot(key);
-    if (slot >= 0) active_[slot] = 1;
+    if (key >= slotOf_.size()) continue;  // never seen, so not cached
+    active_[slotOf_[key]] = 1;            // uncached keys write the spare entry
   }
 }
 
@@ -129,7 +123,16 @@ CacheSlots ExpertCache::view() const {
           active_.data(), hits_ + misses_};
 }
 
+void ExpertCache::growIndex(ExpertKey key) {
+  size_t size = std::max<size_t>(size_t{key} + 1, 2 * slotOf_.size());
+  slotOf_.resize(size, capacity_);
+}
+
 CacheAccess ExpertCache::access(ExpertKey key) {
+  if (key >= kExpertKeyLimit) {
+    throw std::invalid_argument("expert cache: key " + std::to_string(key) + " at or above " +
+                                std::to_string(kExpertKeyLimit));
+  }
   const uint64_t now = hits_ + misses_;
   CacheAccess result;
   int32_t found = findSlot(key);
@@ -147,11 +150,14 @@ CacheAccess ExpertCache::access(ExpertKey key) {
     slot = policy_->chooseVictim(view(), key);
     result.evicted = true;
     result.evictedKey = keys_[slot];
+    slotOf_[keys_[slot]] = capacity_;
     ++evictions_;
   } else {
     ++size_;
   }
   ++misses_;
+  if (key >= slotOf_.size()) growIndex(key);
+  slotOf_[key] = slot;
   keys_[slot] = key;
   insertedAt_[slot] = now;
   lastUsedAt_[slot] = now;

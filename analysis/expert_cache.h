@@ -13,9 +13,11 @@
 namespace moeprof::analysis {
 
 // What a cache slot holds: one expert of one MoE layer, numbered layer * numExperts + expert so
-// that one pool can serve all layers. Key spaces stay below 2^20 (layers x experts).
+// that one pool can serve all layers. Real key spaces stay below 2^20 (layers x experts);
+// caches accept keys below kExpertKeyLimit, which bounds their key -> slot index at 64 MiB.
 using ExpertKey = uint32_t;
 inline constexpr ExpertKey kNoExpertKey = UINT32_MAX;
+inline constexpr ExpertKey kExpertKeyLimit = ExpertKey{1} << 24;
 inline constexpr ExpertKey expertKey(uint32_t moeLayer, uint32_t expert, uint32_t numExperts) {
   return moeLayer * numExperts + expert;
 }
@@ -112,8 +114,9 @@ struct CacheAccess {
   ExpertKey evictedKey = kNoExpertKey;
 };
 
-// A bounded set of slots holding expert keys. Flat arrays scanned linearly: with the few slots
-// a device has (up to a few dozen) a scan beats any map, and no access allocates.
+// A bounded set of slots holding expert keys. Flat per-slot arrays (policies scan them only on a
+// miss) and a direct key -> slot index, so a hit costs one load and no access allocates once
+// the largest key has been seen.
 class ExpertCache {
  public:
   // Throws InputError when capacity is 0.
@@ -124,7 +127,8 @@ class ExpertCache {
   // (it then degrades to plain last-in-first-out among the keys used so far).
   void beginBatch(std::span<const ExpertKey> activeKeys);
 
-  // Looks `key` up; on a miss inserts it, evicting the policy's victim when full.
+  // Looks `key` up; on a miss inserts it, evicting the policy's victim when full. A key at or
+  // above kExpertKeyLimit is a programming error (std::invalid_argument).
   CacheAccess access(ExpertKey key);
 
   bool contains(ExpertKey key) const { return findSlot(key) >= 0; }
@@ -137,12 +141,16 @@ class ExpertCache {
   const EvictionPolicy& policy() const { return *policy_; }
 
  private:
+  // slotOf_ maps every key seen so far to its slot, or to capacity_ (a spare entry of active_
+  // that absorbs writes) when it is not cached: one load per lookup and no branch in
+  // beginBatch. It grows (doubling) only when a larger key than ever before appears, so steady
+  // state allocates nothing (real key spaces, below 2^20, take at most 4 MiB).
   int32_t findSlot(ExpertKey key) const {
-    for (uint32_t i = 0; i < size_; ++i) {
-      if (keys_[i] == key) return static_cast<int32_t>(i);
-    }
-    return -1;
+    if (key >= slotOf_.size()) return -1;
+    uint32_t slot = slotOf_[key];
+    return slot == capacity_ ? -1 : static_cast<int32_t>(slot);
   }
+  void growIndex(ExpertKey key);
   CacheSlots view() const;
 
   uint32_t capacity_;
@@ -152,7 +160,8 @@ class ExpertCache {
   std::vector<uint64_t> insertedAt_;
   std::vector<uint64_t> lastUsedAt_;
   std::vector<uint64_t> useCount_;
-  std::vector<uint8_t> active_;
+  std::vector<uint8_t> active_;  // capacity_ + 1 entries; the last one is the spare
+  std::vector<uint32_t> slotOf_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   uint64_t evictions_ = 0;

@@ -118,6 +118,19 @@ TEST(ExpertCacheTest, BadPolicyNameAndCapacityAreInputErrors) {
   EXPECT_NE(message.find("capacity 0"), std::string::npos) << message;
 }
 
+TEST(ExpertCacheTest, KeysAtTheLimitAreRejectedAndLargeKeysWork) {
+  ExpertCache cache(2, std::make_unique<FifoPolicy>());
+  EXPECT_THROW(cache.access(kExpertKeyLimit), std::invalid_argument);
+  // A large key grows the key -> slot index; an evicted key must miss when it comes back.
+  ExpertKey large = (ExpertKey{1} << 20) + 7;
+  EXPECT_FALSE(cache.access(large).hit);
+  EXPECT_FALSE(cache.access(3).hit);
+  EXPECT_EQ(cache.access(5).evictedKey, large);
+  EXPECT_FALSE(cache.access(large).hit);
+  EXPECT_TRUE(cache.access(5).hit);
+  EXPECT_EQ(cache.misses(), 4u);
+}
+
 TEST(ExpertCacheTest, BeladyRejectsASequenceOtherThanItsOwn) {
   std::vector<ExpertKey> sequence = {1, 2, 3};
   ExpertCache cache(1, makePolicy("belady", sequence));
