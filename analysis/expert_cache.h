@@ -51,7 +51,9 @@ class EvictionPolicy {
 // Why LIFO: experts run in increasing id order within a batch, so the expert inserted last has
 // just run and the ones inserted earlier wait for low ids of the next batch; evicting the last
 // one keeps the shortest reuse distances resident, where FIFO would evict exactly the expert
-// needed next (on a cyclic scan FIFO misses every time).
+// needed next (on a cyclic scan FIFO misses every time). The paper uses it per layer; in one
+// pool shared by all layers the latest inserted inactive experts are those of the layer that
+// just ran, which the next decoder step needs first, so there it can do worse than LRU.
 class LifoPolicy final : public EvictionPolicy {
  public:
   std::string_view name() const override { return "lifo"; }
