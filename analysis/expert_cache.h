@@ -144,9 +144,10 @@ class ExpertCache {
 
  private:
   // slotOf_ maps every key seen so far to its slot, or to capacity_ (a spare entry of active_
-  // that absorbs writes) when it is not cached: one load per lookup and no branch in
-  // beginBatch. It grows (doubling) only when a larger key than ever before appears, so steady
-  // state allocates nothing (real key spaces, below 2^20, take at most 4 MiB).
+  // that absorbs writes) when it is not cached: one load per lookup, and beginBatch
+  // need not branch on whether a key is cached. It grows (doubling) only when a larger key than
+  // ever before appears, so steady state allocates nothing (real key spaces, below 2^20, take at
+  // most 4 MiB).
   int32_t findSlot(ExpertKey key) const {
     if (key >= slotOf_.size()) return -1;
     uint32_t slot = slotOf_[key];
