@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/cupti_table_rows.h"
 #include "collector/errors.h"
 #include "collector/sqlite_statement.h"
 
@@ -189,25 +190,8 @@ std::vector<KernelEvent> NsysReader::kernels() const {
                     k.raw("demangledName") +
                     " LEFT JOIN StringIds s ON s.id = " + k.raw("shortName") +
                     " ORDER BY k.start, k.rowid";
-  rows(kKernelTable, sql, [&](const RowReader& row) {
-    KernelEvent& event = events.emplace_back();
-    event.startNs = row.i64(0);
-    event.endNs = row.i64(1);
-    event.deviceId = row.narrow<uint32_t>(2);
-    event.contextId = row.narrow<uint32_t>(3);
-    event.streamId = row.narrow<uint32_t>(4);
-    event.correlationId = row.u64(5);
-    event.name = row.text(6);
-    event.gridX = row.narrow<int32_t>(7);
-    event.gridY = row.narrow<int32_t>(8);
-    event.gridZ = row.narrow<int32_t>(9);
-    event.blockX = row.narrow<int32_t>(10);
-    event.blockY = row.narrow<int32_t>(11);
-    event.blockZ = row.narrow<int32_t>(12);
-    event.registersPerThread = row.narrow<int32_t>(13);
-    event.staticSharedBytes = row.narrow<int32_t>(14);
-    event.dynamicSharedBytes = row.narrow<int32_t>(15);
-  });
+  rows(kKernelTable, sql,
+       [&](const RowReader& row) { events.push_back(collector::kernelFromRow(row)); });
   return events;
 }
 
@@ -252,17 +236,8 @@ std::vector<MemsetEvent> NsysReader::memsets() const {
       "SELECT m.start, m.end, " +
       m.list({"deviceId", "contextId", "streamId", "correlationId", "value", "bytes"}, "0") +
       " FROM CUPTI_ACTIVITY_KIND_MEMSET m ORDER BY m.start, m.rowid";
-  rows(kMemsetTable, sql, [&](const RowReader& row) {
-    MemsetEvent& event = events.emplace_back();
-    event.startNs = row.i64(0);
-    event.endNs = row.i64(1);
-    event.deviceId = row.narrow<uint32_t>(2);
-    event.contextId = row.narrow<uint32_t>(3);
-    event.streamId = row.narrow<uint32_t>(4);
-    event.correlationId = row.u64(5);
-    event.value = row.narrow<uint32_t>(6);
-    event.bytes = row.i64(7);
-  });
+  rows(kMemsetTable, sql,
+       [&](const RowReader& row) { events.push_back(collector::memsetFromRow(row)); });
   return events;
 }
 

@@ -23,9 +23,10 @@ struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
       // Frees are reported from noexcept destructors: a store error (disk full) must not
       // escape here. The writer keeps it and its close() reports it.
       try {
-        writer->append(MemoryEvent{traceClockNs(), traceThreadId(), static_cast<int8_t>(device.type()),
-                              static_cast<int8_t>(device.index()), deltaBytes, totalAllocated,
-                              totalReserved, reinterpret_cast<uint64_t>(ptr)});
+        writer->append(MemoryEvent{traceClockNs(), traceThreadId(),
+                                   static_cast<int8_t>(device.type()),
+                                   static_cast<int8_t>(device.index()), deltaBytes, totalAllocated,
+                                   totalReserved, reinterpret_cast<uint64_t>(ptr)});
       } catch (const std::exception&) {
         trace.store(nullptr);
       }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "collector/cupti_table_rows.h"
 #include "collector/errors.h"
 #include "collector/sqlite_statement.h"
 #include "collector/trace_store.h"
@@ -162,25 +163,7 @@ std::vector<KernelEvent> TraceReader::kernels() const {
              "k.registersPerThread, k.staticSharedMemory, k.dynamicSharedMemory "
              "FROM CUPTI_ACTIVITY_KIND_KERNEL k LEFT JOIN StringIds s ON s.id = k.demangledName "
              "ORDER BY k.start, k.rowid",
-             [&](const RowReader& row) {
-               KernelEvent& event = events.emplace_back();
-               event.startNs = row.i64(0);
-               event.endNs = row.i64(1);
-               event.deviceId = row.narrow<uint32_t>(2);
-               event.contextId = row.narrow<uint32_t>(3);
-               event.streamId = row.narrow<uint32_t>(4);
-               event.correlationId = row.u64(5);
-               event.name = row.text(6);
-               event.gridX = row.narrow<int32_t>(7);
-               event.gridY = row.narrow<int32_t>(8);
-               event.gridZ = row.narrow<int32_t>(9);
-               event.blockX = row.narrow<int32_t>(10);
-               event.blockY = row.narrow<int32_t>(11);
-               event.blockZ = row.narrow<int32_t>(12);
-               event.registersPerThread = row.narrow<int32_t>(13);
-               event.staticSharedBytes = row.narrow<int32_t>(14);
-               event.dynamicSharedBytes = row.narrow<int32_t>(15);
-             });
+             [&](const RowReader& row) { events.push_back(kernelFromRow(row)); });
   return events;
 }
 
@@ -213,17 +196,7 @@ std::vector<MemsetEvent> TraceReader::memsets() const {
   forEachRow(db_.get(), path_, "CUPTI_ACTIVITY_KIND_MEMSET",
              "SELECT start, end, deviceId, contextId, streamId, correlationId, value, bytes "
              "FROM CUPTI_ACTIVITY_KIND_MEMSET ORDER BY start, rowid",
-             [&](const RowReader& row) {
-               MemsetEvent& event = events.emplace_back();
-               event.startNs = row.i64(0);
-               event.endNs = row.i64(1);
-               event.deviceId = row.narrow<uint32_t>(2);
-               event.contextId = row.narrow<uint32_t>(3);
-               event.streamId = row.narrow<uint32_t>(4);
-               event.correlationId = row.u64(5);
-               event.value = row.narrow<uint32_t>(6);
-               event.bytes = row.i64(7);
-             });
+             [&](const RowReader& row) { events.push_back(memsetFromRow(row)); });
   return events;
 }
 
