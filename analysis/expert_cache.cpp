@@ -128,23 +128,43 @@ void ExpertCache::growIndex(ExpertKey key) {
   slotOf_.resize(size, capacity_);
 }
 
-CacheAccess ExpertCache::access(ExpertKey key) {
+void ExpertCache::checkKey(ExpertKey key) const {
   if (key >= kExpertKeyLimit) {
     throw std::invalid_argument("expert cache: key " + std::to_string(key) + " at or above " +
                                 std::to_string(kExpertKeyLimit));
   }
+}
+
+CacheAccess ExpertCache::access(ExpertKey key) {
+  checkKey(key);
   const uint64_t now = hits_ + misses_;
-  CacheAccess result;
   int32_t found = findSlot(key);
-  if (found >= 0) {
-    ++hits_;
-    lastUsedAt_[found] = now;
-    ++useCount_[found];
-    active_[found] = 1;
-    result.hit = true;
-    result.slot = static_cast<uint32_t>(found);
+  if (found < 0) {
+    CacheAccess result = place(key, now);  // the policy sees `now` before the miss is counted
+    ++misses_;
     return result;
   }
+  ++hits_;
+  lastUsedAt_[found] = now;
+  ++useCount_[found];
+  active_[found] = 1;
+  return {.hit = true, .slot = static_cast<uint32_t>(found)};
+}
+
+CacheAccess ExpertCache::insert(ExpertKey key) {
+  checkKey(key);
+  if (policy_->name() == "belady") {
+    throw std::logic_error("expert cache: Belady's MIN cannot take prefetch insertions");
+  }
+  int32_t found = findSlot(key);
+  if (found >= 0) return {.hit = true, .slot = static_cast<uint32_t>(found)};
+  CacheAccess result = place(key, hits_ + misses_);
+  useCount_[result.slot] = 0;
+  return result;
+}
+
+CacheAccess ExpertCache::place(ExpertKey key, uint64_t now) {
+  CacheAccess result;
   uint32_t slot = size_;
   if (size_ == capacity_) {
     slot = policy_->chooseVictim(view(), key);
@@ -155,7 +175,6 @@ CacheAccess ExpertCache::access(ExpertKey key) {
   } else {
     ++size_;
   }
-  ++misses_;
   if (key >= slotOf_.size()) growIndex(key);
   slotOf_[key] = slot;
   keys_[slot] = key;

@@ -133,6 +133,13 @@ class ExpertCache {
   // above kExpertKeyLimit is a programming error (std::invalid_argument).
   CacheAccess access(ExpertKey key);
 
+  // Brings `key` in ahead of need (a prefetch), evicting the policy's victim when full; counts
+  // neither a hit nor a miss, so hit and miss rates stay those of demand accesses. A key already
+  // cached is left alone (result.hit). The key starts with no use (LFU evicts unused prefetches
+  // first). Belady cannot take insertions: its victims follow the access sequence it was built
+  // with (std::logic_error).
+  CacheAccess insert(ExpertKey key);
+
   bool contains(ExpertKey key) const { return findSlot(key) >= 0; }
   uint32_t capacity() const { return capacity_; }
   uint32_t size() const { return size_; }
@@ -155,6 +162,9 @@ class ExpertCache {
   }
   void growIndex(ExpertKey key);
   CacheSlots view() const;
+  void checkKey(ExpertKey key) const;
+  // Puts an uncached key into a free slot or the policy's victim's, at position `now`.
+  CacheAccess place(ExpertKey key, uint64_t now);
 
   uint32_t capacity_;
   uint32_t size_ = 0;

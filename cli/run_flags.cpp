@@ -37,7 +37,30 @@ void RunFlags::addTo(CLI::App& app) {
                  "every allocation and free and, with --device cuda, CUPTI kernels, copies, "
                  "memsets, device memory and CUDA API calls")
       ->capture_default_str();
+  addBufferingTo(app);
   app.add_flag("--force", o.force, "replace existing run directories");
+}
+
+void RunFlags::addBufferingTo(CLI::App& app) {
+  app.add_option("--buffering", options_.buffering,
+                 "Expert Buffering (needs --gating dynamic): off, or the eviction policy of the "
+                 "expert slots: lifo (the paper's: inactive experts first, then last in, first "
+                 "out), lru, lfu, fifo, belady (offline optimum; runs a recording pass first). "
+                 "Experts then live in a file on disk (cached under $MOEPROF_CACHE_DIR or "
+                 "~/.cache/moeprof) and are read into RAM slots with direct I/O")
+      ->capture_default_str();
+  cacheSlotsOption_ = app.add_option("--cache-slots", cacheSlots_,
+                                     "expert slots per MoE layer, top-k to E; default E/4");
+  cacheScopeOption_ = app.add_option("--cache-scope", cacheScope_,
+                                     "layer: slots per MoE layer (the paper's); global: one pool "
+                                     "of slots x layers shared by all MoE layers")
+                          ->capture_default_str();
+  prefetchOption_ =
+      app.add_option("--prefetch", prefetch_,
+                     "fetch one MoE layer ahead: off (on demand), pregate (the next layer's "
+                     "router on this layer's input), oracle (the experts the next layer really "
+                     "uses; a recording pass first), all (every expert of the next layer)")
+          ->capture_default_str();
 }
 
 workloads::RunOptions RunFlags::toRunOptions() const {
@@ -53,6 +76,9 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   if (topKOption_->count() > 0) o.topK = topK_;
   if (seqLenOption_->count() > 0) o.seqLen = seqLen_;
   if (decodeStepsOption_->count() > 0) o.decodeSteps = decodeSteps_;
+  if (cacheSlotsOption_->count() > 0) o.cacheSlots = cacheSlots_;
+  if (cacheScopeOption_->count() > 0) o.cacheScope = cacheScope_;
+  if (prefetchOption_->count() > 0) o.prefetch = prefetch_;
   return o;
 }
 

@@ -17,6 +17,7 @@ class RunFlags {
   workloads::RunOptions toRunOptions() const;
 
  private:
+  void addBufferingTo(CLI::App& app);
   workloads::RunOptions options_;
   std::string workload_;
   std::string capacityMode_ = "eval";
@@ -26,6 +27,12 @@ class RunFlags {
   int64_t topK_ = 0;
   int64_t seqLen_ = 0;
   int64_t decodeSteps_ = 0;
+  int64_t cacheSlots_ = 0;
+  std::string cacheScope_ = "layer";
+  std::string prefetch_ = "off";
+  CLI::Option* cacheSlotsOption_ = nullptr;
+  CLI::Option* cacheScopeOption_ = nullptr;
+  CLI::Option* prefetchOption_ = nullptr;
   CLI::Option* capacityFactorOption_ = nullptr;
   CLI::Option* topKOption_ = nullptr;
   CLI::Option* seqLenOption_ = nullptr;

@@ -26,23 +26,30 @@ at::Tensor batchedExpertFfn(const ExpertWeights& weights, const at::Tensor& x) {
   return at::baddbmm(weights.b2.unsqueeze(1), hidden, weights.w2);
 }
 
-at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
+at::Tensor groupedExpertFfn(const ExpertProvider& experts, const at::Tensor& x,
                             const std::vector<int64_t>& counts) {
-  TORCH_CHECK(static_cast<int64_t>(counts.size()) == weights.numExperts(),
-              "one token count per expert expected");
-  auto out = at::empty({x.size(0), weights.w2.size(2)}, x.options());
+  int64_t dModel = x.size(1);
+  auto out = at::empty({x.size(0), dModel}, x.options());
   int64_t offset = 0;
-  for (int64_t e = 0; e < weights.numExperts(); ++e) {
+  for (size_t e = 0; e < counts.size(); ++e) {
     int64_t count = counts[e];
     if (count == 0) continue;
-    auto hidden = at::addmm(weights.b1[e], x.narrow(0, offset, count), weights.w1[e]);
+    ExpertView expert = experts(static_cast<int64_t>(e));
+    auto hidden = at::addmm(expert.b1, x.narrow(0, offset, count), expert.w1);
     hidden.relu_();
     auto rows = out.narrow(0, offset, count);
-    at::addmm_out(rows, weights.b2[e], hidden, weights.w2[e]);
+    at::addmm_out(rows, expert.b2, hidden, expert.w2);
     offset += count;
   }
   TORCH_CHECK(offset == x.size(0), "token counts do not add up to the rows given");
   return out;
+}
+
+at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
+                            const std::vector<int64_t>& counts) {
+  TORCH_CHECK(static_cast<int64_t>(counts.size()) == weights.numExperts(),
+              "one token count per expert expected");
+  return groupedExpertFfn([&](int64_t e) { return weights.expert(e); }, x, counts);
 }
 
 }  // namespace moeprof::kernels

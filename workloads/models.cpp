@@ -31,6 +31,25 @@ at::Tensor runStack(const Stack& stack, at::Tensor x, BlockInputs inputs,
 
 }  // namespace
 
+std::vector<MoeLayerWeights*> moeLayersOf(std::initializer_list<Stack*> stacks) {
+  std::vector<MoeLayerWeights*> layers;
+  for (Stack* stack : stacks) {
+    for (auto& block : stack->blocks) {
+      if (block.moe) layers.push_back(&block.moeFfn);
+    }
+  }
+  return layers;
+}
+
+int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers) {
+  int64_t bytes = 0;
+  for (auto* layer : layers) {
+    bytes += layer->experts.bytes();
+    layer->experts = {};
+  }
+  return bytes;
+}
+
 LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device) : config_(config) {
   TORCH_CHECK(config.workload == WorkloadKind::Lm, "LmModel needs an lm preset");
   WeightFactory factory(seed, device);

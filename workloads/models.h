@@ -3,6 +3,7 @@
 // embedding (fairseq MoE LM / OPT). MtModel: encoder-decoder with cross-attention, sinusoidal
 // positions, scaled and tied embeddings (NLLB-MoE / M2M100), greedy incremental decoding.
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -18,6 +19,10 @@ struct Stack {
   LayerNormWeights finalNorm;
 };
 
+// The MoE layers of stacks, in order; and freeing their experts (returns the bytes freed).
+std::vector<MoeLayerWeights*> moeLayersOf(std::initializer_list<Stack*> stacks);
+int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers);
+
 class LmModel {
  public:
   LmModel(const ModelConfig& config, uint64_t seed, at::Device device);
@@ -31,6 +36,10 @@ class LmModel {
   }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
+  // The MoE layers in routing-log order (what Expert Buffering moves experts out of).
+  std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&decoder_}); }
+  // Frees every MoE layer's experts: they live in an expert store from now on.
+  void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
 
  private:
   ModelConfig config_;
@@ -54,6 +63,8 @@ class MtModel {
   }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
+  std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&encoder_, &decoder_}); }
+  void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
   static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>
 
  private:

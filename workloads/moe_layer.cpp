@@ -42,6 +42,21 @@ at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   return kernels::staticCombine(routing, expertOut);
 }
 
+// Experts from the buffered store: only those with tokens are brought in, in id order.
+at::Tensor bufferedExperts(ExpertSource& source, int64_t moeLayer, const at::Tensor& layerInput,
+                           const at::Tensor& dispatched,
+                           const std::vector<int64_t>& tokensPerExpert) {
+  std::vector<int64_t> needed;
+  for (size_t e = 0; e < tokensPerExpert.size(); ++e) {
+    if (tokensPerExpert[e] > 0) needed.push_back(static_cast<int64_t>(e));
+  }
+  source.beginLayer(moeLayer, needed, layerInput);
+  auto out = kernels::groupedExpertFfn([&](int64_t e) { return source.expert(e); }, dispatched,
+                                       tokensPerExpert);
+  source.endLayer();
+  return out;
+}
+
 at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                       const kernels::TopKGating& gating, ForwardContext& context) {
   if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, at::Tensor());
@@ -56,7 +71,10 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   }
   {
     PhaseScope scope(context.phases, Phase::Experts);
-    expertOut = kernels::groupedExpertFfn(layer.experts, dispatched, routing.tokensPerExpert);
+    expertOut = context.experts
+                    ? bufferedExperts(*context.experts, layer.moeLayerId, x, dispatched,
+                                      routing.tokensPerExpert)
+                    : kernels::groupedExpertFfn(layer.experts, dispatched, routing.tokensPerExpert);
   }
   dispatched.reset();
   PhaseScope scope(context.phases, Phase::Combine);

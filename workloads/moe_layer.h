@@ -4,6 +4,7 @@
 // first optimization). Phases are timed and marked with NVTX; each routing decision is handed
 // to an observer (the routing log).
 #include <cstdint>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -32,6 +33,21 @@ class RoutingObserver {
                          const at::Tensor& kept) = 0;
 };
 
+// Where a dynamic-gating MoE layer gets its experts' weights when they are not all resident
+// (Expert Buffering): a tiered store that brings experts into a bounded set of fast slots.
+class ExpertSource {
+ public:
+  virtual ~ExpertSource() = default;
+  // Before a layer's experts run: the experts it needs (ascending ids, the order they run in)
+  // and the layer's input, which a pre-gating predictor applies the next layer's router to.
+  virtual void beginLayer(int64_t moeLayer, const std::vector<int64_t>& experts,
+                          const at::Tensor& input) = 0;
+  // One of those experts, resident; waits for its transfer when it is still under way.
+  virtual kernels::ExpertView expert(int64_t expert) = 0;
+  // After the layer's experts ran: their slots may be reused.
+  virtual void endLayer() = 0;
+};
+
 // Everything a forward pass needs besides weights and inputs.
 struct ForwardContext {
   GatingMode gating = GatingMode::Dynamic;
@@ -39,6 +55,7 @@ struct ForwardContext {
   double capacityFactor = 1.0;
   collector::PhaseTimer* phases = nullptr;  // null: no timing (NVTX ranges still mark phases)
   RoutingObserver* routing = nullptr;
+  ExpertSource* experts = nullptr;  // null: every expert is resident in MoeLayerWeights
   MoeCounters counters;
 };
 

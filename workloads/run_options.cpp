@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "analysis/expert_cache.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
 #include "workloads/presets.h"
@@ -68,6 +69,49 @@ void resolveRunControl(const RunOptions& in, RunOptions& out) {
   checkRunDirectory(in.out, in.force);
 }
 
+// Buffering slots must hold a token's k experts and fewer than all E (else nothing is buffered).
+BufferingConfig resolveBuffering(const RunOptions& in, const ModelConfig& model) {
+  BufferingConfig config;
+  config.policy = in.buffering;
+  analysis::makePolicy(config.policy, {});  // InputError naming the allowed policies
+  if (!model.moe) throw InputError("--buffering needs an MoE preset, " + model.name + " is dense");
+  if (in.gating != GatingMode::Dynamic) {
+    throw InputError(
+        "--buffering needs --gating dynamic: static gating runs every expert on every batch, so "
+        "there is nothing to buffer");
+  }
+  if (in.device != "cpu") {
+    throw InputError("--buffering with --device " + in.device +
+                     " is not available yet: only the CPU tiers (disk -> RAM slots) exist");
+  }
+  int64_t slots = in.cacheSlots.value_or(std::max(model.topK, (model.numExperts + 3) / 4));
+  requireRange("--cache-slots", slots, model.topK, model.numExperts,
+               " (top-k to the " + std::to_string(model.numExperts) + " experts per layer of " +
+                   model.name + ")");
+  config.slotsPerLayer = static_cast<uint32_t>(slots);
+  config.scope = analysis::parseCacheScope(in.cacheScope.value_or("layer"));
+  config.prefetch = parsePrefetchMode(in.prefetch.value_or("off"));
+  if (config.policy == "belady" && config.prefetch != PrefetchMode::Off) {
+    throw InputError(
+        "--buffering belady is the optimum for fetching on demand; it takes "
+        "--prefetch off, not " +
+        *in.prefetch);
+  }
+  return config;
+}
+
+void resolveOptimizations(const RunOptions& in, ResolvedRun& out) {
+  if (in.buffering != "off") {
+    out.buffering = resolveBuffering(in, out.model);
+    return;
+  }
+  for (const auto& [given, name] : {std::pair{in.cacheSlots.has_value(), "--cache-slots"},
+                                    {in.cacheScope.has_value(), "--cache-scope"},
+                                    {in.prefetch.has_value(), "--prefetch"}}) {
+    if (given) throw InputError(std::string(name) + " needs --buffering (a cache policy)");
+  }
+}
+
 }  // namespace
 
 void checkRunDirectory(const std::filesystem::path& out, bool force) {
@@ -96,8 +140,21 @@ ResolvedRun resolveRun(const RunOptions& options) {
   run.options.workload = run.model.workload;
   resolveShape(options, run, run.model);
   resolveRunControl(options, run.options);
+  resolveOptimizations(run.options, run);
   return run;
 }
+
+namespace {
+
+nlohmann::json bufferingJson(const std::optional<BufferingConfig>& buffering) {
+  if (!buffering) return "off";
+  return {{"policy", buffering->policy},
+          {"slots_per_layer", buffering->slotsPerLayer},
+          {"scope", analysis::cacheScopeName(buffering->scope)},
+          {"prefetch", prefetchModeName(buffering->prefetch)}};
+}
+
+}  // namespace
 
 nlohmann::json configJson(const ResolvedRun& run) {
   const auto& m = run.model;
@@ -132,6 +189,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"allocator", o.cachingAllocator ? "caching" : "system"},
       {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
+      {"buffering", bufferingJson(run.buffering)},
   };
 }
 

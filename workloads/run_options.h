@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/capacity.h"
+#include "workloads/buffering_config.h"
 #include "workloads/gating_mode.h"
 #include "workloads/model_config.h"
 
@@ -42,6 +43,11 @@ struct RunOptions {
   bool cachingAllocator = true;  // false: LibTorch's default CPU allocator
   TraceLevel trace = TraceLevel::Off;
   bool force = false;  // allow replacing an existing run directory
+  // Expert Buffering, as given: "off" or an eviction policy, and its settings (empty: default).
+  std::string buffering = "off";
+  std::optional<int64_t> cacheSlots;  // per layer; default: E/4, at least top-k
+  std::optional<std::string> cacheScope;
+  std::optional<std::string> prefetch;
 };
 
 // A run with everything decided: the model (overrides applied), the options as given, and
@@ -51,7 +57,8 @@ struct ResolvedRun {
   RunOptions options;
   int64_t batch = 0;
   int64_t seqLen = 0;
-  int64_t decodeSteps = 0;  // 0 for LM
+  int64_t decodeSteps = 0;                   // 0 for LM
+  std::optional<BufferingConfig> buffering;  // empty: every expert resident
 };
 
 // Throws InputError naming the bad value and the allowed range.

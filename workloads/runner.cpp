@@ -1,6 +1,7 @@
 #include "workloads/runner.h"
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -17,9 +18,11 @@
 #include "kernels/device_query.h"
 #include "workloads/caching_allocator.h"
 #include "workloads/environment.h"
+#include "workloads/expert_store.h"
 #include "workloads/inputs.h"
 #include "workloads/measurement.h"
 #include "workloads/models.h"
+#include "workloads/output_digest.h"
 #include "workloads/routing_recorder.h"
 
 namespace moeprof::workloads {
@@ -46,15 +49,25 @@ void waitFor(const at::Tensor& t) {
   if (t.is_cuda()) (void)t.reshape({-1})[0].item<float>();
 }
 
+TokenSource makeTokens(const ResolvedRun& run) {
+  const auto& o = run.options;
+  return o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
+                              : TokenSource(o.tokensFile, run.model.vocab);
+}
+
 // State shared by the measurement loops of both workloads.
 struct Measurer {
   const ResolvedRun& run;
   at::Device device;
-  TokenSource& tokens;
-  RoutingRecorder* recorder;
-  collector::TraceWriter* trace;  // null when not tracing
-  const ProgressCallback& progress;
+  TokenSource tokens;
+  RoutingRecorder* recorder = nullptr;
+  collector::TraceWriter* trace = nullptr;  // null when not tracing
+  ProgressCallback progress;
   collector::MemoryTracker memory;
+  ExpertSource* experts = nullptr;  // set when experts are buffered (or recorded)
+  ExpertStore* store = nullptr;     // set when experts are buffered
+  int64_t unbufferedWeightBytes = 0;
+  OutputDigest digest;
 
   ForwardContext context(collector::PhaseTimer& timer, int64_t batch, uint32_t step) {
     ForwardContext c;
@@ -62,6 +75,7 @@ struct Measurer {
     c.capacityMode = run.options.capacityMode;
     c.capacityFactor = run.model.capacityFactor;
     c.phases = &timer;
+    c.experts = experts;
     if (batch >= 0 && recorder) {
       recorder->setPosition(static_cast<uint32_t>(batch), step);
       c.routing = recorder;
@@ -86,6 +100,7 @@ struct Measurer {
   void forEachBatch(PerBatch&& perBatch) {
     for (int64_t i = -run.options.warmup; i < run.options.repeats; ++i) {
       report(i);
+      if (store) store->setBatch(i);
       perBatch(i, tokens.next(run.batch, run.seqLen).to(device));
     }
   }
@@ -109,6 +124,15 @@ struct Measurer {
     if (batch < 0) return;
     out.peakActivationBytes = std::max(out.peakActivationBytes, memory.peakAboveResetBytes());
   }
+
+  // What a measured unit computed goes into the output digest (outside its timing).
+  void noteOutput(int64_t batch, const at::Tensor& output) {
+    if (batch >= 0) digest.add(output);
+  }
+};
+
+struct LmPhases {
+  PhaseMeasurement forward, generate;
 };
 
 // Greedy generation after a prompt (the prefill is not timed): one unit per generated token.
@@ -119,32 +143,38 @@ void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m,
   auto caches = model.newCaches();
   auto next = model.forward(prompt, prefillContext, &caches).select(1, -1).argmax(-1, true);
   for (int64_t step = 1; step <= m.run.options.generateTokens; ++step) {
+    at::Tensor logits;
     next = m.timeUnit(generate, batch, static_cast<uint32_t>(step), m.run.batch,
                       [&](ForwardContext& context) {
-                        auto logits = model.forward(next, context, &caches);
+                        logits = model.forward(next, context, &caches);
                         return logits.select(1, -1).argmax(-1, /*keepdim=*/true);
                       });
+    m.noteOutput(batch, logits);
   }
 }
 
-nlohmann::json measureLm(Measurer& m) {
-  const auto& o = m.run.options;
-  LmModel model(m.run.model, o.seed, m.device);
-  PhaseMeasurement forward, generate;
-  collector::MemoryTracker::Scope scope(m.memory);
+void lmBatches(const LmModel& model, Measurer& m, LmPhases& out) {
   m.forEachBatch([&](int64_t batch, const at::Tensor& tokens) {
     m.memory.resetPeak();
-    m.timeUnit(forward, batch, 0, m.run.batch * m.run.seqLen,
-               [&](ForwardContext& context) { return model.forward(tokens, context); });
-    m.notePeak(forward, batch);
-    if (o.generateTokens > 0) generateGreedy(model, tokens, m, batch, generate);
+    auto logits =
+        m.timeUnit(out.forward, batch, 0, m.run.batch * m.run.seqLen,
+                   [&](ForwardContext& context) { return model.forward(tokens, context); });
+    m.noteOutput(batch, logits);
+    m.notePeak(out.forward, batch);
+    if (m.run.options.generateTokens > 0) generateGreedy(model, tokens, m, batch, out.generate);
   });
-  nlohmann::json metrics = {{"forward", forward.toJson()},
-                            {"peak_weight_bytes", model.weightBytes()},
-                            {"peak_activation_bytes", forward.peakActivationBytes}};
-  if (o.generateTokens > 0) metrics["generate"] = generate.toJson();
+}
+
+nlohmann::json lmMetrics(const LmPhases& phases, const RunOptions& o) {
+  nlohmann::json metrics = {{"forward", phases.forward.toJson()},
+                            {"peak_activation_bytes", phases.forward.peakActivationBytes}};
+  if (o.generateTokens > 0) metrics["generate"] = phases.generate.toJson();
   return metrics;
 }
+
+struct MtPhases {
+  PhaseMeasurement encoder, decoder;
+};
 
 void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
                   PhaseMeasurement& decoder) {
@@ -152,33 +182,115 @@ void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& 
   auto previous = at::full({m.run.batch, 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
   for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
-    previous = m.timeUnit(
-        decoder, batch, static_cast<uint32_t>(step), m.run.batch, [&](ForwardContext& context) {
-          auto logits = model.decodeStep(previous, step, encoderOut, caches, context);
-          return logits.argmax(-1, /*keepdim=*/true);
-        });
+    at::Tensor logits;
+    previous = m.timeUnit(decoder, batch, static_cast<uint32_t>(step), m.run.batch,
+                          [&](ForwardContext& context) {
+                            logits = model.decodeStep(previous, step, encoderOut, caches, context);
+                            return logits.argmax(-1, /*keepdim=*/true);
+                          });
+    m.noteOutput(batch, logits);
   }
 }
 
-nlohmann::json measureMt(Measurer& m) {
-  MtModel model(m.run.model, m.run.options.seed, m.device);
-  PhaseMeasurement encoder, decoder;
-  collector::MemoryTracker::Scope scope(m.memory);
+void mtBatches(const MtModel& model, Measurer& m, MtPhases& out) {
   m.forEachBatch([&](int64_t batch, const at::Tensor& source) {
     m.memory.resetPeak();
     auto encoderOut =
-        m.timeUnit(encoder, batch, 0, m.run.batch * m.run.seqLen,
+        m.timeUnit(out.encoder, batch, 0, m.run.batch * m.run.seqLen,
                    [&](ForwardContext& context) { return model.encode(source, context); });
-    m.notePeak(encoder, batch);
+    m.noteOutput(batch, encoderOut);
+    m.notePeak(out.encoder, batch);
     m.memory.resetPeak();  // the decoder's peak counts its KV caches, not the encoder's output
-    decodeGreedy(model, encoderOut, m, batch, decoder);
-    m.notePeak(decoder, batch);
+    decodeGreedy(model, encoderOut, m, batch, out.decoder);
+    m.notePeak(out.decoder, batch);
   });
-  return {{"encoder", encoder.toJson()},
-          {"decoder", decoder.toJson()},
-          {"peak_weight_bytes", model.weightBytes()},
+}
+
+nlohmann::json mtMetrics(const MtPhases& phases) {
+  return {{"encoder", phases.encoder.toJson()},
+          {"decoder", phases.decoder.toJson()},
           {"peak_activation_bytes",
-           std::max(encoder.peakActivationBytes, decoder.peakActivationBytes)}};
+           std::max(phases.encoder.peakActivationBytes, phases.decoder.peakActivationBytes)}};
+}
+
+// ---- Expert Buffering -------------------------------------------------------------------
+
+// For each MoE layer, the one that runs after it: the next in its stack; the last encoder layer
+// hands over to the first decoder layer, and the last decoder (or LM) layer to the first of its
+// stack (the next decoding step or batch).
+std::vector<uint32_t> nextMoeLayers(const ModelConfig& model) {
+  auto layers = RoutingRecorder::headerFor(model).layers;
+  std::vector<uint32_t> next(layers.size());
+  uint32_t stackStart = 0;
+  for (uint32_t i = 0; i < layers.size(); ++i) {
+    if (i > 0 && layers[i].stack != layers[i - 1].stack) stackStart = i;
+    bool last = i + 1 == layers.size();
+    next[i] = last ? stackStart : i + 1;
+  }
+  return next;
+}
+
+// Names the expert file by what determines its contents, so runs of one model and seed share it.
+std::filesystem::path expertFilePath(const ResolvedRun& run, uint64_t& fingerprint) {
+  const auto& m = run.model;
+  std::string identity = m.name + "/" + std::to_string(m.dModel) + "/" + std::to_string(m.ffnDim) +
+                         "/" + std::to_string(m.numExperts) + "/" + std::to_string(m.layers) + "/" +
+                         std::to_string(m.moeEvery) + "/" + std::to_string(run.options.seed);
+  fingerprint = 0xcbf29ce484222325ULL;
+  for (unsigned char c : identity) fingerprint = (fingerprint ^ c) * 0x100000001b3ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fingerprint));
+  return expertFileCacheDirectory() /
+         (m.name + "-seed" + std::to_string(run.options.seed) + "-" + hex + ".experts");
+}
+
+// Moves the model's experts to the slow tier and puts a store in front of them. Belady and the
+// oracle prefetcher first run `recordingPass` (the same batches, experts resident, untraced)
+// to learn the run's future.
+template <typename Model, typename Pass>
+std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& recordingPass) {
+  if (!m.run.buffering) return nullptr;
+  const BufferingConfig& config = *m.run.buffering;
+  std::vector<const kernels::ExpertWeights*> experts;
+  StoreModel storeModel{{}, nextMoeLayers(m.run.model), m.run.model.topK};
+  for (auto* layer : model.moeLayers()) {
+    experts.push_back(&layer->experts);
+    storeModel.routers.push_back(layer->router);
+  }
+  std::vector<LayerCall> calls;
+  if (config.needsRecordingPass()) {
+    LayerCallRecorder recorder(experts);
+    Measurer pass{m.run, m.device, makeTokens(m.run)};
+    pass.experts = &recorder;
+    recordingPass(pass);
+    calls = recorder.takeCalls();
+  }
+  uint64_t fingerprint = 0;
+  auto path = expertFilePath(m.run, fingerprint);
+  if (m.progress) m.progress("preparing the expert file " + path.string());
+  auto file = ExpertFile::openOrCreate(path, experts, fingerprint);
+  m.unbufferedWeightBytes = model.weightBytes();
+  model.dropExperts();
+  auto store = std::make_unique<ExpertStore>(config, std::move(file), std::move(storeModel),
+                                             std::move(calls));
+  m.experts = m.store = store.get();
+  return store;
+}
+
+// Static weight memory: what stays resident (with buffering: the non-expert weights and the
+// slots), and with buffering what it saves against keeping every expert.
+void addWeightMetrics(nlohmann::json& metrics, const Measurer& m, int64_t residentWeightBytes) {
+  if (!m.store) {
+    metrics["peak_weight_bytes"] = residentWeightBytes;
+    return;
+  }
+  int64_t buffered = residentWeightBytes + m.store->residentExpertBytes();
+  metrics["peak_weight_bytes"] = buffered;
+  auto buffering = m.store->metricsJson();
+  buffering["unbuffered_weight_bytes"] = m.unbufferedWeightBytes;
+  buffering["static_memory_reduction"] =
+      static_cast<double>(m.unbufferedWeightBytes) / static_cast<double>(buffered);
+  metrics["buffering"] = buffering;
 }
 
 // A fresh trace store in the run directory (a stale one of a replaced run is removed first),
@@ -202,16 +314,18 @@ collector::RunManifest startManifest(const ResolvedRun& run, bool traced) {
   return manifest;
 }
 
-// Measures the workload with the trace sources the run asked for attached.
-nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource& tokens,
-                       RoutingRecorder* recorder, collector::TraceWriter* trace,
-                       const ProgressCallback& progress) {
-  Measurer measurer{run, device, tokens, recorder, trace, progress, {}};
+// ---- Measuring with trace sources --------------------------------------------------------
+
+// Runs `measureBatches` with the trace sources the run asked for attached.
+template <typename MeasureBatches>
+void traced(Measurer& m, MeasureBatches&& measureBatches) {
+  const ResolvedRun& run = m.run;
+  collector::TraceWriter* trace = m.trace;
   collector::CuptiSource cupti;  // declared first: stops after the operators that feed it ids
   std::optional<collector::OperatorSource> operators;
   std::optional<collector::NvtxSource> nvtx;
   if (trace) {
-    if (run.options.trace == TraceLevel::Full && !device.is_cuda()) {
+    if (run.options.trace == TraceLevel::Full && !m.device.is_cuda()) {
       trace->setMeta("cupti", "unavailable: the run is on the CPU");
     } else if (run.options.trace == TraceLevel::Full) {
       try {
@@ -222,11 +336,49 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource& t
     }
     operators.emplace(*trace, cupti.running() ? &cupti : nullptr);
     nvtx.emplace(*trace);
-    if (recorder) recorder->setTrace(trace);
-    if (run.options.trace == TraceLevel::Full) measurer.memory.setTrace(trace);
+    if (m.recorder) m.recorder->setTrace(trace);
+    if (m.store) m.store->setTrace(trace);
+    if (run.options.trace == TraceLevel::Full) m.memory.setTrace(trace);
   }
-  auto metrics = run.model.workload == WorkloadKind::Lm ? measureLm(measurer) : measureMt(measurer);
-  if (recorder) recorder->setTrace(nullptr);
+  measureBatches();
+  if (m.store) m.store->setTrace(nullptr);
+  if (m.recorder) m.recorder->setTrace(nullptr);
+}
+
+// Measures the workload: builds the model, sets up buffering, runs the batches traced.
+nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource tokens,
+                       RoutingRecorder* recorder, collector::TraceWriter* trace,
+                       const ProgressCallback& progress) {
+  Measurer m{run, device, std::move(tokens), recorder, trace, progress};
+  nlohmann::json metrics;
+  if (run.model.workload == WorkloadKind::Lm) {
+    LmModel model(run.model, run.options.seed, device);
+    auto store = startBuffering(m, model, [&](Measurer& pass) {
+      LmPhases ignored;
+      lmBatches(model, pass, ignored);
+    });
+    LmPhases phases;
+    traced(m, [&] {
+      collector::MemoryTracker::Scope scope(m.memory);
+      lmBatches(model, m, phases);
+    });
+    metrics = lmMetrics(phases, run.options);
+    addWeightMetrics(metrics, m, model.weightBytes());
+  } else {
+    MtModel model(run.model, run.options.seed, device);
+    auto store = startBuffering(m, model, [&](Measurer& pass) {
+      MtPhases ignored;
+      mtBatches(model, pass, ignored);
+    });
+    MtPhases phases;
+    traced(m, [&] {
+      collector::MemoryTracker::Scope scope(m.memory);
+      mtBatches(model, m, phases);
+    });
+    metrics = mtMetrics(phases);
+    addWeightMetrics(metrics, m, model.weightBytes());
+  }
+  metrics["output_digest"] = m.digest.hex();
   return metrics;
 }
 
@@ -237,8 +389,8 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   if (o.cachingAllocator) installCachingCpuAllocator();
   at::set_num_threads(static_cast<int>(o.threads));
   at::Device device = resolveDevice(o.device);
-  TokenSource tokens = o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
-                                            : TokenSource(o.tokensFile, run.model.vocab);
+  TokenSource tokens =
+      makeTokens(run);  // an unreadable token file fails before anything is written
   auto trace = openTrace(run);
 
   RunOutcome outcome{o.out, startManifest(run, trace != nullptr)};
@@ -248,8 +400,8 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   std::optional<RoutingRecorder> recorder;
   if (run.model.moe) recorder.emplace(o.out / collector::kRoutingLogFileName, run.model);
   auto start = Clock::now();
-  manifest.metrics =
-      measure(run, device, tokens, recorder ? &*recorder : nullptr, trace.get(), progress);
+  manifest.metrics = measure(run, device, std::move(tokens), recorder ? &*recorder : nullptr,
+                             trace.get(), progress);
   manifest.metrics["wall_ms"] = millisecondsSince(start);
   if (recorder) recorder->flush();
   if (trace) {

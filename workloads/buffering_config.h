@@ -1,0 +1,29 @@
+#pragma once
+// How a run buffers experts (PAPER.md, Optimization 2, and Pre-gated MoE's prefetching): the
+// eviction policy, the slots, their scope and what is fetched ahead of need. Torch-free, so run
+// options can hold it.
+#include <cstdint>
+#include <string>
+
+#include "analysis/cache_simulation.h"
+
+namespace moeprof::workloads {
+
+// What is brought in ahead of need, one MoE layer ahead: nothing (fetch on a miss,
+// "MoE-OnDemand"), every expert of the next layer ("MoE-Prefetch"), the experts the next layer's
+// router picks for this layer's input (pre-gating, training-free), or the experts the next layer
+// really uses (oracle, from a recording pass).
+enum class PrefetchMode { Off, All, Pregate, Oracle };
+PrefetchMode parsePrefetchMode(const std::string& text);  // InputError on anything else
+const char* prefetchModeName(PrefetchMode mode);
+
+struct BufferingConfig {
+  std::string policy = "lifo";  // an analysis::kPolicyNames entry
+  uint32_t slotsPerLayer = 0;   // Global scope: one pool of slotsPerLayer x layers
+  analysis::CacheScope scope = analysis::CacheScope::Layer;
+  PrefetchMode prefetch = PrefetchMode::Off;
+  // Belady's MIN and the oracle prefetcher know the run's future from a recording pass.
+  bool needsRecordingPass() const { return policy == "belady" || prefetch == PrefetchMode::Oracle; }
+};
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,298 @@
+#include "workloads/expert_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace moeprof::workloads {
+
+namespace {
+
+constexpr char kMagic[8] = {'M', 'O', 'E', 'P', 'E', 'X', 'P', 'S'};
+constexpr uint32_t kVersion = 1;
+
+// The first bytes of the file; the rest of its 4096-byte block is zero.
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t numLayers;
+  uint32_t numExperts;
+  uint32_t reserved;
+  int64_t dModel;
+  int64_t ffn;
+  int64_t recordBytes;
+  uint64_t fingerprint;
+};
+
+int64_t alignUp(int64_t value, int64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
+  throw std::runtime_error("expert file " + path.string() + ": " + what + ": " +
+                           std::strerror(errno));
+}
+
+void writeAll(int fd, const std::byte* data, int64_t bytes, const std::filesystem::path& path) {
+  while (bytes > 0) {
+    ssize_t n = ::write(fd, data, static_cast<size_t>(bytes));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write failed", path);
+    data += n;
+    bytes -= n;
+  }
+}
+
+// Copies expert e of `weights` into a record laid out by `layout`.
+void fillRecord(const kernels::ExpertWeights& weights, int64_t e, const ExpertRecordLayout& layout,
+                std::byte* record) {
+  std::memset(record, 0, static_cast<size_t>(layout.recordBytes));
+  kernels::ExpertView source = weights.expert(e);
+  kernels::ExpertView target = layout.view(record);
+  target.w1.copy_(source.w1);
+  target.b1.copy_(source.b1);
+  target.w2.copy_(source.w2);
+  target.b2.copy_(source.b2);
+}
+
+void checkLayers(std::span<const kernels::ExpertWeights* const> layers) {
+  if (layers.empty()) throw std::invalid_argument("expert file: no MoE layers");
+  for (const auto* layer : layers) {
+    if (layer->w1.scalar_type() != at::kFloat || !layer->w1.device().is_cpu() ||
+        layer->numExperts() != layers[0]->numExperts()) {
+      throw std::invalid_argument(
+          "expert file: layers must hold float32 CPU experts, as many each");
+    }
+  }
+}
+
+}  // namespace
+
+ExpertRecordLayout ExpertRecordLayout::of(int64_t dModel, int64_t ffn) {
+  constexpr int64_t kTensorAlignment = 64;
+  ExpertRecordLayout l;
+  l.dModel = dModel;
+  l.ffn = ffn;
+  const int64_t f = sizeof(float);
+  l.w1Offset = 0;
+  l.b1Offset = alignUp(l.w1Offset + dModel * ffn * f, kTensorAlignment);
+  l.w2Offset = alignUp(l.b1Offset + ffn * f, kTensorAlignment);
+  l.b2Offset = alignUp(l.w2Offset + ffn * dModel * f, kTensorAlignment);
+  l.expertBytes = (2 * dModel * ffn + ffn + dModel) * f;
+  l.recordBytes = alignUp(l.b2Offset + dModel * f, kIoAlignment);
+  return l;
+}
+
+kernels::ExpertView ExpertRecordLayout::view(std::byte* base) const {
+  auto options = at::TensorOptions().dtype(at::kFloat);
+  return {at::from_blob(base + w1Offset, {dModel, ffn}, options),
+          at::from_blob(base + b1Offset, {ffn}, options),
+          at::from_blob(base + w2Offset, {ffn, dModel}, options),
+          at::from_blob(base + b2Offset, {dModel}, options)};
+}
+
+const char* expertIoModeName(ExpertIoMode mode) {
+  return mode == ExpertIoMode::Direct ? "direct" : "dropped";
+}
+
+AlignedBuffer::AlignedBuffer(int64_t size) : bytes(alignUp(size, kIoAlignment)) {
+  data = static_cast<std::byte*>(std::aligned_alloc(kIoAlignment, static_cast<size_t>(bytes)));
+  if (!data) throw std::bad_alloc();
+}
+
+AlignedBuffer::~AlignedBuffer() {
+  std::free(data);
+}
+
+ExpertFile::ExpertFile(std::filesystem::path path, ExpertRecordLayout layout, uint32_t layers,
+                       uint32_t experts)
+    : path_(std::move(path)), layout_(layout), numLayers_(layers), numExperts_(experts) {}
+
+ExpertFile::ExpertFile(ExpertFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      layout_(other.layout_),
+      numLayers_(other.numLayers_),
+      numExperts_(other.numExperts_),
+      fd_(other.fd_),
+      ioMode_(other.ioMode_),
+      reused_(other.reused_) {
+  other.fd_ = -1;
+}
+
+ExpertFile::~ExpertFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int64_t ExpertFile::recordOffset(uint32_t layer, uint32_t expert) const {
+  return kIoAlignment + (int64_t{layer} * numExperts_ + expert) * layout_.recordBytes;
+}
+
+void ExpertFile::readAt(int64_t offset, int64_t bytes, std::byte* destination) const {
+  int64_t done = 0;
+  while (done < bytes) {
+    ssize_t n = ::pread(fd_, destination + done, static_cast<size_t>(bytes - done), offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("read failed", path_);
+    if (n == 0) {
+      errno = 0;
+      throw std::runtime_error("expert file " + path_.string() + ": ends before offset " +
+                               std::to_string(offset + bytes) + " (truncated?)");
+    }
+    done += n;
+  }
+  if (ioMode_ == ExpertIoMode::Dropped) {
+    ::posix_fadvise(fd_, offset, bytes, POSIX_FADV_DONTNEED);
+  }
+}
+
+void ExpertFile::read(uint32_t layer, uint32_t expert, std::byte* destination) const {
+  if (layer >= numLayers_ || expert >= numExperts_) {
+    throw std::out_of_range("expert file: layer " + std::to_string(layer) + " expert " +
+                            std::to_string(expert) + " is not in the file");
+  }
+  readAt(recordOffset(layer, expert), layout_.recordBytes, destination);
+}
+
+// Direct I/O where the file system takes it (a probe read tells), dropped pages elsewhere.
+void ExpertFile::openForReading() {
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd_ >= 0) {
+    AlignedBuffer probe(kIoAlignment);
+    if (::pread(fd_, probe.data, kIoAlignment, 0) == kIoAlignment) return;
+    ::close(fd_);
+  }
+  ioMode_ = ExpertIoMode::Dropped;
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) fail("cannot open", path_);
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+double ExpertFile::measurePeakBytesPerSecond(int64_t maxBytes) const {
+  constexpr int64_t kChunk = int64_t{8} << 20;
+  const int64_t fileBytes = recordOffset(numLayers_, 0);
+  const int64_t total = std::max(kChunk, std::min(fileBytes, alignUp(maxBytes, kChunk)));
+  AlignedBuffer buffer(kChunk);
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+  int64_t read = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t offset = 0; offset < total && offset < fileBytes; offset += kChunk) {
+    int64_t bytes = std::min(kChunk, alignUp(fileBytes - offset, kIoAlignment));
+    readAt(offset, bytes, buffer.data);
+    read += bytes;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds > 0 ? static_cast<double>(read) / seconds : 0.0;
+}
+
+namespace {
+
+FileHeader headerFor(const ExpertRecordLayout& layout, uint32_t layers, uint32_t experts,
+                     uint64_t fingerprint) {
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof kMagic);
+  h.version = kVersion;
+  h.numLayers = layers;
+  h.numExperts = experts;
+  h.dModel = layout.dModel;
+  h.ffn = layout.ffn;
+  h.recordBytes = layout.recordBytes;
+  h.fingerprint = fingerprint;
+  return h;
+}
+
+void writeFile(const std::filesystem::path& path, const FileHeader& header,
+               std::span<const kernels::ExpertWeights* const> layers,
+               const ExpertRecordLayout& layout) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create", path);
+  try {
+    AlignedBuffer block(kIoAlignment);
+    std::memset(block.data, 0, kIoAlignment);
+    std::memcpy(block.data, &header, sizeof header);
+    writeAll(fd, block.data, kIoAlignment, path);
+    AlignedBuffer record(layout.recordBytes);
+    for (const auto* layer : layers) {
+      for (int64_t e = 0; e < layer->numExperts(); ++e) {
+        fillRecord(*layer, e, layout, record.data);
+        writeAll(fd, record.data, layout.recordBytes, path);
+      }
+    }
+    if (::fsync(fd) != 0) fail("fsync failed", path);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // written pages must not serve the reads
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+// Whether an existing file's record of (layer, expert) holds exactly these weights.
+bool recordMatches(const ExpertFile& file, uint32_t layer, const kernels::ExpertWeights& weights,
+                   uint32_t expert) {
+  const auto& layout = file.layout();
+  AlignedBuffer stored(layout.recordBytes), expected(layout.recordBytes);
+  file.read(layer, expert, stored.data);
+  fillRecord(weights, expert, layout, expected.data);
+  return std::memcmp(stored.data, expected.data, static_cast<size_t>(layout.recordBytes)) == 0;
+}
+
+bool headerMatches(const std::filesystem::path& path, const FileHeader& expected) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  FileHeader found{};
+  bool ok = ::pread(fd, &found, sizeof found, 0) == static_cast<ssize_t>(sizeof found) &&
+            std::memcmp(&found, &expected, sizeof found) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+ExpertFile ExpertFile::openOrCreate(const std::filesystem::path& path,
+                                    std::span<const kernels::ExpertWeights* const> layers,
+                                    uint64_t fingerprint) {
+  checkLayers(layers);
+  const auto& first = *layers.front();
+  auto layout = ExpertRecordLayout::of(first.w1.size(1), first.w1.size(2));
+  auto numLayers = static_cast<uint32_t>(layers.size());
+  auto numExperts = static_cast<uint32_t>(first.numExperts());
+  FileHeader header = headerFor(layout, numLayers, numExperts, fingerprint);
+  if (headerMatches(path, header)) {
+    ExpertFile file(path, layout, numLayers, numExperts);
+    file.openForReading();
+    if (recordMatches(file, 0, first, 0) &&
+        recordMatches(file, numLayers - 1, *layers.back(), numExperts - 1)) {
+      file.reused_ = true;
+      return file;
+    }
+  }
+  std::filesystem::create_directories(path.parent_path());
+  auto temporary = path;
+  temporary += ".tmp" + std::to_string(::getpid());
+  writeFile(temporary, header, layers, layout);
+  std::filesystem::rename(temporary, path);
+  ExpertFile file(path, layout, numLayers, numExperts);
+  file.openForReading();
+  return file;
+}
+
+std::filesystem::path expertFileCacheDirectory() {
+  if (const char* dir = std::getenv("MOEPROF_CACHE_DIR"); dir && *dir) {
+    return std::filesystem::path(dir) / "experts";
+  }
+  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir) {
+    return std::filesystem::path(dir) / "moeprof" / "experts";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home && *home ? home : "/tmp") / ".cache" / "moeprof" / "experts";
+}
+
+}  // namespace moeprof::workloads
