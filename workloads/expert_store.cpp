@@ -49,6 +49,7 @@ struct Slot {
   uint64_t issuedTicket = 0;
   uint64_t loadedTicket = 0;
   bool prefetchedUnused = false;  // brought in by a prefetch and not used since
+  bool prefetchCounted = false;   // that prefetch was issued in a measured batch
   int64_t prefetchIssuedNs = 0;
 };
 
@@ -318,10 +319,8 @@ void ExpertStore::State::record(CacheAction action, uint32_t moeLayer, uint32_t 
 void ExpertStore::State::noteEviction(uint32_t cache, const CacheAccess& access) {
   if (!access.evicted) return;
   Slot& slot = caches[cache].slots[access.slot];
-  if (measuring) {
-    ++counters.evictions;
-    if (slot.prefetchedUnused) ++counters.wastedPrefetches;
-  }
+  if (measuring) ++counters.evictions;
+  if (slot.prefetchedUnused && slot.prefetchCounted) ++counters.wastedPrefetches;
   slot.prefetchedUnused = false;
   uint32_t evictedLayer = layerOfKey(cache, access.evictedKey);
   record(CacheAction::Evict, evictedLayer, access.evictedKey % numExperts,
@@ -343,7 +342,7 @@ void ExpertStore::State::demandAccesses(const std::vector<uint32_t>& experts) {
     Use use{expert, access.slot, -1, std::nullopt};
     if (access.hit) {
       if (measuring) ++counters.hits;
-      if (slot.prefetchedUnused && measuring) {
+      if (slot.prefetchedUnused && slot.prefetchCounted) {
         ++counters.usefulPrefetches;
         counters.leadNs += traceClockNs() - slot.prefetchIssuedNs;
       }
@@ -452,6 +451,7 @@ void ExpertStore::State::prefetch() {
     LoadJob job = newJob(c, access.slot, target, expert, /*prefetch=*/true);
     Slot& slot = cache.slots[access.slot];
     slot.prefetchedUnused = true;
+    slot.prefetchCounted = measuring;
     slot.prefetchIssuedNs = traceClockNs();
     record(CacheAction::Prefetch, target, expert, static_cast<int32_t>(access.slot),
            job.transferId);

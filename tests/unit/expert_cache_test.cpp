@@ -109,6 +109,35 @@ TEST(ExpertCacheTest, LruLfuFifoDifferOnHandWorkedSequences) {
   EXPECT_EQ(missesOf("lfu", 2, {{0, 1, 1, 0, 2, 1}}), 4u);
 }
 
+TEST(ExpertCacheTest, InsertPrefetchesWithoutCountingAHitOrMiss) {
+  ExpertCache cache(2, makePolicy("lfu"));
+  cache.access(1);
+  cache.access(1);
+  CacheAccess prefetched = cache.insert(2);
+  EXPECT_FALSE(prefetched.hit);
+  EXPECT_FALSE(prefetched.evicted);
+  EXPECT_EQ(cache.accesses(), 2u);
+  EXPECT_TRUE(cache.insert(2).hit);  // already there: nothing happens
+  EXPECT_TRUE(cache.insert(1).hit);
+  EXPECT_EQ(cache.accesses(), 2u);
+  // Full: LFU's victim for the next prefetch is the unused prefetched key, not the used one.
+  CacheAccess next = cache.insert(3);
+  EXPECT_TRUE(next.evicted);
+  EXPECT_EQ(next.evictedKey, 2u);
+  EXPECT_EQ(next.slot, prefetched.slot);
+  EXPECT_EQ(cache.evictions(), 1u);
+  // The prefetched key then hits on demand.
+  EXPECT_TRUE(cache.access(3).hit);
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(cache.misses(), 1u);
+}
+
+TEST(ExpertCacheTest, BeladyCannotTakePrefetches) {
+  std::vector<ExpertKey> sequence = {1, 2, 3};
+  ExpertCache cache(2, makePolicy("belady", sequence));
+  EXPECT_THROW(cache.insert(1), std::logic_error);
+}
+
 TEST(ExpertCacheTest, BadPolicyNameAndCapacityAreInputErrors) {
   std::string message = moeprof::testing::inputErrorMessage([] { makePolicy("mru"); });
   EXPECT_NE(message.find("'mru'"), std::string::npos) << message;

@@ -1,0 +1,217 @@
+// Expert Buffering, live: the expert file (slow tier), and the store in front of it running real
+// models. Buffered outputs must equal unbuffered ones bit for bit, and without prefetching the
+// store must make exactly the decisions the replay of the same accesses makes.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "analysis/cache_simulation.h"
+#include "tests/support/moeprof_command.h"
+#include "workloads/expert_store.h"
+#include "workloads/models.h"
+#include "workloads/presets.h"
+
+namespace moeprof {
+namespace {
+
+using workloads::BufferingConfig;
+using workloads::ExpertFile;
+using workloads::ExpertStore;
+using workloads::LayerCall;
+using workloads::PrefetchMode;
+
+std::vector<const kernels::ExpertWeights*> expertsOf(workloads::LmModel& model) {
+  std::vector<const kernels::ExpertWeights*> experts;
+  for (auto* layer : model.moeLayers()) experts.push_back(&layer->experts);
+  return experts;
+}
+
+class ExpertFileTest : public testing::TempDirTest {};
+
+TEST_F(ExpertFileTest, RecordsReadBackExactlyAndTheFileIsReusedOnlyForTheSameWeights) {
+  workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
+  auto experts = expertsOf(model);
+  auto path = dir_ / "tiny.experts";
+  {
+    auto file = ExpertFile::openOrCreate(path, experts, 42);
+    EXPECT_FALSE(file.reused());
+    workloads::AlignedBuffer slot(file.layout().recordBytes);
+    for (uint32_t layer = 0; layer < experts.size(); ++layer) {
+      for (uint32_t e : {0u, 5u, 7u}) {
+        file.read(layer, e, slot.data);
+        auto view = file.layout().view(slot.data);
+        auto expected = experts[layer]->expert(e);
+        EXPECT_TRUE(at::equal(view.w1, expected.w1) && at::equal(view.b1, expected.b1) &&
+                    at::equal(view.w2, expected.w2) && at::equal(view.b2, expected.b2))
+            << "layer " << layer << " expert " << e;
+      }
+    }
+    EXPECT_THROW(file.read(0, 8, slot.data), std::out_of_range);
+  }
+  EXPECT_TRUE(ExpertFile::openOrCreate(path, experts, 42).reused());
+  EXPECT_FALSE(ExpertFile::openOrCreate(path, experts, 43).reused());  // another fingerprint
+  workloads::LmModel other(workloads::findPreset("lm-tiny"), 8, at::kCPU);
+  EXPECT_FALSE(ExpertFile::openOrCreate(path, expertsOf(other), 43).reused());  // other weights
+}
+
+TEST_F(ExpertFileTest, ATruncatedFileFailsToReadWithAClearError) {
+  workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
+  auto experts = expertsOf(model);
+  auto path = dir_ / "tiny.experts";
+  auto file = ExpertFile::openOrCreate(path, experts, 1);
+  std::filesystem::resize_file(path, workloads::kIoAlignment + file.layout().recordBytes);
+  workloads::AlignedBuffer slot(file.layout().recordBytes);
+  file.read(0, 0, slot.data);
+  try {
+    file.read(1, 7, slot.data);
+    FAIL() << "read past the end";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
+// lm-tiny with every expert resident (the reference) and the same model with its experts dropped
+// (the buffered one), some batches, the reference outputs and the calls a recording pass saw.
+class BufferedModelTest : public testing::TempDirTest {
+ protected:
+  static constexpr int kBatches = 4;
+  static constexpr uint64_t kSeed = 3;
+
+  void SetUp() override {
+    TempDirTest::SetUp();
+    const auto& config = workloads::findPreset("lm-tiny");
+    full_.emplace(config, kSeed, at::kCPU);
+    buffered_.emplace(config, kSeed, at::kCPU);
+    at::manual_seed(11);
+    for (int64_t length : {2, 8, 3, 5}) {  // few tokens use few experts, many use all
+      inputs_.push_back(
+          at::randint(4, config.vocab, {1, length}, at::TensorOptions().dtype(at::kLong)));
+    }
+    workloads::LayerCallRecorder recorder(expertsOf(*full_));
+    for (const auto& input : inputs_) reference_.push_back(forward(*full_, input, &recorder));
+    calls_ = recorder.takeCalls();
+    for (auto* layer : buffered_->moeLayers()) storeModel_.routers.push_back(layer->router);
+    storeModel_.nextMoeLayer = {1, 0};
+    storeModel_.topK = config.topK;
+    buffered_->dropExperts();
+  }
+
+  static at::Tensor forward(const workloads::LmModel& model, const at::Tensor& input,
+                            workloads::ExpertSource* experts) {
+    workloads::ForwardContext context;
+    context.experts = experts;
+    return model.forward(input, context);
+  }
+
+  ExpertFile openFile() {
+    return ExpertFile::openOrCreate(dir_ / "lm-tiny.experts", expertsOf(*full_), kSeed);
+  }
+
+  // Runs every batch through a store, checks each output against the reference bit for bit,
+  // and returns the store's metrics.
+  nlohmann::json runBuffered(const BufferingConfig& config) {
+    ExpertStore store(config, openFile(), storeModel_, calls_);
+    for (int b = 0; b < kBatches; ++b) {
+      store.setBatch(b);
+      EXPECT_TRUE(at::equal(forward(*buffered_, inputs_[b], &store), reference_[b]))
+          << config.policy << " " << analysis::cacheScopeName(config.scope) << " prefetch "
+          << workloads::prefetchModeName(config.prefetch) << " batch " << b;
+    }
+    return store.metricsJson();
+  }
+
+  // What replaying the recorded calls through the same caches gives (no prefetching).
+  analysis::CacheCounts replay(const BufferingConfig& config) {
+    const uint32_t experts = static_cast<uint32_t>(full_->config().numExperts);
+    const bool perLayer = config.scope == analysis::CacheScope::Layer;
+    std::vector<analysis::AccessTrace> traces(perLayer ? 2 : 1);
+    for (const auto& call : calls_) {
+      auto& trace = traces[perLayer ? call.moeLayer : 0];
+      for (uint32_t e : call.experts) {
+        trace.keys.push_back(perLayer ? e : analysis::expertKey(call.moeLayer, e, experts));
+      }
+      trace.batchStarts.push_back(trace.keys.size());
+    }
+    analysis::CacheCounts total;
+    for (const auto& trace : traces) {
+      auto counts = analysis::replayTrace(trace, config.policy,
+                                          config.slotsPerLayer * (perLayer ? 1 : 2));
+      total.accesses += counts.accesses;
+      total.misses += counts.misses;
+      total.evictions += counts.evictions;
+    }
+    return total;
+  }
+
+  std::optional<workloads::LmModel> full_, buffered_;
+  std::vector<at::Tensor> inputs_, reference_;
+  std::vector<LayerCall> calls_;
+  workloads::StoreModel storeModel_;
+};
+
+TEST_F(BufferedModelTest, WithoutPrefetchEveryPolicyGivesIdenticalOutputsAndTheReplaysDecisions) {
+  for (auto scope : {analysis::CacheScope::Layer, analysis::CacheScope::Global}) {
+    for (std::string_view policy : analysis::kPolicyNames) {
+      BufferingConfig config{std::string(policy), 3, scope, PrefetchMode::Off};
+      auto metrics = runBuffered(config);
+      auto expected = replay(config);
+      SCOPED_TRACE(std::string(policy) + " " + analysis::cacheScopeName(scope));
+      EXPECT_EQ(metrics["accesses"].get<uint64_t>(), expected.accesses);
+      EXPECT_EQ(metrics["misses"].get<uint64_t>(), expected.misses);
+      EXPECT_EQ(metrics["evictions"].get<uint64_t>(), expected.evictions);
+      EXPECT_EQ(metrics["demand_loads"].get<uint64_t>(), expected.misses);
+      EXPECT_EQ(metrics["bytes_moved"].get<int64_t>(),
+                static_cast<int64_t>(expected.misses) * openFile().layout().recordBytes);
+      EXPECT_GT(expected.misses, 0u);
+    }
+  }
+}
+
+TEST_F(BufferedModelTest, PrefetchingKeepsOutputsIdenticalAndTheOracleIsNeverWrong) {
+  for (auto scope : {analysis::CacheScope::Layer, analysis::CacheScope::Global}) {
+    for (auto prefetch : {PrefetchMode::Pregate, PrefetchMode::Oracle, PrefetchMode::All}) {
+      BufferingConfig config{"lru", 4, scope, prefetch};
+      auto metrics = runBuffered(config);
+      SCOPED_TRACE(std::string(workloads::prefetchModeName(prefetch)) + " " +
+                   analysis::cacheScopeName(scope));
+      EXPECT_GT(metrics["prefetch_loads"].get<uint64_t>(), 0u);
+      if (prefetch == PrefetchMode::Oracle) {
+        EXPECT_DOUBLE_EQ(metrics["prefetch_precision"].get<double>(), 1.0);
+        EXPECT_EQ(metrics["wasted_prefetches"].get<uint64_t>(), 0u);
+      }
+    }
+  }
+  // On-demand fetching misses more than fetching exactly what comes next.
+  auto onDemand = runBuffered({"lru", 4, analysis::CacheScope::Layer, PrefetchMode::Off});
+  auto oracle = runBuffered({"lru", 4, analysis::CacheScope::Layer, PrefetchMode::Oracle});
+  EXPECT_LT(oracle["misses"].get<uint64_t>(), onDemand["misses"].get<uint64_t>());
+}
+
+TEST_F(BufferedModelTest, ARunThatRoutesDifferentlyFromItsRecordingIsRefused) {
+  BufferingConfig config{"belady", 3, analysis::CacheScope::Layer, PrefetchMode::Off};
+  ExpertStore store(config, openFile(), storeModel_, calls_);
+  store.setBatch(0);
+  auto other = at::randint(4, 97, {1, 2}, at::TensorOptions().dtype(at::kLong));
+  ASSERT_FALSE(at::equal(other, inputs_[0]));
+  try {
+    forward(*buffered_, other, &store);
+    FAIL() << "a different batch was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("recording pass"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(BufferedModelTest, BuffersHoldLessThanAllExperts) {
+  BufferingConfig config{"lifo", 3, analysis::CacheScope::Layer, PrefetchMode::Off};
+  ExpertStore store(config, openFile(), storeModel_, calls_);
+  const auto layout = openFile().layout();  // a copy: the file closes at the end of the line
+  EXPECT_EQ(store.residentExpertBytes(), 2 * 3 * layout.expertBytes);  // 2 layers x 3 slots
+  EXPECT_LT(buffered_->weightBytes(), full_->weightBytes());
+  EXPECT_EQ(full_->weightBytes() - buffered_->weightBytes(),
+            2 * full_->config().numExperts * layout.expertBytes);
+}
+
+}  // namespace
+}  // namespace moeprof
