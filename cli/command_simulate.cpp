@@ -2,16 +2,20 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "analysis/cache_simulation.h"
+#include "analysis/placement_simulation.h"
 #include "cli/app.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "collector/routing_log.h"
 #include "collector/run_manifest.h"
 #include "reports/table.h"
+
+#include <nlohmann/json.hpp>
 
 namespace moeprof::cli {
 
@@ -90,6 +94,34 @@ reports::Table missRateTable(const analysis::CacheSimulation& simulation) {
   return table;
 }
 
+std::vector<int> parseDeviceCounts(const std::string& text) {
+  std::vector<int> counts;
+  for (const std::string& item : splitList(text)) {
+    int value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || error != std::errc() || end != item.data() + item.size() || value < 1) {
+      throw InputError("--devices '" + text + "': '" + item +
+                       "' is not a device count (allowed: a comma list of counts >= 1)");
+    }
+    counts.push_back(value);
+  }
+  return counts;
+}
+
+reports::Table placementTable(const analysis::PlacementSimulation& simulation) {
+  reports::Table table(
+      {"placement", "devices", "stack", "max load", "avg max load", "worst layer", "perfect"},
+      {reports::Align::Left, reports::Align::Right, reports::Align::Left, reports::Align::Right,
+       reports::Align::Right, reports::Align::Right, reports::Align::Right});
+  for (const auto& o : simulation.outcomes) {
+    table.addRow(
+        {o.placement, std::to_string(o.devices), collector::layerStackName(o.stack),
+         reports::formatNumber(o.meanMaxLoad, 3), reports::formatNumber(o.meanAvgMaxLoad, 3),
+         reports::formatNumber(o.worstMaxLoad, 3), reports::formatNumber(1.0 / o.devices, 3)});
+  }
+  return table;
+}
+
 struct SimulateCommand {
   std::string run;
   std::string policies = "lifo,lru,lfu,fifo,belady";
@@ -98,30 +130,81 @@ struct SimulateCommand {
   std::string jsonPath;
   std::string csvPath;
 
+  std::string placements;
+  std::string devices = "2,4,8";
+  bool cacheAsked = false;
+
   int execute() const {
-    analysis::CacheScope cacheScope = analysis::parseCacheScope(scope);
     std::filesystem::path logPath = std::filesystem::path(run) / collector::kRoutingLogFileName;
     if (!std::filesystem::is_regular_file(logPath)) {
       throw InputError("'" + run + "' has no " + collector::kRoutingLogFileName +
                        " (expected a run directory written by 'moeprof run' with an MoE model)");
     }
+    const bool withPlacement = !placements.empty();
+    const bool withCache = cacheAsked || !withPlacement;
+    if (withCache && withPlacement && !csvPath.empty()) {
+      throw InputError(
+          "--csv holds one table: give --cache or --placement, not both, with --csv "
+          "(--json holds both)");
+    }
     collector::RoutingLog log = collector::readRoutingLog(logPath);
+    // Everything is computed before any file is written, then the files, then the tables.
+    std::optional<analysis::CacheSimulation> caches;
+    std::optional<analysis::PlacementSimulation> placement;
+    if (withCache) caches = simulateCaches(log);
+    if (withPlacement) placement = simulatePlacement(log);
+    writeFiles(caches, placement);
+    if (caches) printCaches(*caches);
+    if (placement) {
+      if (caches) std::cout << "\n";
+      std::cout << "Expert placement, model " << placement->model << ", " << placement->numExperts
+                << " experts: chosen on the first " << placement->historyPasses
+                << " forward passes per layer, judged on the other " << placement->evaluationPasses
+                << " (device share of tokens, mean over layers)\n\n"
+                << placementTable(*placement).toText();
+    }
+    return kExitOk;
+  }
+
+  analysis::CacheSimulation simulateCaches(const collector::RoutingLog& log) const {
+    analysis::CacheScope cacheScope = analysis::parseCacheScope(scope);
     std::vector<uint32_t> counts = resolveSlots(slots, log.header.topK, log.header.numExperts);
-    auto simulation = analysis::simulateCaches(log, splitList(policies), counts, cacheScope);
-    // Files first, all computed before any is written; then the table.
+    return analysis::simulateCaches(log, splitList(policies), counts, cacheScope);
+  }
+
+  analysis::PlacementSimulation simulatePlacement(const collector::RoutingLog& log) const {
+    std::vector<analysis::PlacementSpec> specs;
+    for (const std::string& item : splitList(placements)) {
+      specs.push_back(analysis::parsePlacementSpec(item));
+    }
+    return analysis::simulatePlacements(analysis::routingLoads(log), log.header.model, specs,
+                                        parseDeviceCounts(devices));
+  }
+
+  void writeFiles(const std::optional<analysis::CacheSimulation>& caches,
+                  const std::optional<analysis::PlacementSimulation>& placement) const {
     if (!jsonPath.empty()) {
-      collector::writeFileAtomically(jsonPath, analysis::cacheSimulationJson(simulation));
+      nlohmann::json json = nlohmann::json::object();
+      if (caches) json["cache"] = nlohmann::json::parse(analysis::cacheSimulationJson(*caches));
+      if (placement) {
+        json["placement"] = nlohmann::json::parse(analysis::placementSimulationJson(*placement));
+      }
+      collector::writeFileAtomically(jsonPath, json.dump(2) + "\n");
     }
     if (!csvPath.empty()) {
-      collector::writeFileAtomically(csvPath, analysis::cacheSimulationCsv(simulation));
+      collector::writeFileAtomically(csvPath, caches
+                                                  ? analysis::cacheSimulationCsv(*caches)
+                                                  : analysis::placementSimulationCsv(*placement));
     }
+  }
+
+  static void printCaches(const analysis::CacheSimulation& simulation) {
     uint64_t accesses = simulation.curves.front().points.front().counts.accesses;
     std::cout << "Expert cache miss rate (misses / accesses), model " << simulation.model << ", "
               << simulation.numLayers << " MoE layers x " << simulation.numExperts
               << " experts, top-" << simulation.topK << ", scope "
               << analysis::cacheScopeName(simulation.scope) << ", " << accesses << " accesses\n\n"
               << missRateTable(simulation).toText();
-    return kExitOk;
   }
 };
 
@@ -130,9 +213,11 @@ struct SimulateCommand {
 Action addSimulateCommand(CLI::App& app) {
   auto command = std::make_shared<SimulateCommand>();
   app.add_option("RUN", command->run, "run directory holding routing.bin")->required();
-  app.add_option("--cache", command->policies,
-                 "eviction policies, comma-separated: lifo (the paper's), lru, lfu, fifo, belady")
-      ->capture_default_str();
+  auto* cacheOption =
+      app.add_option(
+             "--cache", command->policies,
+             "eviction policies, comma-separated: lifo (the paper's), lru, lfu, fifo, belady")
+          ->capture_default_str();
   app.add_option("--slots", command->slots,
                  "expert slots per MoE layer: N, a list 2,4,8, or a range A..B (counts outside "
                  "topK..experts are skipped in a range, rejected in a list)")
@@ -140,9 +225,21 @@ Action addSimulateCommand(CLI::App& app) {
   app.add_option("--scope", command->scope,
                  "layer: one cache per MoE layer; global: one pool of slots x layers")
       ->capture_default_str();
-  app.add_option("--json", command->jsonPath, "also write the miss-rate curves as JSON");
-  app.add_option("--csv", command->csvPath, "also write the miss-rate curves as CSV");
-  return [command] { return command->execute(); };
+  app.add_option("--placement", command->placements,
+                 "also (or, without --cache, only) replay expert placements, comma-separated: "
+                 "roundrobin, greedy, anticorr, eplb[:N] (N extra replicas; default one per "
+                 "device); chosen on the first half of the log, judged on the second");
+  app.add_option("--devices", command->devices, "device counts for --placement, comma-separated")
+      ->capture_default_str();
+  app.add_option("--json", command->jsonPath,
+                 "also write the results as JSON: {\"cache\": curves, \"placement\": outcomes}");
+  app.add_option("--csv", command->csvPath,
+                 "also write the miss-rate curves (or, with --placement alone, the placement "
+                 "outcomes) as CSV");
+  return [command, cacheOption] {
+    command->cacheAsked = cacheOption->count() > 0;
+    return command->execute();
+  };
 }
 
 }  // namespace moeprof::cli

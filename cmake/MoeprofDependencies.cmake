@@ -25,6 +25,15 @@ if(NOT MOEPROF_OPENBLAS_OPENMP)
                   "every measurement will be far slower (scripts/setup.sh installs it)")
 endif()
 
+# The grouped expert FFN calls CBLAS directly (one GEMM per expert without a dispatcher call per
+# expert); libblas.so.3 resolves to the same OpenBLAS that LibTorch uses.
+find_path(MOEPROF_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES x86_64-linux-gnu aarch64-linux-gnu)
+find_library(MOEPROF_BLAS_LIBRARY NAMES blas openblas)
+if(NOT MOEPROF_CBLAS_INCLUDE_DIR OR NOT MOEPROF_BLAS_LIBRARY)
+  message(FATAL_ERROR "moeprof needs CBLAS: install the Debian package 'libblas-dev' "
+                      "(scripts/setup.sh does it)")
+endif()
+
 # CUDA: optional. nvcc is looked up on PATH and in /usr/local/cuda.
 set(MOEPROF_HAVE_CUDA OFF)
 if(MOEPROF_WITH_CUDA)

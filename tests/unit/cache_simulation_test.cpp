@@ -152,7 +152,7 @@ TEST_F(CacheSimulationTest, SimulateCommandReplaysARecordedRun) {
   // mt-tiny routes top-2 over 8 experts, so the range keeps 2..4 and says so.
   EXPECT_NE(result.output.find("simulates 2..4"), std::string::npos) << result.output;
   std::ifstream in(path("sim.json"));
-  auto json = nlohmann::json::parse(in);
+  auto json = nlohmann::json::parse(in)["cache"];
   ASSERT_EQ(json["policies"].size(), 2u);
   ASSERT_EQ(json["policies"][0]["points"].size(), 3u);
   for (size_t i = 0; i < 3; ++i) {

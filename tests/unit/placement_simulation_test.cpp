@@ -1,0 +1,118 @@
+// Placement replay: specs by name, the half/half evaluation on hand-computed loads, and
+// `moeprof simulate --placement` on a recorded run.
+#include "analysis/placement_simulation.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/input_error.h"
+#include "tests/support/moeprof_command.h"
+
+namespace moeprof::analysis {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One LM layer, 4 experts. History (first half): experts 0 and 2 carry everything, so
+// round-robin (0,2 on device 0) puts all tokens on one device and greedy splits them.
+RoutingLoads handWorkedLoads() {
+  RoutingLoads loads;
+  loads.numExperts = 4;
+  loads.topK = 2;
+  LayerLoads layer;
+  layer.tokens = {{10, 0, 10, 0}, {10, 0, 10, 0}, {10, 0, 10, 0}, {6, 0, 2, 0}};
+  layer.rows = {{0, 0}, {1, 0}, {2, 0}, {3, 0}};
+  loads.layers.push_back(layer);
+  return loads;
+}
+
+TEST(PlacementSpecTest, NamesParseAndBadOnesSayWhatIsAllowed) {
+  EXPECT_EQ(parsePlacementSpec("greedy").algorithm, "greedy");
+  EXPECT_EQ(parsePlacementSpec("eplb:3").extraReplicas, 3);
+  EXPECT_EQ(parsePlacementSpec("eplb:3").name(), "eplb:3");
+  EXPECT_EQ(parsePlacementSpec("eplb").name(), "eplb");
+  for (const char* bad : {"random", "eplb:", "eplb:-1", "eplb:2x", ""}) {
+    std::string message = moeprof::testing::inputErrorMessage([&] { parsePlacementSpec(bad); });
+    EXPECT_NE(message.find("'" + std::string(bad) + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("roundrobin"), std::string::npos) << message;
+  }
+}
+
+TEST(PlacementSimulationTest, ChoosesOnTheFirstHalfAndJudgesOnTheSecond) {
+  auto simulation =
+      simulatePlacements(handWorkedLoads(), "lm-test",
+                         {parsePlacementSpec("roundrobin"), parsePlacementSpec("greedy")}, {2});
+  EXPECT_EQ(simulation.historyPasses, 2u);
+  EXPECT_EQ(simulation.evaluationPasses, 2u);
+  ASSERT_EQ(simulation.outcomes.size(), 2u);
+  const PlacementOutcome& roundRobin = simulation.outcomes[0];
+  EXPECT_EQ(roundRobin.placement, "roundrobin");
+  EXPECT_DOUBLE_EQ(roundRobin.meanMaxLoad, 1.0);  // device 0 holds experts 0 and 2
+  EXPECT_DOUBLE_EQ(roundRobin.meanAvgMaxLoad, 1.0);
+  // Greedy: expert 0 on device 0, expert 2 on device 1. Evaluation batches (10,10) and (6,2):
+  // Max Load = 16 / 28, Avg Max Load = (10/20 + 6/8) / 2.
+  const PlacementOutcome& greedy = simulation.outcomes[1];
+  EXPECT_DOUBLE_EQ(greedy.meanMaxLoad, 16.0 / 28.0);
+  EXPECT_DOUBLE_EQ(greedy.meanAvgMaxLoad, (0.5 + 0.75) / 2);
+  EXPECT_DOUBLE_EQ(greedy.worstMaxLoad, greedy.meanMaxLoad);
+  auto csv = placementSimulationCsv(simulation);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  auto json = nlohmann::json::parse(placementSimulationJson(simulation));
+  EXPECT_EQ(json["outcomes"][1]["placement"], "greedy");
+  EXPECT_EQ(json["outcomes"][1]["stack"], "lm");
+}
+
+TEST(PlacementSimulationTest, DeviceCountsThatDoNotFitAreInputErrors) {
+  std::string message = moeprof::testing::inputErrorMessage([] {
+    simulatePlacements(handWorkedLoads(), "lm-test", {parsePlacementSpec("greedy")}, {3});
+  });
+  EXPECT_NE(message.find("3"), std::string::npos) << message;
+  RoutingLoads single = handWorkedLoads();
+  single.layers.front().tokens.resize(1);
+  moeprof::testing::inputErrorMessage(
+      [&] { simulatePlacements(single, "lm-test", {parsePlacementSpec("greedy")}, {2}); });
+}
+
+class SimulatePlacementCommandTest : public moeprof::testing::TempDirTest {};
+
+TEST_F(SimulatePlacementCommandTest, ReplaysEveryPlacementPerStackOfARecordedRun) {
+  auto run = moeprof::testing::runMoeprof("run --preset mt-tiny --repeats 2 --out " + path("mt"));
+  ASSERT_EQ(run.exitCode, 0) << run.output;
+  auto result =
+      moeprof::testing::runMoeprof("simulate " + path("mt") +
+                                   " --placement roundrobin,greedy,anticorr,eplb:2 --devices 2,4 "
+                                   "--csv " +
+                                   path("p.csv") + " --json " + path("p.json"));
+  ASSERT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_NE(result.output.find("anticorr"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("miss rate"), std::string::npos) << "no cache table without --cache";
+  std::ifstream in(path("p.json"));
+  auto json = nlohmann::json::parse(in);
+  EXPECT_FALSE(json.contains("cache"));
+  const auto& outcomes = json["placement"]["outcomes"];
+  ASSERT_EQ(outcomes.size(), 4u * 2u * 2u);  // placements x device counts x (encoder, decoder)
+  for (const auto& o : outcomes) {
+    double perfect = 1.0 / o["devices"].get<int>();
+    EXPECT_GE(o["mean_max_load"].get<double>(), perfect - 1e-9) << o.dump();
+    EXPECT_LE(o["mean_max_load"].get<double>(), o["worst_max_load"].get<double>() + 1e-12);
+    EXPECT_GE(o["mean_avg_max_load"].get<double>(), o["mean_max_load"].get<double>() - 1e-9)
+        << "the worst share of each batch is at least the share of the whole";
+  }
+  EXPECT_TRUE(fs::exists(path("p.csv")));
+
+  for (const std::string& bad : std::vector<std::string>{
+           "--placement greedy --devices 3", "--placement fancy", "--placement greedy --devices 0",
+           "--placement greedy --cache lifo --csv " + path("both.csv")}) {
+    auto failed = moeprof::testing::runMoeprof("simulate " + path("mt") + " " + bad + " --json " +
+                                               path("bad.json"));
+    EXPECT_EQ(failed.exitCode, 2) << bad << ": " << failed.output;
+    EXPECT_FALSE(fs::exists(path("bad.json"))) << bad;
+    EXPECT_FALSE(fs::exists(path("both.csv"))) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace moeprof::analysis
