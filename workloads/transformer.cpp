@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "kernels/attention.h"
+
 namespace moeprof::workloads {
 
 using collector::Phase;
@@ -14,27 +16,6 @@ namespace {
 
 at::Tensor linear(const LinearWeights& w, const at::Tensor& x) {
   return at::matmul(x, w.weight).add_(w.bias);
-}
-
-// (B, T, d) -> (B, H, T, d/H)
-at::Tensor splitHeads(const at::Tensor& x, int64_t heads) {
-  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
-// Scaled dot-product attention; with `causal`, query i (at absolute position past + i) sees
-// keys up to that position.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
-                  bool causal) {
-  const int64_t queries = q.size(1), keys = k.size(1);
-  auto qh = splitHeads(q, heads), kh = splitHeads(k, heads), vh = splitHeads(v, heads);
-  auto scores = at::matmul(qh, kh.transpose(-2, -1)).mul_(1.0 / std::sqrt(qh.size(-1)));
-  if (causal && queries > 1) {
-    int64_t past = keys - queries;
-    auto future = at::ones({queries, keys}, q.options().dtype(at::kBool)).triu(past + 1);
-    scores.masked_fill_(future, -std::numeric_limits<float>::infinity());
-  }
-  auto context = at::matmul(at::softmax(scores, -1), vh);
-  return context.transpose(1, 2).reshape({q.size(0), queries, q.size(2)});
 }
 
 at::Tensor selfAttention(const AttentionWeights& w, const at::Tensor& x, const BlockInputs& in) {
@@ -47,7 +28,7 @@ at::Tensor selfAttention(const AttentionWeights& w, const at::Tensor& x, const B
     in.cache->selfKeys = k;
     in.cache->selfValues = v;
   }
-  return linear(w.out, attend(q, k, v, in.heads, in.causal));
+  return linear(w.out, kernels::attention(q, k, v, in.heads, in.causal));
 }
 
 at::Tensor crossAttention(const AttentionWeights& w, const at::Tensor& x, const BlockInputs& in) {
@@ -64,7 +45,7 @@ at::Tensor crossAttention(const AttentionWeights& w, const at::Tensor& x, const 
       in.cache->crossValues = v;
     }
   }
-  return linear(w.out, attend(linear(w.query, x), k, v, in.heads, /*causal=*/false));
+  return linear(w.out, kernels::attention(linear(w.query, x), k, v, in.heads, /*causal=*/false));
 }
 
 at::Tensor ffnSublayer(const BlockWeights& block, const at::Tensor& x, ForwardContext& context) {
