@@ -131,6 +131,7 @@ struct SimulateCommand {
   std::string csvPath;
 
   std::string placements;
+  std::string stack;  // empty: every MoE layer
   std::string devices = "2,4,8";
   bool cacheAsked = false;
 
@@ -148,6 +149,7 @@ struct SimulateCommand {
           "(--json holds both)");
     }
     collector::RoutingLog log = collector::readRoutingLog(logPath);
+    if (!stack.empty()) log = collector::onlyStack(log, collector::parseLayerStack(stack));
     // Everything is computed before any file is written, then the files, then the tables.
     std::optional<analysis::CacheSimulation> caches;
     std::optional<analysis::PlacementSimulation> placement;
@@ -231,6 +233,9 @@ Action addSimulateCommand(CLI::App& app) {
                  "device); chosen on the first half of the log, judged on the second");
   app.add_option("--devices", command->devices, "device counts for --placement, comma-separated")
       ->capture_default_str();
+  app.add_option("--stack", command->stack,
+                 "replay only the MoE layers of one stack: lm, encoder or decoder (the paper "
+                 "evaluates Expert Buffering on MT decoder traces); default: all");
   app.add_option("--json", command->jsonPath,
                  "also write the results as JSON: {\"cache\": curves, \"placement\": outcomes}");
   app.add_option("--csv", command->csvPath,

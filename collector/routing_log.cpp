@@ -148,6 +148,36 @@ const char* layerStackName(LayerStack stack) {
   return "unknown";
 }
 
+LayerStack parseLayerStack(const std::string& name) {
+  for (LayerStack stack : {LayerStack::Lm, LayerStack::Encoder, LayerStack::Decoder}) {
+    if (name == layerStackName(stack)) return stack;
+  }
+  throw InputError("stack '" + name + "' is not one of: lm, encoder, decoder");
+}
+
+RoutingLog onlyStack(const RoutingLog& log, LayerStack stack) {
+  RoutingLog part;
+  part.header = log.header;
+  part.header.layers.clear();
+  std::vector<int64_t> renumbered(log.header.layers.size(), -1);
+  for (size_t l = 0; l < log.header.layers.size(); ++l) {
+    if (log.header.layers[l].stack != stack) continue;
+    renumbered[l] = static_cast<int64_t>(part.header.layers.size());
+    part.header.layers.push_back(log.header.layers[l]);
+  }
+  if (part.header.layers.empty()) {
+    throw InputError("the routing log of " + log.header.model + " has no " + layerStackName(stack) +
+                     " MoE layers");
+  }
+  for (const RoutingRecord& record : log.records) {
+    if (record.moeLayer < renumbered.size() && renumbered[record.moeLayer] >= 0) {
+      part.records.push_back(record);
+      part.records.back().moeLayer = static_cast<uint32_t>(renumbered[record.moeLayer]);
+    }
+  }
+  return part;
+}
+
 uint16_t floatToBfloat16(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);

@@ -94,4 +94,11 @@ struct RoutingLog {
 };
 RoutingLog readRoutingLog(const std::filesystem::path& path);
 
+// Parses "lm", "encoder" or "decoder"; throws InputError naming the value otherwise.
+LayerStack parseLayerStack(const std::string& name);
+// The part of a log that one stack's MoE layers recorded, its layers renumbered in order (the
+// paper evaluates Expert Buffering on MT decoder traces). Throws InputError when the log has no
+// layer of that stack.
+RoutingLog onlyStack(const RoutingLog& log, LayerStack stack);
+
 }  // namespace moeprof::collector

@@ -103,7 +103,19 @@ TEST_F(SimulatePlacementCommandTest, ReplaysEveryPlacementPerStackOfARecordedRun
   }
   EXPECT_TRUE(fs::exists(path("p.csv")));
 
+  auto decoder = moeprof::testing::runMoeprof("simulate " + path("mt") +
+                                              " --stack decoder --placement greedy --devices 2 "
+                                              "--cache lifo --slots 2 --json " +
+                                              path("d.json"));
+  ASSERT_EQ(decoder.exitCode, 0) << decoder.output;
+  std::ifstream decoderIn(path("d.json"));
+  auto decoderJson = nlohmann::json::parse(decoderIn);
+  ASSERT_EQ(decoderJson["placement"]["outcomes"].size(), 1u);
+  EXPECT_EQ(decoderJson["placement"]["outcomes"][0]["stack"], "decoder");
+  EXPECT_EQ(decoderJson["cache"]["layers"], 2);  // of 4: mt-tiny has 2 MoE layers per stack
+
   for (const std::string& bad : std::vector<std::string>{
+           "--stack lm --placement greedy", "--stack middle --placement greedy",
            "--placement greedy --devices 3", "--placement fancy", "--placement greedy --devices 0",
            "--placement greedy --cache lifo --csv " + path("both.csv")}) {
     auto failed = moeprof::testing::runMoeprof("simulate " + path("mt") + " " + bad + " --json " +
