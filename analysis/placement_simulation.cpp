@@ -30,6 +30,8 @@ PlacementOutcome evaluate(const RoutingLoads& loads, const PlacementSpec& spec, 
   for (const LayerLoads& layer : loads.layers) {
     if (layer.layer.stack != stack) continue;
     TraceSplit split = splitTrace(layer.tokens);
+    outcome.historyPasses = split.history.size();
+    outcome.evaluationPasses = split.evaluation.size();
     LoadMetrics metrics =
         loadMetrics(split.evaluation, choosePlacement(spec, split.history, devices));
     ++outcome.layers;
@@ -93,9 +95,6 @@ PlacementSimulation simulatePlacements(const RoutingLoads& loads, const std::str
   }
   if (loads.layers.empty()) throw InputError("the routing log has no MoE layers");
   PlacementSimulation simulation{model, loads.numExperts};
-  TraceSplit split = splitTrace(loads.layers.front().tokens);
-  simulation.historyPasses = split.history.size();
-  simulation.evaluationPasses = split.evaluation.size();
   for (const PlacementSpec& spec : placements) {
     for (int count : devices) {
       for (collector::LayerStack stack : stacksInOrder(loads)) {
@@ -109,14 +108,14 @@ PlacementSimulation simulatePlacements(const RoutingLoads& loads, const std::str
 std::string placementSimulationJson(const PlacementSimulation& simulation) {
   nlohmann::json json = {{"model", simulation.model},
                          {"experts", simulation.numExperts},
-                         {"history_passes", simulation.historyPasses},
-                         {"evaluation_passes", simulation.evaluationPasses},
                          {"outcomes", nlohmann::json::array()}};
   for (const PlacementOutcome& o : simulation.outcomes) {
     json["outcomes"].push_back({{"placement", o.placement},
                                 {"devices", o.devices},
                                 {"stack", collector::layerStackName(o.stack)},
                                 {"layers", o.layers},
+                                {"history_passes", o.historyPasses},
+                                {"evaluation_passes", o.evaluationPasses},
                                 {"mean_max_load", o.meanMaxLoad},
                                 {"mean_avg_max_load", o.meanAvgMaxLoad},
                                 {"worst_max_load", o.worstMaxLoad}});
@@ -127,11 +126,12 @@ std::string placementSimulationJson(const PlacementSimulation& simulation) {
 std::string placementSimulationCsv(const PlacementSimulation& simulation) {
   std::ostringstream out;
   out.precision(17);
-  out << "placement,devices,stack,layers,mean_max_load,mean_avg_max_load,worst_max_load\n";
+  out << "placement,devices,stack,layers,history_passes,evaluation_passes,mean_max_load,"
+         "mean_avg_max_load,worst_max_load\n";
   for (const PlacementOutcome& o : simulation.outcomes) {
     out << o.placement << ',' << o.devices << ',' << collector::layerStackName(o.stack) << ','
-        << o.layers << ',' << o.meanMaxLoad << ',' << o.meanAvgMaxLoad << ',' << o.worstMaxLoad
-        << '\n';
+        << o.layers << ',' << o.historyPasses << ',' << o.evaluationPasses << ',' << o.meanMaxLoad
+        << ',' << o.meanAvgMaxLoad << ',' << o.worstMaxLoad << '\n';
   }
   return out.str();
 }

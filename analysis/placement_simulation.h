@@ -32,16 +32,16 @@ struct PlacementOutcome {
   int devices = 0;
   collector::LayerStack stack = collector::LayerStack::Lm;
   int layers = 0;
-  double meanMaxLoad = 0;     // mean over the stack's layers of Max Load on the evaluation half
-  double meanAvgMaxLoad = 0;  // same for Avg Max Load
-  double worstMaxLoad = 0;    // the largest Max Load of any layer
+  uint64_t historyPasses = 0;     // forward passes per layer the placement was chosen on
+  uint64_t evaluationPasses = 0;  // and judged on (decoder layers: one per decoding step)
+  double meanMaxLoad = 0;         // mean over the stack's layers of Max Load on the evaluation half
+  double meanAvgMaxLoad = 0;      // same for Avg Max Load
+  double worstMaxLoad = 0;        // the largest Max Load of any layer
 };
 
 struct PlacementSimulation {
   std::string model;
   uint32_t numExperts = 0;
-  uint64_t historyPasses = 0;     // forward passes per layer the placements were chosen on
-  uint64_t evaluationPasses = 0;  // and judged on
   // In the order placements x devices x stacks (stacks in model order: lm, encoder, decoder).
   std::vector<PlacementOutcome> outcomes;
 };
@@ -53,7 +53,8 @@ PlacementSimulation simulatePlacements(const RoutingLoads& loads, const std::str
                                        const std::vector<int>& devices);
 
 // As JSON (the log's shape and one object per outcome) and CSV (header
-// placement,devices,stack,layers,mean_max_load,mean_avg_max_load,worst_max_load).
+// placement,devices,stack,layers,history_passes,evaluation_passes,mean_max_load,
+// mean_avg_max_load,worst_max_load).
 std::string placementSimulationJson(const PlacementSimulation& simulation);
 std::string placementSimulationCsv(const PlacementSimulation& simulation);
 

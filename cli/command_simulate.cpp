@@ -109,13 +109,15 @@ std::vector<int> parseDeviceCounts(const std::string& text) {
 }
 
 reports::Table placementTable(const analysis::PlacementSimulation& simulation) {
-  reports::Table table(
-      {"placement", "devices", "stack", "max load", "avg max load", "worst layer", "perfect"},
-      {reports::Align::Left, reports::Align::Right, reports::Align::Left, reports::Align::Right,
-       reports::Align::Right, reports::Align::Right, reports::Align::Right});
+  std::vector<reports::Align> alignments(9, reports::Align::Right);
+  alignments[0] = alignments[2] = reports::Align::Left;
+  reports::Table table({"placement", "devices", "stack", "chosen on", "judged on", "max load",
+                        "avg max load", "worst layer", "perfect"},
+                       alignments);
   for (const auto& o : simulation.outcomes) {
     table.addRow(
         {o.placement, std::to_string(o.devices), collector::layerStackName(o.stack),
+         std::to_string(o.historyPasses), std::to_string(o.evaluationPasses),
          reports::formatNumber(o.meanMaxLoad, 3), reports::formatNumber(o.meanAvgMaxLoad, 3),
          reports::formatNumber(o.worstMaxLoad, 3), reports::formatNumber(1.0 / o.devices, 3)});
   }
@@ -160,9 +162,9 @@ struct SimulateCommand {
     if (placement) {
       if (caches) std::cout << "\n";
       std::cout << "Expert placement, model " << placement->model << ", " << placement->numExperts
-                << " experts: chosen on the first " << placement->historyPasses
-                << " forward passes per layer, judged on the other " << placement->evaluationPasses
-                << " (device share of tokens, mean over layers)\n\n"
+                << " experts: device share of tokens, mean over layers; each layer's placement "
+                   "chosen on the first half of its forward passes (chosen on), judged on the "
+                   "second (judged on)\n\n"
                 << placementTable(*placement).toText();
     }
     return kExitOk;

@@ -45,9 +45,9 @@ TEST(PlacementSimulationTest, ChoosesOnTheFirstHalfAndJudgesOnTheSecond) {
   auto simulation =
       simulatePlacements(handWorkedLoads(), "lm-test",
                          {parsePlacementSpec("roundrobin"), parsePlacementSpec("greedy")}, {2});
-  EXPECT_EQ(simulation.historyPasses, 2u);
-  EXPECT_EQ(simulation.evaluationPasses, 2u);
   ASSERT_EQ(simulation.outcomes.size(), 2u);
+  EXPECT_EQ(simulation.outcomes[0].historyPasses, 2u);
+  EXPECT_EQ(simulation.outcomes[0].evaluationPasses, 2u);
   const PlacementOutcome& roundRobin = simulation.outcomes[0];
   EXPECT_EQ(roundRobin.placement, "roundrobin");
   EXPECT_DOUBLE_EQ(roundRobin.meanMaxLoad, 1.0);  // device 0 holds experts 0 and 2
