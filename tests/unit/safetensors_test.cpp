@@ -285,7 +285,7 @@ TEST_F(SafetensorsTest, BoolBytesOtherThanZeroAndOneAreRejectedOnLoad) {
   auto file = SafetensorsFile::open(
       write("b.safetensors",
             specFile(R"({"flags":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}    )",
-                     "\x01\x02\x00")));
+                     std::string("\x01\x02\x00", 3))));
   auto message =
       testing::inputErrorMessage([&] { workloads::loadTensor(file, file.tensor("flags")); });
   EXPECT_NE(message.find("tensor 'flags': BOOL element 1 is 2"), std::string::npos) << message;
