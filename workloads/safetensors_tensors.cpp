@@ -135,6 +135,13 @@ void copyTensorInto(const SafetensorsFile& file, const SafetensorsTensor& tensor
                      ", expected " + c10::str(destination.sizes()));
   }
   auto bytes = file.data(tensor);
+  if (destination.is_cpu() && destination.is_contiguous() &&
+      destination.scalar_type() == scalarTypeOf(tensor.dtype) &&
+      tensor.dtype != SafetensorsDtype::Bool) {
+    // A plain memcpy: about twice as fast as copy_ on one thread (tests/bench).
+    if (!bytes.empty()) std::memcpy(destination.data_ptr(), bytes.data(), bytes.size());
+    return;
+  }
   if (!aligned(bytes, tensor.dtype) || tensor.dtype == SafetensorsDtype::Bool) {
     destination.copy_(loadTensor(file, tensor, FloatLoad::AsStored));
     return;
