@@ -1,6 +1,7 @@
 // Google Benchmark: safetensors throughput on a 256 MiB file (64 float32 tensors of 4 MiB, and
 // the same as BF16): writing (atomically, with fsync), opening and validating, loading copies,
 // filling preallocated tensors (what checkpoint loading does), widening BF16, zero-copy views.
+// Also: loading a whole lm-cpu checkpoint (813 MB, 24 blocks, 512 experts) into a model.
 // Reads hit the page cache after the first pass: these are memory-speed figures, not disk ones.
 // The files go to $TMPDIR and are removed at exit.
 #include <benchmark/benchmark.h>
@@ -12,6 +13,8 @@
 
 #include <ATen/ATen.h>
 
+#include "workloads/checkpoint.h"
+#include "workloads/presets.h"
 #include "workloads/safetensors_tensors.h"
 
 namespace {
@@ -101,12 +104,34 @@ void BM_Views(benchmark::State& state) {
   }
 }
 
+// An lm-cpu checkpoint, saved once on first use.
+struct LmCpuCheckpoint {
+  fs::path dir =
+      fs::temp_directory_path() / ("moeprof_checkpoint_bench_" + std::to_string(getpid()));
+  int64_t bytes = 0;
+  LmCpuCheckpoint() {
+    moeprof::workloads::LmModel model(moeprof::workloads::findPreset("lm-cpu"), 1, at::kCPU);
+    bytes = model.weightBytes();
+    moeprof::workloads::saveCheckpoint(model, dir);
+  }
+  ~LmCpuCheckpoint() { fs::remove_all(dir); }
+};
+
+void BM_LoadLmCpuCheckpoint(benchmark::State& state) {
+  static const LmCpuCheckpoint checkpoint;  // built only when this benchmark runs
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(moeprof::workloads::loadLmModel(checkpoint.dir).weightBytes());
+  }
+  state.SetBytesProcessed(state.iterations() * checkpoint.bytes);
+}
+
 BENCHMARK(BM_Write)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_OpenAndValidate)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LoadCopies)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CopyIntoPreallocated)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoadBf16Widened)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Views)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LoadLmCpuCheckpoint)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
