@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libblas-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev  # the libFuzzer target (tests/fuzz), built with clang++ beside GCC
 )
 
 missing=()

@@ -29,6 +29,14 @@ at::Tensor runStack(const Stack& stack, at::Tensor x, BlockInputs inputs,
   return layerNorm(stack.finalNorm, x);
 }
 
+void appendStackParameters(const Stack& stack, const std::string& prefix,
+                           std::vector<NamedParameter>& out) {
+  for (size_t i = 0; i < stack.blocks.size(); ++i) {
+    appendBlockParameters(stack.blocks[i], prefix + "layers." + std::to_string(i) + ".", out);
+  }
+  appendLayerNormParameters(stack.finalNorm, prefix + "layer_norm.", out);
+}
+
 }  // namespace
 
 std::vector<MoeLayerWeights*> moeLayersOf(std::initializer_list<Stack*> stacks) {
@@ -50,14 +58,22 @@ int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers) {
   return bytes;
 }
 
-LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device) : config_(config) {
+LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device, WeightInit init)
+    : config_(config) {
   TORCH_CHECK(config.workload == WorkloadKind::Lm, "LmModel needs an lm preset");
-  WeightFactory factory(seed, device);
+  WeightFactory factory(seed, device, init);
   embedding_ = factory.normal({config.vocab, config.dModel});
   positions_ = factory.normal({config.maxPositions, config.dModel});
   int64_t moeLayerId = 0;
   decoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
   weightBytes_ = factory.bytesCreated();
+}
+
+std::vector<NamedParameter> LmModel::namedParameters() const {
+  std::vector<NamedParameter> out{{"embed_tokens.weight", embedding_},
+                                  {"embed_positions.weight", positions_}};
+  appendStackParameters(decoder_, "decoder.", out);
+  return out;
 }
 
 at::Tensor LmModel::forward(const at::Tensor& tokens, ForwardContext& context,
@@ -76,14 +92,22 @@ at::Tensor LmModel::forward(const at::Tensor& tokens, ForwardContext& context,
   return at::matmul(x, embedding_.t());
 }
 
-MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device) : config_(config) {
+MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device, WeightInit init)
+    : config_(config) {
   TORCH_CHECK(config.workload == WorkloadKind::Mt, "MtModel needs an mt preset");
-  WeightFactory factory(seed, device);
+  WeightFactory factory(seed, device, init);
   embedding_ = factory.normal({config.vocab, config.dModel});
   int64_t moeLayerId = 0;
   encoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
   decoder_ = makeStack(config, factory, /*cross=*/true, moeLayerId);
   weightBytes_ = factory.bytesCreated();
+}
+
+std::vector<NamedParameter> MtModel::namedParameters() const {
+  std::vector<NamedParameter> out{{"embed_tokens.weight", embedding_}};
+  appendStackParameters(encoder_, "encoder.", out);
+  appendStackParameters(decoder_, "decoder.", out);
+  return out;
 }
 
 at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const {

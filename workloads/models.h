@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "workloads/model_config.h"
+#include "workloads/parameter_names.h"
 #include "workloads/transformer.h"
 
 namespace moeprof::workloads {
@@ -25,7 +26,8 @@ int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers);
 
 class LmModel {
  public:
-  LmModel(const ModelConfig& config, uint64_t seed, at::Device device);
+  LmModel(const ModelConfig& config, uint64_t seed, at::Device device,
+          WeightInit init = WeightInit::Random);
 
   // tokens: (B, T) int64 -> logits (B, T, vocab). With caches (one per block), keys and values
   // are appended to them and positions start after what they already hold.
@@ -36,6 +38,8 @@ class LmModel {
   }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
+  // Every parameter with its checkpoint name (workloads/parameter_names.h), in model order.
+  std::vector<NamedParameter> namedParameters() const;
   // The MoE layers in routing-log order (what Expert Buffering moves experts out of).
   std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&decoder_}); }
   // Frees every MoE layer's experts: they live in an expert store from now on.
@@ -51,7 +55,8 @@ class LmModel {
 
 class MtModel {
  public:
-  MtModel(const ModelConfig& config, uint64_t seed, at::Device device);
+  MtModel(const ModelConfig& config, uint64_t seed, at::Device device,
+          WeightInit init = WeightInit::Random);
 
   // source: (B, S) int64 -> encoder output (B, S, d).
   at::Tensor encode(const at::Tensor& source, ForwardContext& context) const;
@@ -63,6 +68,7 @@ class MtModel {
   }
   const ModelConfig& config() const { return config_; }
   int64_t weightBytes() const { return weightBytes_; }
+  std::vector<NamedParameter> namedParameters() const;
   std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&encoder_, &decoder_}); }
   void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
   static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>

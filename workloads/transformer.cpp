@@ -72,10 +72,15 @@ at::Tensor blockForward(const BlockWeights& block, const at::Tensor& x, const Bl
   return h + ffnSublayer(block, layerNorm(block.ffnNorm, h), context);
 }
 
-WeightFactory::WeightFactory(uint64_t seed, at::Device device)
-    : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)), device_(device) {}
+WeightFactory::WeightFactory(uint64_t seed, at::Device device, WeightInit init)
+    : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)), device_(device), init_(init) {}
 
 at::Tensor WeightFactory::normal(at::IntArrayRef shape) {
+  if (init_ == WeightInit::Uninitialized) {
+    auto t = at::empty(shape, at::TensorOptions().dtype(at::kFloat).device(device_));
+    bytesCreated_ += t.nbytes();
+    return t;
+  }
   auto t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
   t.normal_(0.0, 0.02, generator_);
   bytesCreated_ += t.nbytes();

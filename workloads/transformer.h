@@ -59,10 +59,14 @@ at::Tensor blockForward(const BlockWeights& block, const at::Tensor& x, const Bl
 
 at::Tensor layerNorm(const LayerNormWeights& norm, const at::Tensor& x);
 
+// How a model's weights start: seeded random, or uninitialized memory that a checkpoint is
+// about to fill (skips the random draws and leaves pages untouched until then).
+enum class WeightInit { Random, Uninitialized };
+
 // Creates seeded random weights (normal, std 0.02, like OPT/fairseq init) on one device.
 class WeightFactory {
  public:
-  WeightFactory(uint64_t seed, at::Device device);
+  WeightFactory(uint64_t seed, at::Device device, WeightInit init = WeightInit::Random);
   at::Tensor normal(at::IntArrayRef shape);
   at::Tensor zeros(at::IntArrayRef shape);
   LinearWeights linear(int64_t in, int64_t out);
@@ -75,6 +79,7 @@ class WeightFactory {
  private:
   at::Generator generator_;
   at::Device device_;
+  WeightInit init_;
   int64_t bytesCreated_ = 0;
 };
 

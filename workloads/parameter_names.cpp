@@ -1,0 +1,52 @@
+#include "workloads/parameter_names.h"
+
+namespace moeprof::workloads {
+
+namespace {
+
+void appendAttention(const AttentionWeights& attention, const std::string& prefix,
+                     std::vector<NamedParameter>& out) {
+  const std::pair<const char*, const LinearWeights*> projections[] = {{"q_proj", &attention.query},
+                                                                      {"k_proj", &attention.key},
+                                                                      {"v_proj", &attention.value},
+                                                                      {"out_proj", &attention.out}};
+  for (const auto& [name, linear] : projections) {
+    out.push_back({prefix + name + ".weight", linear->weight});
+    out.push_back({prefix + name + ".bias", linear->bias});
+  }
+}
+
+void appendExperts(const kernels::ExpertWeights& experts, const std::string& prefix,
+                   std::vector<NamedParameter>& out) {
+  out.push_back({prefix + "w1", experts.w1});
+  out.push_back({prefix + "b1", experts.b1});
+  out.push_back({prefix + "w2", experts.w2});
+  out.push_back({prefix + "b2", experts.b2});
+}
+
+}  // namespace
+
+void appendLayerNormParameters(const LayerNormWeights& norm, const std::string& prefix,
+                               std::vector<NamedParameter>& out) {
+  out.push_back({prefix + "weight", norm.gamma});
+  out.push_back({prefix + "bias", norm.beta});
+}
+
+void appendBlockParameters(const BlockWeights& block, const std::string& prefix,
+                           std::vector<NamedParameter>& out) {
+  appendLayerNormParameters(block.selfNorm, prefix + "self_attn_layer_norm.", out);
+  appendAttention(block.self, prefix + "self_attn.", out);
+  if (block.hasCross) {
+    appendLayerNormParameters(block.crossNorm, prefix + "encoder_attn_layer_norm.", out);
+    appendAttention(block.cross, prefix + "encoder_attn.", out);
+  }
+  appendLayerNormParameters(block.ffnNorm, prefix + "final_layer_norm.", out);
+  if (block.moe) {
+    out.push_back({prefix + "moe.router.weight", block.moeFfn.router});
+    appendExperts(block.moeFfn.experts, prefix + "moe.experts.", out);
+  } else {
+    appendExperts(block.denseFfn, prefix + "ffn.", out);
+  }
+}
+
+}  // namespace moeprof::workloads
