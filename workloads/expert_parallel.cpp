@@ -95,12 +95,12 @@ std::unique_ptr<ExpertParallelGroup> ExpertParallelGroup::join(const Rendezvous&
     impl->group =
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, r.rank, r.worldSize, options);
     impl->store->setTimeout(kCollectiveTimeout);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error, or c10d's socket and timeout errors
     throw InputError("rendezvous at " + r.masterAddr + ":" + std::to_string(r.masterPort) +
                      " (MASTER_ADDR:MASTER_PORT) as rank " + std::to_string(r.rank) + " of " +
                      std::to_string(r.worldSize) + " failed within " +
                      std::to_string(r.timeout.count() / 1000.0).substr(0, 5) +
-                     " s (--rendezvous-timeout): " + firstLine(e.what_without_backtrace()) +
+                     " s (--rendezvous-timeout): " + firstLine(e.what()) +
                      "; every rank must be started and rank 0 must be able to listen there");
   }
   return std::unique_ptr<ExpertParallelGroup>(

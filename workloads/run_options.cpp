@@ -129,6 +129,9 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
     }
     return;
   }
+  // First: whether the ranks divide the experts, and the history (greedy, anticorr).
+  out.placements = planPlacements(parsePlacementPolicy(in.placement), model,
+                                  static_cast<int>(in.ranks), in.placementHistory);
   if (in.ranks > 1) {
     if (out.batch % in.ranks != 0) {
       throw InputError("--batch " + std::to_string(out.batch) + " is not a multiple of --ranks " +
@@ -144,8 +147,6 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
                        "--buffering off, or --ranks 1");
     }
   }
-  out.placements = planPlacements(parsePlacementPolicy(in.placement), model,
-                                  static_cast<int>(in.ranks), in.placementHistory);
 }
 
 }  // namespace
