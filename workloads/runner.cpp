@@ -473,6 +473,7 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   // rendezvous leaves the run directory as it was.
   auto group = joinRanks(run);
   const int rank = group ? group->rank() : 0;
+  std::filesystem::create_directories(o.out);  // by whichever rank comes first
   auto trace = openTrace(run, rank);
 
   RunOutcome outcome{o.out, startManifest(run, trace != nullptr)};
