@@ -469,17 +469,19 @@ TEST_F(ExpertParallelCliTest, BadRanksPlacementsAndHistoriesExitTwoWritingNothin
       {"--ranks 2 --placement greedy", "--placement-history"},
       {"--ranks 2 --placement eplb", "roundrobin, greedy, anticorr"},
       {"--ranks 2 --buffering lru", "--buffering"},
-      {"--ranks 2 --preset mt-tiny --batch 4 --placement anticorr --placement-history " +
-           path("lm.bin"),
-       "another model"},
+      {"--ranks 2 --rendezvous-timeout 0", "--rendezvous-timeout"},
   };
-  for (const auto& [arguments, expected] : cases) {
-    auto result = runMoeprof(std::string(kTiny) + arguments + " --out " + path("bad"));
-    EXPECT_EQ(result.exitCode, 2) << arguments << "\n" << result.output;
-    EXPECT_NE(result.output.find(expected), std::string::npos) << arguments << "\n"
-                                                               << result.output;
-    EXPECT_FALSE(std::filesystem::exists(dir_ / "bad")) << arguments;
-  }
+  auto check = [&](const std::string& command, const std::string& expected) {
+    auto result = runMoeprof(command + " --out " + path("bad"));
+    EXPECT_EQ(result.exitCode, 2) << command << "\n" << result.output;
+    EXPECT_NE(result.output.find(expected), std::string::npos) << command << "\n" << result.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "bad")) << command;
+  };
+  for (const auto& [arguments, expected] : cases) check(std::string(kTiny) + arguments, expected);
+  // A history of lm-tiny (8 experts x 2 MoE layers) for mt-tiny (8 experts x 4 MoE layers).
+  check("run --preset mt-tiny --batch 4 --ranks 2 --placement anticorr --placement-history " +
+            path("lm.bin"),
+        "another model");
 }
 
 TEST_F(ExpertParallelCliTest, UnreachableRendezvousUnderTorchrunVariablesExitsTwo) {
