@@ -1,10 +1,17 @@
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "cli/app.h"
 #include "cli/progress.h"
+#include "cli/rank_launcher.h"
 #include "cli/run_flags.h"
+#include "collector/errors.h"
 #include "reports/gating_report.h"
+#include "workloads/rank_environment.h"
 #include "workloads/runner.h"
 
 namespace moeprof::cli {
@@ -17,13 +24,62 @@ struct RunCommand {
   int64_t batch = 0;
   CLI::Option* batchOption = nullptr;
   std::filesystem::path out;
+  // Expert parallelism.
+  int64_t ranks = 1;
+  CLI::Option* ranksOption = nullptr;
+  std::string placement = "roundrobin";
+  std::filesystem::path placementHistory;
+  double rendezvousTimeoutS = 30;
+
+  // Under a launcher (ours or a cluster's) this process is one rank of a larger world.
+  static std::optional<workloads::Rendezvous> worldOfThisProcess() {
+    auto env = workloads::processEnvironment();
+    auto rendezvous = workloads::rendezvousFromEnvironment(env);
+    if (!rendezvous || rendezvous->worldSize <= 1) return std::nullopt;
+    return rendezvous;
+  }
+
+  void addExpertParallelOptions(workloads::RunOptions& options,
+                                const std::optional<workloads::Rendezvous>& world) const {
+    options.ranks = ranks;
+    options.placement = placement;
+    options.placementHistory = placementHistory;
+    options.rendezvousTimeoutS = rendezvousTimeoutS;
+    if (!world) return;
+    if (ranksOption->count() > 0 && ranks != world->worldSize) {
+      throw InputError("--ranks " + std::to_string(ranks) + " but the launcher started " +
+                       std::to_string(world->worldSize) +
+                       " ranks (WORLD_SIZE or its Open MPI / Slurm equivalent); give the same "
+                       "count or leave --ranks out");
+    }
+    options.ranks = world->worldSize;
+    if (options.threads == 0) {  // the ranks on this machine share its cores
+      int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      options.threads =
+          std::max(1, cores / workloads::localWorldSize(workloads::processEnvironment()));
+    }
+  }
 
   int execute() const {
     auto options = flags.toRunOptions();
     options.gating = parseGating(gating);
     if (batchOption->count() > 0) options.batch = batch;
     options.out = out;
-    auto run = workloads::resolveRun(options);
+    auto world = worldOfThisProcess();
+    addExpertParallelOptions(options, world);
+    auto run = workloads::resolveRun(options);  // every rank checks everything before joining
+    if (!world && run.options.ranks > 1) {
+      return launchLocalRanks(static_cast<int>(run.options.ranks));
+    }
+    if (world) {
+      run.rendezvous = *world;
+      run.rendezvous->timeout =
+          std::chrono::milliseconds(static_cast<int64_t>(rendezvousTimeoutS * 1000));
+      if (world->rank != 0) {  // rank 0 speaks for the run
+        workloads::runWorkload(run);
+        return kExitOk;
+      }
+    }
     TerminalProgress progress;
     auto outcome = workloads::runWorkload(run, [&](const std::string& s) { progress.update(s); });
     progress.finish();
@@ -45,6 +101,25 @@ Action addRunCommand(CLI::App& app) {
   command->batchOption =
       app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
   app.add_option("--out", command->out, "run directory to write")->required();
+  command->ranksOption = app.add_option(
+      "--ranks", command->ranks,
+      "expert parallelism: run N ranks (this binary starts N processes on this machine, Gloo "
+      "on 127.0.0.1), each holding batch/N sequences and E/N experts per MoE layer. Under "
+      "torchrun, mpirun or srun (RANK/WORLD_SIZE, OMPI_COMM_WORLD_*, SLURM_PROCID/NTASKS set, "
+      "with MASTER_ADDR/MASTER_PORT) each process is one rank and N defaults to the world size");
+  command->ranksOption->capture_default_str();
+  app.add_option("--placement", command->placement,
+                 "which rank holds which experts: roundrobin (expert e on rank e % N), greedy "
+                 "(the paper's: heaviest experts first onto the least-loaded rank) or anticorr "
+                 "(greedy plus 0.5 x load correlation with experts already there); greedy and "
+                 "anticorr need --placement-history")
+      ->capture_default_str();
+  app.add_option("--placement-history", command->placementHistory,
+                 "expert loads for greedy/anticorr: a run directory of the same model, or its "
+                 "routing.bin");
+  app.add_option("--rendezvous-timeout", command->rendezvousTimeoutS,
+                 "seconds the ranks may take to find each other at MASTER_ADDR:MASTER_PORT")
+      ->capture_default_str();
   return [command] { return command->execute(); };
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev libopenblas0-openmp libblas-dev
+  libtorch-dev libopenblas0-openmp libblas-dev libgloo-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev  # the libFuzzer target (tests/fuzz), built with clang++ beside GCC

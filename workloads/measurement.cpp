@@ -32,6 +32,14 @@ void PhaseMeasurement::addUnit(double wallMs, const collector::PhaseTimer& timer
   counters.expertRowsNeeded += unitCounters.expertRowsNeeded;
   counters.droppedAssignments += unitCounters.droppedAssignments;
   counters.droppedTokens += unitCounters.droppedTokens;
+  if (unitCounters.allToAllCalls > 0) {
+    rowsReceivedPerUnit.push_back(unitCounters.expertRowsReceived);
+    counters.expertRowsReceived += unitCounters.expertRowsReceived;
+    counters.allToAllCalls += unitCounters.allToAllCalls;
+    counters.allToAllBytesSent += unitCounters.allToAllBytesSent;
+    counters.allToAllBytesReceived += unitCounters.allToAllBytesReceived;
+    counters.allToAllNs += unitCounters.allToAllNs;
+  }
 }
 
 nlohmann::json PhaseMeasurement::toJson() const {
@@ -43,7 +51,7 @@ nlohmann::json PhaseMeasurement::toJson() const {
   double waste = counters.expertRowsNeeded > 0 ? static_cast<double>(counters.expertRowsComputed) /
                                                      static_cast<double>(counters.expertRowsNeeded)
                                                : 1.0;
-  return {
+  nlohmann::json json = {
       {"units", latencyMs.size()},
       {"tokens_per_s", wallMsTotal > 0 ? static_cast<double>(tokens) / (wallMsTotal / 1e3) : 0.0},
       {"latency_ms",
@@ -60,6 +68,18 @@ nlohmann::json PhaseMeasurement::toJson() const {
       {"dropped_assignments", counters.droppedAssignments},
       {"peak_activation_bytes", peakActivationBytes},
   };
+  if (counters.allToAllCalls > 0) {
+    json["expert_parallel"] = {
+        {"expert_rows_received_per_unit", rowsReceivedPerUnit},
+        {"expert_rows_received", counters.expertRowsReceived},
+        {"all_to_all_calls", counters.allToAllCalls},
+        {"all_to_all_bytes_sent", counters.allToAllBytesSent},
+        {"all_to_all_bytes_received", counters.allToAllBytesReceived},
+        {"all_to_all_ms", static_cast<double>(counters.allToAllNs) / 1e6},
+        {"all_to_all_ms_per_unit", static_cast<double>(counters.allToAllNs) / 1e6 / units},
+    };
+  }
+  return json;
 }
 
 }  // namespace moeprof::workloads

@@ -20,6 +20,7 @@ struct PhaseMeasurement {
   int64_t tokens = 0;
   MoeCounters counters;
   int64_t peakActivationBytes = 0;
+  std::vector<int64_t> rowsReceivedPerUnit;  // expert parallel: what this rank's experts got
 
   // Adds one measured unit; `timer` holds the phase times of that unit only.
   void addUnit(double wallMs, const collector::PhaseTimer& timer, int64_t unitTokens,

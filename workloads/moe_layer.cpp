@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels/dynamic_dispatch.h"
+#include "workloads/expert_parallel_moe.h"
 
 namespace moeprof::workloads {
 
@@ -27,6 +28,7 @@ at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   context.counters.expertRowsComputed += experts * routing.capacity;
   context.counters.droppedAssignments += routing.droppedAssignments;
   context.counters.droppedTokens += routing.droppedTokens;
+  if (context.parallel) return parallelStaticMoe(layer, x, routing, context);
 
   at::Tensor dispatched, expertOut;
   {
@@ -61,6 +63,7 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                       const kernels::TopKGating& gating, ForwardContext& context) {
   if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, at::Tensor());
   context.counters.expertRowsComputed += x.size(0) * layer.topK;
+  if (context.parallel) return parallelDynamicMoe(layer, x, gating, context);
 
   kernels::DynamicRouting routing;
   at::Tensor dispatched, expertOut;

@@ -22,7 +22,16 @@ struct MoeCounters {
   int64_t expertRowsNeeded = 0;    // tokens x k
   int64_t droppedAssignments = 0;  // token-expert assignments over capacity
   int64_t droppedTokens = 0;       // tokens that lost every expert
+  // Expert parallelism (zero on one rank): rows this rank's experts received from all ranks
+  // (dynamic: tokens; static: capacity slots, padding included), and the all-to-alls' traffic.
+  int64_t expertRowsReceived = 0;
+  int64_t allToAllCalls = 0;
+  int64_t allToAllBytesSent = 0;
+  int64_t allToAllBytesReceived = 0;
+  int64_t allToAllNs = 0;  // time blocked in all-to-alls
 };
+
+class ExpertParallelism;
 
 // Receives the routing decision of every MoE layer call.
 class RoutingObserver {
@@ -56,6 +65,9 @@ struct ForwardContext {
   collector::PhaseTimer* phases = nullptr;  // null: no timing (NVTX ranges still mark phases)
   RoutingObserver* routing = nullptr;
   ExpertSource* experts = nullptr;  // null: every expert is resident in MoeLayerWeights
+  // Set on an expert-parallel rank: the layers' weights hold only this rank's experts and
+  // tokens travel to their experts' ranks (workloads/expert_parallel_moe.h).
+  ExpertParallelism* parallel = nullptr;
   MoeCounters counters;
 };
 

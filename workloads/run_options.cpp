@@ -5,6 +5,7 @@
 #include "analysis/expert_cache.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
+#include "workloads/expert_placement.h"
 #include "workloads/presets.h"
 
 namespace moeprof::workloads {
@@ -112,6 +113,42 @@ void resolveOptimizations(const RunOptions& in, ResolvedRun& out) {
   }
 }
 
+// ---- Expert parallelism ----------------------------------------------------------------
+// Ranks split the batch (data parallel outside the MoE layers) and the experts (E / ranks each).
+void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
+  const ModelConfig& model = out.model;
+  requireRange("--ranks", in.ranks, 1, std::max<int64_t>(1, model.numExperts),
+               " (at most one rank per expert of " + model.name + ")");
+  if (!(in.rendezvousTimeoutS > 0) || in.rendezvousTimeoutS > 3600) {
+    throw InputError("--rendezvous-timeout " + std::to_string(in.rendezvousTimeoutS) +
+                     " is out of range: allowed (0, 3600] seconds");
+  }
+  if (!model.moe) {
+    if (in.ranks > 1 || in.placement != "roundrobin" || !in.placementHistory.empty()) {
+      throw InputError("--ranks and --placement need an MoE preset, " + model.name + " is dense");
+    }
+    return;
+  }
+  // First: whether the ranks divide the experts, and the history (greedy, anticorr).
+  out.placements = planPlacements(parseLivePlacement(in.placement), model,
+                                  static_cast<int>(in.ranks), in.placementHistory);
+  if (in.ranks > 1) {
+    if (out.batch % in.ranks != 0) {
+      throw InputError("--batch " + std::to_string(out.batch) + " is not a multiple of --ranks " +
+                       std::to_string(in.ranks) + ": every rank holds batch / ranks sequences");
+    }
+    if (in.device != "cpu") {
+      throw InputError("--ranks " + std::to_string(in.ranks) + " with --device " + in.device +
+                       ": expert parallelism runs on Gloo, CPU only; allowed: --device cpu");
+    }
+    if (out.buffering) {
+      throw InputError("--buffering with --ranks " + std::to_string(in.ranks) +
+                       " is not supported: Expert Buffering runs on one rank; allowed: "
+                       "--buffering off, or --ranks 1");
+    }
+  }
+}
+
 }  // namespace
 
 void checkRunDirectory(const std::filesystem::path& out, bool force) {
@@ -141,6 +178,7 @@ ResolvedRun resolveRun(const RunOptions& options) {
   resolveShape(options, run, run.model);
   resolveRunControl(options, run.options);
   resolveOptimizations(run.options, run);
+  resolveExpertParallel(run.options, run);
   return run;
 }
 
@@ -190,6 +228,9 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
       {"buffering", bufferingJson(run.buffering)},
+      {"ranks", o.ranks},
+      {"placement", m.moe ? o.placement : "none"},
+      {"placement_history", o.placementHistory.string()},
   };
 }
 

@@ -8,10 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/placement.h"
 #include "kernels/capacity.h"
 #include "workloads/buffering_config.h"
 #include "workloads/gating_mode.h"
 #include "workloads/model_config.h"
+#include "workloads/rank_environment.h"
 
 namespace moeprof::workloads {
 
@@ -48,6 +50,12 @@ struct RunOptions {
   std::optional<int64_t> cacheSlots;  // per layer; default: E/4, at least top-k
   std::optional<std::string> cacheScope;
   std::optional<std::string> prefetch;
+  // Expert parallelism (workloads/expert_parallel.h): ranks, which experts each holds, and how
+  // long joining the other ranks may take.
+  int64_t ranks = 1;
+  std::string placement = "roundrobin";
+  std::filesystem::path placementHistory;  // run directory or routing.bin; greedy, anticorr
+  double rendezvousTimeoutS = 30;
 };
 
 // A run with everything decided: the model (overrides applied), the options as given, and
@@ -59,6 +67,11 @@ struct ResolvedRun {
   int64_t seqLen = 0;
   int64_t decodeSteps = 0;                   // 0 for LM
   std::optional<BufferingConfig> buffering;  // empty: every expert resident
+  // Expert parallelism: one placement per MoE layer (empty for dense models), and for a rank
+  // of a multi-rank run where it meets the others (set by the front end from the launcher's
+  // environment, not by resolveRun).
+  std::vector<analysis::Placement> placements;
+  std::optional<Rendezvous> rendezvous;
 };
 
 // Throws InputError naming the bad value and the allowed range.

@@ -18,6 +18,9 @@
 #include "kernels/device_query.h"
 #include "workloads/caching_allocator.h"
 #include "workloads/environment.h"
+#include "workloads/expert_parallel.h"
+#include "workloads/expert_parallel_moe.h"
+#include "workloads/expert_parallel_run.h"
 #include "workloads/expert_store.h"
 #include "workloads/inputs.h"
 #include "workloads/measurement.h"
@@ -68,6 +71,14 @@ struct Measurer {
   ExpertStore* store = nullptr;     // set when experts are buffered
   int64_t unbufferedWeightBytes = 0;
   OutputDigest digest;
+  // Expert parallelism: this rank's share of each batch (sequences [rank * b, (rank + 1) * b)
+  // of the global batch b * ranks) and the experts it holds.
+  int rank = 0;
+  int ranks = 1;
+  ExpertParallelism* parallel = nullptr;
+  int64_t shardedAwayWeightBytes = 0;
+
+  int64_t batch() const { return run.batch / ranks; }
 
   ForwardContext context(collector::PhaseTimer& timer, int64_t batch, uint32_t step) {
     ForwardContext c;
@@ -76,6 +87,7 @@ struct Measurer {
     c.capacityFactor = run.model.capacityFactor;
     c.phases = &timer;
     c.experts = experts;
+    c.parallel = parallel;
     if (batch >= 0 && recorder) {
       recorder->setPosition(static_cast<uint32_t>(batch), step);
       c.routing = recorder;
@@ -101,7 +113,9 @@ struct Measurer {
     for (int64_t i = -run.options.warmup; i < run.options.repeats; ++i) {
       report(i);
       if (store) store->setBatch(i);
-      perBatch(i, tokens.next(run.batch, run.seqLen).to(device));
+      // Every rank draws the whole batch (same seed, same stream) and keeps its share.
+      auto all = tokens.next(run.batch, run.seqLen);
+      perBatch(i, all.narrow(0, rank * batch(), batch()).contiguous().to(device));
     }
   }
 
@@ -144,7 +158,7 @@ void generateGreedy(const LmModel& model, const at::Tensor& prompt, Measurer& m,
   auto next = model.forward(prompt, prefillContext, &caches).select(1, -1).argmax(-1, true);
   for (int64_t step = 1; step <= m.run.options.generateTokens; ++step) {
     at::Tensor logits;
-    next = m.timeUnit(generate, batch, static_cast<uint32_t>(step), m.run.batch,
+    next = m.timeUnit(generate, batch, static_cast<uint32_t>(step), m.batch(),
                       [&](ForwardContext& context) {
                         logits = model.forward(next, context, &caches);
                         return logits.select(1, -1).argmax(-1, /*keepdim=*/true);
@@ -157,7 +171,7 @@ void lmBatches(const LmModel& model, Measurer& m, LmPhases& out) {
   m.forEachBatch([&](int64_t batch, const at::Tensor& tokens) {
     m.memory.resetPeak();
     auto logits =
-        m.timeUnit(out.forward, batch, 0, m.run.batch * m.run.seqLen,
+        m.timeUnit(out.forward, batch, 0, m.batch() * m.run.seqLen,
                    [&](ForwardContext& context) { return model.forward(tokens, context); });
     m.noteOutput(batch, logits);
     m.notePeak(out.forward, batch);
@@ -179,11 +193,11 @@ struct MtPhases {
 void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
                   PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
-  auto previous = at::full({m.run.batch, 1}, MtModel::kBosToken,
+  auto previous = at::full({m.batch(), 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
   for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
     at::Tensor logits;
-    previous = m.timeUnit(decoder, batch, static_cast<uint32_t>(step), m.run.batch,
+    previous = m.timeUnit(decoder, batch, static_cast<uint32_t>(step), m.batch(),
                           [&](ForwardContext& context) {
                             logits = model.decodeStep(previous, step, encoderOut, caches, context);
                             return logits.argmax(-1, /*keepdim=*/true);
@@ -196,7 +210,7 @@ void mtBatches(const MtModel& model, Measurer& m, MtPhases& out) {
   m.forEachBatch([&](int64_t batch, const at::Tensor& source) {
     m.memory.resetPeak();
     auto encoderOut =
-        m.timeUnit(out.encoder, batch, 0, m.run.batch * m.run.seqLen,
+        m.timeUnit(out.encoder, batch, 0, m.batch() * m.run.seqLen,
                    [&](ForwardContext& context) { return model.encode(source, context); });
     m.noteOutput(batch, encoderOut);
     m.notePeak(out.encoder, batch);
@@ -277,6 +291,21 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
   return store;
 }
 
+// Expert parallelism: this rank keeps only its own experts of every MoE layer.
+template <typename Model>
+std::unique_ptr<ExpertParallelism> startExpertParallelism(Measurer& m, Model& model,
+                                                          ExpertParallelGroup* group) {
+  if (!group) return nullptr;
+  std::vector<ExpertSharding> layers;
+  for (const auto& placement : m.run.placements) {
+    layers.push_back(ExpertSharding::fromPlacement(placement));
+  }
+  auto parallel = std::make_unique<ExpertParallelism>(*group, std::move(layers));
+  m.shardedAwayWeightBytes = keepLocalExperts(model.moeLayers(), *parallel, group->rank());
+  m.parallel = parallel.get();
+  return parallel;
+}
+
 // Static weight memory: what stays resident (with buffering: the non-expert weights and the
 // slots), and with buffering what it saves against keeping every expert.
 void addWeightMetrics(nlohmann::json& metrics, const Measurer& m, int64_t residentWeightBytes) {
@@ -295,10 +324,10 @@ void addWeightMetrics(nlohmann::json& metrics, const Measurer& m, int64_t reside
 
 // A fresh trace store in the run directory (a stale one of a replaced run is removed first),
 // or null when the run is not traced.
-std::unique_ptr<collector::TraceWriter> openTrace(const ResolvedRun& run) {
+std::unique_ptr<collector::TraceWriter> openTrace(const ResolvedRun& run, int rank) {
   if (run.options.trace == TraceLevel::Off) return nullptr;
   std::filesystem::create_directories(run.options.out);
-  auto path = run.options.out / collector::kTraceFileName;
+  auto path = run.options.out / rankFileName(collector::kTraceFileName, rank, true);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
   return std::make_unique<collector::TraceWriter>(path);
 }
@@ -311,6 +340,13 @@ collector::RunManifest startManifest(const ResolvedRun& run, bool traced) {
   manifest.environment = captureEnvironment(run.options.device);
   if (run.model.moe) manifest.files["routing_log"] = collector::kRoutingLogFileName;
   if (traced) manifest.files["trace"] = collector::kTraceFileName;
+  if (traced && run.options.ranks > 1) {
+    std::vector<std::string> traces;
+    for (int r = 0; r < run.options.ranks; ++r) {
+      traces.push_back(rankFileName(collector::kTraceFileName, r, true));
+    }
+    manifest.files["rank_traces"] = traces;
+  }
   return manifest;
 }
 
@@ -348,11 +384,16 @@ void traced(Measurer& m, MeasureBatches&& measureBatches) {
 // Measures the workload: builds the model, sets up buffering, runs the batches traced.
 nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource tokens,
                        RoutingRecorder* recorder, collector::TraceWriter* trace,
-                       const ProgressCallback& progress) {
+                       const ProgressCallback& progress, ExpertParallelGroup* group) {
   Measurer m{run, device, std::move(tokens), recorder, trace, progress};
+  if (group) {
+    m.rank = group->rank();
+    m.ranks = group->worldSize();
+  }
   nlohmann::json metrics;
   if (run.model.workload == WorkloadKind::Lm) {
     LmModel model(run.model, run.options.seed, device);
+    auto parallel = startExpertParallelism(m, model, group);
     auto store = startBuffering(m, model, [&](Measurer& pass) {
       LmPhases ignored;
       lmBatches(model, pass, ignored);
@@ -363,9 +404,10 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource to
       lmBatches(model, m, phases);
     });
     metrics = lmMetrics(phases, run.options);
-    addWeightMetrics(metrics, m, model.weightBytes());
+    addWeightMetrics(metrics, m, model.weightBytes() - m.shardedAwayWeightBytes);
   } else {
     MtModel model(run.model, run.options.seed, device);
+    auto parallel = startExpertParallelism(m, model, group);
     auto store = startBuffering(m, model, [&](Measurer& pass) {
       MtPhases ignored;
       mtBatches(model, pass, ignored);
@@ -376,10 +418,46 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource to
       mtBatches(model, m, phases);
     });
     metrics = mtMetrics(phases);
-    addWeightMetrics(metrics, m, model.weightBytes());
+    addWeightMetrics(metrics, m, model.weightBytes() - m.shardedAwayWeightBytes);
   }
   metrics["output_digest"] = m.digest.hex();
   return metrics;
+}
+
+std::unique_ptr<ExpertParallelGroup> joinRanks(const ResolvedRun& run) {
+  if (!run.rendezvous || run.rendezvous->worldSize <= 1) return nullptr;
+  if (run.rendezvous->worldSize != run.options.ranks) {
+    throw InputError("this rank belongs to a world of " +
+                     std::to_string(run.rendezvous->worldSize) + " ranks, but --ranks is " +
+                     std::to_string(run.options.ranks));
+  }
+  return ExpertParallelGroup::join(*run.rendezvous);
+}
+
+// While running, every rank of a multi-rank run writes its own log; rank 0 merges them.
+std::string routingLogName(const ExpertParallelGroup* group) {
+  if (!group) return collector::kRoutingLogFileName;
+  return rankFileName(collector::kRoutingLogFileName, group->rank(), false);
+}
+
+// Rank 0, once every rank has finished: one run.json and one routing log for the whole run.
+void finishRanks(const ResolvedRun& run, const std::vector<std::string>& perRankText,
+                 collector::RunManifest& manifest) {
+  std::vector<nlohmann::json> perRank;
+  std::vector<std::filesystem::path> logs;
+  for (size_t r = 0; r < perRankText.size(); ++r) {
+    perRank.push_back(nlohmann::json::parse(perRankText[r]));
+    perRank.back()["rank"] = r;
+    logs.push_back(run.options.out /
+                   rankFileName(collector::kRoutingLogFileName, static_cast<int>(r), false));
+  }
+  manifest.metrics = mergeRankMetrics(perRank);
+  auto merged = run.options.out / collector::kRoutingLogFileName;
+  mergeRoutingLogs(logs, merged);
+  auto& summary = manifest.metrics["expert_parallel"];
+  summary["placement"] = run.options.placement;
+  summary["placement_history"] = run.options.placementHistory.string();
+  summary["placement_metrics"] = placementMetricsJson(run.placements, merged);
 }
 
 }  // namespace
@@ -391,22 +469,32 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   at::Device device = resolveDevice(o.device);
   TokenSource tokens =
       makeTokens(run);  // an unreadable token file fails before anything is written
-  auto trace = openTrace(run);
+  // Joining the other ranks comes before anything is written, so that an unreachable
+  // rendezvous leaves the run directory as it was.
+  auto group = joinRanks(run);
+  const int rank = group ? group->rank() : 0;
+  std::filesystem::create_directories(o.out);  // by whichever rank comes first
+  auto trace = openTrace(run, rank);
 
   RunOutcome outcome{o.out, startManifest(run, trace != nullptr)};
   auto& manifest = outcome.manifest;
-  collector::writeManifest(o.out, manifest);
+  if (rank == 0) collector::writeManifest(o.out, manifest);
 
   std::optional<RoutingRecorder> recorder;
-  if (run.model.moe) recorder.emplace(o.out / collector::kRoutingLogFileName, run.model);
+  if (run.model.moe) recorder.emplace(o.out / routingLogName(group.get()), run.model);
   auto start = Clock::now();
   manifest.metrics = measure(run, device, std::move(tokens), recorder ? &*recorder : nullptr,
-                             trace.get(), progress);
+                             trace.get(), progress, group.get());
   manifest.metrics["wall_ms"] = millisecondsSince(start);
   if (recorder) recorder->flush();
   if (trace) {
     trace->close();
     manifest.metrics["trace_events"] = trace->stats().eventsWritten;
+  }
+  if (group) {
+    auto perRank = group->gatherToRoot(manifest.metrics.dump());
+    if (rank != 0) return outcome;  // rank 0 writes the run directory
+    finishRanks(run, perRank, manifest);
   }
   manifest.status = collector::RunStatus::Complete;
   collector::writeManifest(o.out, manifest);
