@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libsentencepiece-dev
 )
 
 missing=()

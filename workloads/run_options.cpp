@@ -141,6 +141,8 @@ ResolvedRun resolveRun(const RunOptions& options) {
   resolveShape(options, run, run.model);
   resolveRunControl(options, run.options);
   resolveOptimizations(run.options, run);
+  text::checkTextInput(run.options.text, run.model.workload == WorkloadKind::Mt, run.model.vocab,
+                       !options.tokensFile.empty());
   return run;
 }
 
@@ -189,6 +191,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"allocator", o.cachingAllocator ? "caching" : "system"},
       {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
+      {"text", text::textInputJson(o.text)},
       {"buffering", bufferingJson(run.buffering)},
   };
 }
