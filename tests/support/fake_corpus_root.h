@@ -94,6 +94,10 @@ inline FakeCorpusRoot writeFakeCorpusRoot(const std::filesystem::path& root) {
               fakeCatalog(language, 40));
   }
   writeFile(root / "usr/share/locale/fr/LC_MESSAGES/broken.mo", std::string(40, '\x7f'));
+  // A catalog in ISO-8859-1, converted to UTF-8 by the builder.
+  writeFile(root / "usr/share/locale/ast/LC_MESSAGES/latin.mo",
+            makeMo({{"", "Content-Type: text/plain; charset=ISO-8859-1\n"},
+                    {"Coffee shop", "caf\xe9"}}));
   writeFile(root / "PACKAGES", "fake-package 1.0\n");
   return counts;
 }

@@ -59,8 +59,9 @@ TEST_F(CorpusBuildTest, KeepsCleanDeduplicatedTextPerDomainAndLanguage) {
   EXPECT_EQ(license.dropped.at("duplicate"), 1);
   for (const char* language : {"fr", "ja", "ast"}) {
     const auto& part = m.mt.at(language);
-    // 40 pairs, the plural's two forms and the message with a context.
-    EXPECT_EQ(part.train.items + part.valid.items, 43) << language;
+    // 40 pairs, the plural's two forms and the message with a context (ast: and latin.mo's).
+    EXPECT_EQ(part.train.items + part.valid.items, language == std::string("ast") ? 44 : 43)
+        << language;
     EXPECT_GT(part.valid.items, 0) << language;
     EXPECT_EQ(part.dropped.at("format_only"), 1) << language;
     EXPECT_EQ(part.dropped.at("empty"), 1) << language;
@@ -80,6 +81,14 @@ TEST_F(CorpusBuildTest, KeepsCleanDeduplicatedTextPerDomainAndLanguage) {
   ASSERT_FALSE(pairs.empty());
   EXPECT_EQ(pairs[0].catalog, "test");
   EXPECT_EQ(pairs[0].target.rfind("ja ", 0), 0u) << pairs[0].target;
+  auto ast = text::readMtPairs(dir_ / "corpus", "ast", "train");
+  auto valid = text::readMtPairs(dir_ / "corpus", "ast", "valid");
+  ast.insert(ast.end(), valid.begin(), valid.end());
+  auto coffee = std::find_if(ast.begin(), ast.end(),
+                             [](const text::MtPair& p) { return p.source == "Coffee shop"; });
+  ASSERT_NE(coffee, ast.end());
+  EXPECT_EQ(coffee->target, "caf\xc3\xa9");  // from ISO-8859-1
+  EXPECT_EQ(coffee->catalog, "latin");
 }
 
 TEST_F(CorpusBuildTest, ManifestRoundTripsAndOtherVersionsAreRejected) {

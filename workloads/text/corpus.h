@@ -23,7 +23,7 @@ struct CorpusBuildOptions {
   bool trainTokenizers = true;
   int32_t lmVocab = 4096;
   int32_t mtVocab = 8192;
-  int64_t maxTokenizerSentences = 300000;  // a deterministic subsample beyond this
+  int64_t maxTokenizerSentences = 100000;  // a deterministic subsample beyond this
   int32_t threads = 2;
 };
 
@@ -33,7 +33,7 @@ struct CorpusBuildResult {
   std::string reason;      // why it was rebuilt (or reused)
   double textSeconds = 0;  // reading and cleaning the sources
   double tokenizerSeconds = 0;
-  std::vector<std::string> warnings;  // catalogs skipped as malformed or not UTF-8
+  std::vector<std::string> warnings;  // catalogs skipped as malformed or unconvertible
 };
 
 using CorpusProgress = std::function<void(const std::string&)>;

@@ -9,7 +9,7 @@
 
 namespace moeprof::text::detail {
 
-inline constexpr int kBuilderVersion = 1;  // bump when the output for the same sources changes
+inline constexpr int kBuilderVersion = 2;  // bump when the output for the same sources changes
 inline constexpr int kLmValidPercent = 5;
 inline constexpr int kMtValidPercent = 10;
 

@@ -1,5 +1,7 @@
 // The MT half of the corpus builder: English -> target pairs from the gettext catalogs of one
 // language, cleaned, deduplicated and split.
+#include <iconv.h>
+
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +34,32 @@ const char* dropReason(const std::string& source, const std::string& target) {
   if (isFormatOnly(source) || isFormatOnly(target)) return "format_only";
   if (source.size() > kMaxMessageBytes || target.size() > kMaxMessageBytes) return "too_long";
   return nullptr;
+}
+
+// Converts every string of a catalog in another charset (ISO-8859-1, EUC-JP, ...) to UTF-8 with
+// the C library's iconv; false when the charset is unknown or a string does not convert.
+bool convertToUtf8(MoCatalog& catalog, const std::string& charset) {
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  auto convert = [&](std::string& s) {
+    std::string out(s.size() * 4 + 4, '\0');
+    char* in = s.data();
+    size_t inLeft = s.size();
+    char* o = out.data();
+    size_t outLeft = out.size();
+    iconv(cd, nullptr, nullptr, nullptr, nullptr);
+    if (iconv(cd, &in, &inLeft, &o, &outLeft) == static_cast<size_t>(-1)) return false;
+    out.resize(out.size() - outLeft);
+    s = std::move(out);
+    return true;
+  };
+  bool ok = true;
+  for (auto& m : catalog.messages) {
+    ok = ok && convert(m.context) && convert(m.msgid) && convert(m.msgidPlural);
+    for (auto& form : m.msgstr) ok = ok && convert(form);
+  }
+  iconv_close(cd);
+  return ok;
 }
 
 void addCatalog(const SourceFile& file, const MoCatalog& catalog, MtPartText& part,
@@ -70,9 +98,10 @@ MtPartText buildMtPart(const std::vector<SourceFile>& files) {
       continue;
     }
     std::string charset = catalog.charset();
-    if (charset != "utf-8" && charset != "utf8" && !charset.empty()) {
-      ++part.dropped["non_utf8_catalog"];
-      part.warnings.push_back(file.key + ": charset " + charset + " (only UTF-8 is read)");
+    if (charset != "utf-8" && charset != "utf8" && !charset.empty() &&
+        !convertToUtf8(catalog, charset)) {
+      ++part.dropped["unconvertible_catalog"];
+      part.warnings.push_back(file.key + ": charset " + charset + " does not convert to UTF-8");
       continue;
     }
     addCatalog(file, catalog, part, seen, kept);
