@@ -4,6 +4,7 @@
 
 #include "cli/app.h"
 #include "cli/progress.h"
+#include "collector/errors.h"
 #include "reports/table.h"
 #include "workloads/text/corpus.h"
 

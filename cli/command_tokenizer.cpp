@@ -65,7 +65,8 @@ struct CodeCommand {
       std::istringstream in(text);
       for (std::string line; std::getline(in, line);) {
         std::string out;
-        for (int32_t id : tokenizer.encode(line)) out += (out.empty() ? "" : " ") + std::to_string(id);
+        for (int32_t id : tokenizer.encode(line))
+          out += (out.empty() ? "" : " ") + std::to_string(id);
         std::cout << out << "\n";
       }
       return kExitOk;
@@ -104,7 +105,8 @@ Action addTokenizerCommand(CLI::App& app) {
   t->add_option("--model", train->model, "the .model file to write")->required();
   t->add_option("--vocab", train->options.vocabSize, "vocabulary size")->capture_default_str();
   t->add_option("--type", train->options.modelType, "unigram or bpe")->capture_default_str();
-  t->add_option("--symbols", train->symbols, "comma-separated pieces kept whole, e.g. __fr__,__ja__");
+  t->add_option("--symbols", train->symbols,
+                "comma-separated pieces kept whole, e.g. __fr__,__ja__");
   t->add_option("--character-coverage", train->options.characterCoverage,
                 "share of characters the vocabulary covers")
       ->capture_default_str();

@@ -26,9 +26,9 @@ inline void writeGzip(const std::filesystem::path& path, const std::string& byte
 
 // A sentence made of words picked by `seed`, so documents differ but share a vocabulary.
 inline std::string fakeSentence(int seed, int words = 12) {
-  static const char* kWords[] = {"the",    "file",  "system", "reads", "a",      "list",
-                                 "of",     "pages", "and",    "shows", "every",  "option",
-                                 "for",    "users", "who",    "write", "simple", "tools"};
+  static const char* kWords[] = {"the", "file",  "system", "reads", "a",      "list",
+                                 "of",  "pages", "and",    "shows", "every",  "option",
+                                 "for", "users", "who",    "write", "simple", "tools"};
   std::string s;
   unsigned state = static_cast<unsigned>(seed) * 2654435761u + 1;
   for (int i = 0; i < words; ++i) {
@@ -51,12 +51,14 @@ inline std::string fakeCatalog(const std::string& language, int n) {
   for (int i = 0; i < n; ++i) {
     entries.push_back({source(i), language + " " + fakeSentence(1000 + i, 4)});
   }
-  entries.push_back({"%s: %d", "%s : %d"});              // format only
-  entries.push_back({"Untranslated", ""});               // empty
+  entries.push_back({"%s: %d", "%s : %d"});     // format only
+  entries.push_back({"Untranslated", ""});      // empty
   entries.push_back({source(0), "duplicate"});  // same source as the first
   entries.push_back({std::string("%d page\0%d pages", 16),
                      std::string("%d ") + language + std::string("\0%d ", 4) + language + "s"});
-  entries.push_back({std::string("menu\x04" "Quit"), language + " quit"});
+  entries.push_back({std::string("menu\x04"
+                                 "Quit"),
+                     language + " quit"});
   return makeMo(entries, language == "ja");
 }
 
@@ -67,11 +69,16 @@ inline FakeCorpusRoot writeFakeCorpusRoot(const std::filesystem::path& root) {
                        " \\- " + fakeSentence(i) + "\n.SH DESCRIPTION\n.PP\n" +
                        fakeSentence(i + 100) + "\n\\fB" + fakeSentence(i + 200) + "\\fR\n";
     auto path = root / "usr/share/man/man1" / ("page" + std::to_string(i) + ".1");
-    if (i % 2) writeGzip(path.string() + ".gz", page); else writeFile(path, page);
+    if (i % 2)
+      writeGzip(path.string() + ".gz", page);
+    else
+      writeFile(path, page);
     if (i == 0) writeFile(root / "usr/share/man/man7/copy.7", page);  // a duplicate
   }
   writeFile(root / "usr/share/man/man1/redirect.1", ".so man1/page0.1\n");
-  writeFile(root / "usr/share/man/fr/man1/page0.1", ".TH X 1\nune page en fran\xc3\xa7" "ais\n");
+  writeFile(root / "usr/share/man/fr/man1/page0.1",
+            ".TH X 1\nune page en fran\xc3\xa7"
+            "ais\n");
   for (int i = 0; i < 60; ++i, ++counts.headers) {
     writeFile(root / "usr/include" / (i % 3 ? "sub" : "") / ("h" + std::to_string(i) + ".h"),
               "/* " + fakeSentence(i + 300) + " */\nint f" + std::to_string(i) +
@@ -95,9 +102,9 @@ inline FakeCorpusRoot writeFakeCorpusRoot(const std::filesystem::path& root) {
   }
   writeFile(root / "usr/share/locale/fr/LC_MESSAGES/broken.mo", std::string(40, '\x7f'));
   // A catalog in ISO-8859-1, converted to UTF-8 by the builder.
-  writeFile(root / "usr/share/locale/ast/LC_MESSAGES/latin.mo",
-            makeMo({{"", "Content-Type: text/plain; charset=ISO-8859-1\n"},
-                    {"Coffee shop", "caf\xe9"}}));
+  writeFile(
+      root / "usr/share/locale/ast/LC_MESSAGES/latin.mo",
+      makeMo({{"", "Content-Type: text/plain; charset=ISO-8859-1\n"}, {"Coffee shop", "caf\xe9"}}));
   writeFile(root / "PACKAGES", "fake-package 1.0\n");
   return counts;
 }

@@ -203,7 +203,8 @@ TEST(Tokenizer, TrainsEncodesAndDecodesRoundTrip) {
   EXPECT_NE(std::find(tagged.begin(), tagged.end(), tokenizer.pieceId("__fr__")), tagged.end());
   auto message = testing::inputErrorMessage([&] { tokenizer.decode({tokenizer.vocabSize()}); });
   EXPECT_NE(message.find("outside"), std::string::npos) << message;
-  message = testing::inputErrorMessage([] { text::Tokenizer::fromSerialized("garbage", "g.model"); });
+  message =
+      testing::inputErrorMessage([] { text::Tokenizer::fromSerialized("garbage", "g.model"); });
   EXPECT_NE(message.find("g.model"), std::string::npos) << message;
   o.modelType = "wordpiece";
   message = testing::inputErrorMessage([&] { text::trainTokenizer(sentences, o); });

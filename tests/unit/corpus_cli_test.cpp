@@ -46,8 +46,9 @@ TEST_F(CorpusCliTest, RunTakesRealTextFromTheCorpusAndFiles) {
   auto manifest = collector::readManifest(path("lm"));
   EXPECT_EQ(manifest.config.at("text").at("domain"), "prose");
   testing::writeFile(dir_ / "source.txt", "the file system reads a list.\nevery option.\n");
-  auto mt = runMoeprof("run --preset mt-tiny --text " + path("source.txt") + " --lang ja --corpus " +
-                       path("corpus") + " --repeats 1 --warmup 0 --out " + path("mt"));
+  auto mt =
+      runMoeprof("run --preset mt-tiny --text " + path("source.txt") + " --lang ja --corpus " +
+                 path("corpus") + " --repeats 1 --warmup 0 --out " + path("mt"));
   ASSERT_EQ(mt.exitCode, 0) << mt.output;
   EXPECT_EQ(collector::readManifest(path("mt")).config.at("text").at("lang"), "ja");
 }
@@ -61,7 +62,8 @@ TEST_F(CorpusCliTest, BadInputsExitTwoAndNameTheValue) {
   };
   testing::writeFile(dir_ / "big.txt", [] {
     std::string text;
-    for (int i = 0; i < 400; ++i) text += testing::fakeSentence(i) + " word" + std::to_string(i) + "\n";
+    for (int i = 0; i < 400; ++i)
+      text += testing::fakeSentence(i) + " word" + std::to_string(i) + "\n";
     return text;
   }());
   auto trained = runMoeprof("tokenizer train --input " + path("big.txt") + " --vocab 300 --model " +
@@ -103,16 +105,16 @@ TEST_F(CorpusCliTest, TokenizerCommandRoundTripsText) {
     for (int i = 0; i < 200; ++i) text += testing::fakeSentence(i) + "\n";
     return text;
   }());
-  auto trained = runMoeprof("tokenizer train --input " + path("train.txt") + " --vocab 60 --model " +
-                            path("m.model") + " --symbols __fr__,__ja__");
+  auto trained = runMoeprof("tokenizer train --input " + path("train.txt") +
+                            " --vocab 60 --model " + path("m.model") + " --symbols __fr__,__ja__");
   ASSERT_EQ(trained.exitCode, 0) << trained.output;
   testing::writeFile(dir_ / "line.txt", "the file system shows every option.\n");
-  auto encoded = runMoeprof("tokenizer encode --model " + path("m.model") + " --input " +
-                            path("line.txt"));
+  auto encoded =
+      runMoeprof("tokenizer encode --model " + path("m.model") + " --input " + path("line.txt"));
   ASSERT_EQ(encoded.exitCode, 0) << encoded.output;
   testing::writeFile(dir_ / "ids.txt", encoded.output);
-  auto decoded = runMoeprof("tokenizer decode --model " + path("m.model") + " --input " +
-                            path("ids.txt"));
+  auto decoded =
+      runMoeprof("tokenizer decode --model " + path("m.model") + " --input " + path("ids.txt"));
   ASSERT_EQ(decoded.exitCode, 0) << decoded.output;
   EXPECT_EQ(decoded.output, "the file system shows every option.\n");
 }

@@ -18,7 +18,9 @@ using text::parseMoCatalog;
 std::vector<MoEntry> sampleEntries() {
   return {{"", testing::moHeader()},
           {"Open file", "Ouvrir le fichier"},
-          {std::string("menu\x04" "Quit"), "Quitter"},
+          {std::string("menu\x04"
+                       "Quit"),
+           "Quitter"},
           {std::string("%d file\0%d files", 16), std::string("%d fichier\0%d fichiers", 22)}};
 }
 
@@ -94,16 +96,18 @@ TEST(RoffText, StripsMacrosFontsAndEscapes) {
 
 TEST(TextNormalize, Utf8WhitespaceAndFormatOnly) {
   EXPECT_TRUE(text::isValidUtf8("caf\xc3\xa9 \xe6\x97\xa5"));
-  EXPECT_FALSE(text::isValidUtf8("caf\xe9"));          // Latin-1
-  EXPECT_FALSE(text::isValidUtf8("\xc0\xaf"));         // overlong
-  EXPECT_FALSE(text::isValidUtf8("\xed\xa0\x80"));     // surrogate
-  EXPECT_FALSE(text::isValidUtf8("\xe6\x97"));         // truncated
+  EXPECT_FALSE(text::isValidUtf8("caf\xe9"));       // Latin-1
+  EXPECT_FALSE(text::isValidUtf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(text::isValidUtf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(text::isValidUtf8("\xe6\x97"));      // truncated
   EXPECT_EQ(text::normalizeWhitespace("  a \t b  \n\n\n\nc\x01 \n  \n"), "a b\n\nc");
   EXPECT_EQ(text::normalizeWhitespace("int f() {\n\treturn 1;  \n}\n", true),
             "int f() {\n  return 1;\n}");
   EXPECT_EQ(text::collapseWhitespace("  Usage:\n  ls [OPTION]  "), "Usage: ls [OPTION]");
-  for (const char* only : {"%s", "%d: %s", "%1$s %2$lld%%", "{0}", "%(name)s", "...", "  ",
-                           "%s\xe2\x80\xa6", "%" "<PRId64>"}) {
+  for (const char* only :
+       {"%s", "%d: %s", "%1$s %2$lld%%", "{0}", "%(name)s", "...", "  ", "%s\xe2\x80\xa6",
+        "%"
+        "<PRId64>"}) {
     EXPECT_TRUE(text::isFormatOnly(only)) << only;
   }
   for (const char* words : {"%s file", "Quit", "\xe7\xb5\x82\xe4\xba\x86", "%d fichier"}) {

@@ -57,7 +57,8 @@ Sources findSources(const CorpusBuildOptions& o) {
   uint64_t h = fnv1a64(optionsJson(o).dump());
   auto add = [&h](const std::vector<SourceFile>& files) {
     for (const auto& f : files) {
-      h = fnv1a64(f.key + '\0' + std::to_string(f.bytes) + '\0' + std::to_string(f.mtimeNs) + '\n', h);
+      h = fnv1a64(f.key + '\0' + std::to_string(f.bytes) + '\0' + std::to_string(f.mtimeNs) + '\n',
+                  h);
     }
   };
   for (const auto& d : kLmDomains) {
@@ -104,7 +105,8 @@ std::string staleReason(const fs::path& out, const std::string& fingerprint) {
   };
   for (const auto* parts : {&m.lm, &m.mt}) {
     for (const auto& [name, p] : *parts) {
-      if (!check(p.train) || !check(p.valid)) return "a file of " + name + " no longer matches its hash";
+      if (!check(p.train) || !check(p.valid))
+        return "a file of " + name + " no longer matches its hash";
     }
   }
   for (const auto& [name, t] : m.tokenizers) {
@@ -124,12 +126,15 @@ CorpusFile writePartFile(const fs::path& dir, const std::string& relative, const
 
 fs::path moeprofCacheDirectory() {
   if (const char* dir = std::getenv("MOEPROF_CACHE_DIR"); dir && *dir) return dir;
-  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir) return fs::path(dir) / "moeprof";
+  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir)
+    return fs::path(dir) / "moeprof";
   const char* home = std::getenv("HOME");
   return fs::path(home && *home ? home : "/tmp") / ".cache" / "moeprof";
 }
 
-fs::path defaultCorpusDirectory() { return moeprofCacheDirectory() / "corpus"; }
+fs::path defaultCorpusDirectory() {
+  return moeprofCacheDirectory() / "corpus";
+}
 
 namespace {
 

@@ -15,9 +15,9 @@
 namespace moeprof::text {
 
 struct CorpusBuildOptions {
-  std::filesystem::path root = "/";  // where usr/share/man, usr/include, ... are looked up
-  std::filesystem::path out;         // the corpus directory
-  bool force = false;                // rebuild even when the cache is up to date
+  std::filesystem::path root = "/";      // where usr/share/man, usr/include, ... are looked up
+  std::filesystem::path out;             // the corpus directory
+  bool force = false;                    // rebuild even when the cache is up to date
   int64_t maxDomainBytes = 32ll << 20;   // LM text kept per domain (documents taken by hash)
   int64_t maxDocumentBytes = 1ll << 20;  // larger source files are skipped (generated code)
   bool trainTokenizers = true;
@@ -43,7 +43,8 @@ using CorpusProgress = std::function<void(const std::string&)>;
 // and swaps it in at the end, so an interrupted build leaves the old corpus. Throws InputError
 // when `out` holds something that is not a corpus (unless force) or a domain or language has no
 // source files under the root (naming the folder and scripts/corpus_sources.sh).
-CorpusBuildResult buildCorpus(const CorpusBuildOptions& options, const CorpusProgress& progress = {});
+CorpusBuildResult buildCorpus(const CorpusBuildOptions& options,
+                              const CorpusProgress& progress = {});
 
 // $MOEPROF_CACHE_DIR/corpus, else $XDG_CACHE_HOME/moeprof/corpus, else ~/.cache/moeprof/corpus.
 std::filesystem::path defaultCorpusDirectory();

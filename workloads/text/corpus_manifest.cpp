@@ -11,7 +11,10 @@ namespace moeprof::text {
 namespace {
 
 nlohmann::json fileJson(const CorpusFile& f) {
-  return {{"file", f.file}, {"items", f.items}, {"bytes", f.bytes}, {"tokens", f.tokens},
+  return {{"file", f.file},
+          {"items", f.items},
+          {"bytes", f.bytes},
+          {"tokens", f.tokens},
           {"fnv1a64", f.fnv1a64}};
 }
 
@@ -70,7 +73,8 @@ CorpusManifest corpusManifestFromJson(const nlohmann::json& j, const std::string
   if (version != kCorpusSchemaVersion) {
     throw InputError("corpus manifest '" + name + "' has schema version " +
                      std::to_string(version) + "; this moeprof reads version " +
-                     std::to_string(kCorpusSchemaVersion) + " (rebuild with moeprof corpus --force)");
+                     std::to_string(kCorpusSchemaVersion) +
+                     " (rebuild with moeprof corpus --force)");
   }
   try {
     CorpusManifest m;

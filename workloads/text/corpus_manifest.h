@@ -28,7 +28,7 @@ struct CorpusFile {
 struct CorpusPart {
   CorpusFile train;
   CorpusFile valid;
-  int64_t sources = 0;  // files read (documents or catalogs)
+  int64_t sources = 0;                     // files read (documents or catalogs)
   std::map<std::string, int64_t> dropped;  // reason -> count
 };
 
@@ -41,11 +41,11 @@ struct CorpusTokenizer {
 struct CorpusManifest {
   int schemaVersion = kCorpusSchemaVersion;
   std::string root;
-  std::string fingerprint;  // of the builder's version and options and every source file
+  std::string fingerprint;            // of the builder's version and options and every source file
   std::vector<std::string> packages;  // "name version" lines of ROOT/PACKAGES, when present
   nlohmann::json options;
-  std::map<std::string, CorpusPart> lm;  // domain -> part
-  std::map<std::string, CorpusPart> mt;  // target language -> part
+  std::map<std::string, CorpusPart> lm;               // domain -> part
+  std::map<std::string, CorpusPart> mt;               // target language -> part
   std::map<std::string, CorpusTokenizer> tokenizers;  // "lm", "mt"
 };
 

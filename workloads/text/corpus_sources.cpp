@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool hasCodeExtension(const fs::path& path) {
-  static const std::array<std::string_view, 10> kExtensions{".h",  ".hpp", ".hh", ".hxx", ".c",
+  static const std::array<std::string_view, 10> kExtensions{".h",  ".hpp", ".hh",  ".hxx", ".c",
                                                             ".cc", ".cpp", ".cxx", ".tcc", ".inl"};
   std::string ext = path.extension().string();
   return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
@@ -36,10 +36,10 @@ void collect(const fs::path& root, const fs::path& dir, bool recursive, Accept a
     auto size = entry.file_size(e);
     auto mtime = fs::last_write_time(entry.path(), e);
     if (e) return;
-    out.push_back({entry.path(), fs::relative(entry.path(), root).generic_string(),
-                   static_cast<int64_t>(size),
-                   std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch())
-                       .count()});
+    out.push_back(
+        {entry.path(), fs::relative(entry.path(), root).generic_string(),
+         static_cast<int64_t>(size),
+         std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count()});
   };
   auto options = fs::directory_options::skip_permission_denied;
   if (recursive) {
@@ -97,8 +97,9 @@ std::vector<SourceFile> lmSourceFiles(const fs::path& root, const std::string& d
     collect(root, root / "usr/share/common-licenses", false, any, files);
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(root / "usr/share/doc", ec)) {
-      collect(root, entry.path(), false,
-              [](const fs::path& p) { return p.filename() == "copyright"; }, files);
+      collect(
+          root, entry.path(), false, [](const fs::path& p) { return p.filename() == "copyright"; },
+          files);
     }
   } else {
     throw InputError("unknown LM domain '" + domain + "': allowed prose, code, license");
@@ -112,8 +113,9 @@ std::vector<SourceFile> mtSourceFiles(const fs::path& root, const std::string& l
     throw InputError("unknown MT language '" + language + "': allowed fr, ja, ast");
   }
   std::vector<SourceFile> files;
-  collect(root, root / "usr/share/locale" / language / "LC_MESSAGES", false,
-          [](const fs::path& p) { return p.extension() == ".mo"; }, files);
+  collect(
+      root, root / "usr/share/locale" / language / "LC_MESSAGES", false,
+      [](const fs::path& p) { return p.extension() == ".mo"; }, files);
   sortByKey(files);
   return files;
 }

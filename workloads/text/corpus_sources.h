@@ -25,7 +25,8 @@ struct SourceFile {
 // under usr/include; license: usr/share/common-licenses/* and usr/share/doc/*/copyright.
 // Languages: usr/share/locale/LANG/LC_MESSAGES/*.mo.
 std::vector<SourceFile> lmSourceFiles(const std::filesystem::path& root, const std::string& domain);
-std::vector<SourceFile> mtSourceFiles(const std::filesystem::path& root, const std::string& language);
+std::vector<SourceFile> mtSourceFiles(const std::filesystem::path& root,
+                                      const std::string& language);
 
 // The file's bytes, inflated when it ends in .gz; throws InputError when it cannot be read or
 // inflates past `maxBytes`.

@@ -52,7 +52,8 @@ std::vector<std::string> mtSentences(const CorpusText& text) {
 }
 
 CorpusTokenizer trainInto(const fs::path& dir, const std::string& name,
-                          const std::vector<std::string>& sentences, TokenizerTrainOptions options) {
+                          const std::vector<std::string>& sentences,
+                          TokenizerTrainOptions options) {
   std::string model = trainTokenizer(sentences, options);
   std::string relative = "tokenizers/" + name + ".model";
   fs::create_directories(dir / "tokenizers");
@@ -86,19 +87,21 @@ void addTokenizers(const fs::path& dir, const CorpusText& text, const CorpusBuil
   TokenizerTrainOptions lmOptions;
   lmOptions.vocabSize = o.lmVocab;
   lmOptions.threads = o.threads;
-  m.tokenizers["lm"] = trainInto(dir, "lm", subsample(lmSentences(text), o.maxTokenizerSentences),
-                                 lmOptions);
+  m.tokenizers["lm"] =
+      trainInto(dir, "lm", subsample(lmSentences(text), o.maxTokenizerSentences), lmOptions);
   TokenizerTrainOptions mtOptions;
   mtOptions.vocabSize = o.mtVocab;
   mtOptions.threads = o.threads;
   mtOptions.userSymbols.push_back("__en__");
   for (const auto& l : kMtLanguages) mtOptions.userSymbols.push_back("__" + l + "__");
-  m.tokenizers["mt"] = trainInto(dir, "mt", subsample(mtSentences(text), o.maxTokenizerSentences),
-                                 mtOptions);
+  m.tokenizers["mt"] =
+      trainInto(dir, "mt", subsample(mtSentences(text), o.maxTokenizerSentences), mtOptions);
 
   auto lm = Tokenizer::load(dir / m.tokenizers["lm"].model.file);
   auto mt = Tokenizer::load(dir / m.tokenizers["mt"].model.file);
-  auto documentTokens = [&](const LmDocument& d) { return static_cast<int64_t>(lm.encode(d.text).size()); };
+  auto documentTokens = [&](const LmDocument& d) {
+    return static_cast<int64_t>(lm.encode(d.text).size());
+  };
   auto pairTokens = [&](const MtPair& p) {
     return static_cast<int64_t>(mt.encode(p.source).size() + mt.encode(p.target).size());
   };

@@ -84,7 +84,8 @@ LmPartText buildLmPart(const std::vector<SourceFile>& files, const std::string& 
 std::string lmJsonLines(const std::vector<LmDocument>& documents) {
   std::string out;
   for (const auto& d : documents) {
-    out += nlohmann::json{{"path", d.key}, {"text", d.text}}.dump();
+    out += nlohmann::json{{"path", d.key}, {"text", d.text}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
     out += '\n';
   }
   return out;

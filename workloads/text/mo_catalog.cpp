@@ -11,7 +11,7 @@ namespace moeprof::text {
 namespace {
 
 constexpr uint32_t kMagic = 0x950412de;
-constexpr size_t kHeaderBytes = 28;  // magic, revision, count, two table offsets, hash table
+constexpr size_t kHeaderBytes = 28;         // magic, revision, count, two table offsets, hash table
 constexpr char kContextSeparator = '\x04';  // EOT between msgctxt and msgid
 
 class MoReader {
@@ -27,7 +27,9 @@ class MoReader {
       fail("field at byte " + std::to_string(offset) + " lies past the end of the " +
            std::to_string(bytes_.size()) + "-byte file");
     }
-    auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes_[offset + i])); };
+    auto b = [&](size_t i) {
+      return static_cast<uint32_t>(static_cast<uint8_t>(bytes_[offset + i]));
+    };
     if (bigEndian_) return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
     return b(3) << 24 | b(2) << 16 | b(1) << 8 | b(0);
   }
@@ -52,8 +54,8 @@ class MoReader {
     uint32_t offset = word(entry + 4);
     if (offset > bytes_.size() || length >= bytes_.size() - offset) {
       fail(std::string(which) + " string " + std::to_string(index) + " (offset " +
-           std::to_string(offset) + ", length " + std::to_string(length) +
-           ") lies outside the " + std::to_string(bytes_.size()) + "-byte file");
+           std::to_string(offset) + ", length " + std::to_string(length) + ") lies outside the " +
+           std::to_string(bytes_.size()) + "-byte file");
     }
     return bytes_.substr(offset, length);
   }

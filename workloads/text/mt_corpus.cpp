@@ -115,9 +115,10 @@ MtPartText buildMtPart(const std::vector<SourceFile>& files) {
 std::string mtJsonLines(const std::vector<MtPair>& pairs) {
   std::string out;
   for (const auto& p : pairs) {
-    out += nlohmann::json{{"src", p.source}, {"tgt", p.target}, {"catalog", p.catalog},
-                          {"context", p.context}}
-               .dump();
+    nlohmann::json row{
+        {"src", p.source}, {"tgt", p.target}, {"catalog", p.catalog}, {"context", p.context}};
+    // A context or file name that is not UTF-8 must not stop the build.
+    out += row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out += '\n';
   }
   return out;

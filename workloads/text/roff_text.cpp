@@ -120,8 +120,22 @@ size_t resolveEscape(std::string_view s, size_t i, std::string& out) {
       if (i < s.size() && (s[i] == '(' || s[i] == '[')) return (void)escapeName(s, i), i;
       while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
       return i;
-    case 'h': case 'v': case 'w': case 'o': case 'l': case 'L': case 'X': case 'D':
-    case 'H': case 'S': case 'Z': case 'b': case 'x': case 'N': case 'R': case 'A':
+    case 'h':
+    case 'v':
+    case 'w':
+    case 'o':
+    case 'l':
+    case 'L':
+    case 'X':
+    case 'D':
+    case 'H':
+    case 'S':
+    case 'Z':
+    case 'b':
+    case 'x':
+    case 'N':
+    case 'R':
+    case 'A':
       skipDelimited(s, i);
       return i;
     case '"':
@@ -134,7 +148,10 @@ size_t resolveEscape(std::string_view s, size_t i, std::string& out) {
     case '-':
       out += '-';
       return i;
-    case ' ': case '~': case '0': case '_':
+    case ' ':
+    case '~':
+    case '0':
+    case '_':
       out += ' ';
       return i;
     case 't':
@@ -143,8 +160,22 @@ size_t resolveEscape(std::string_view s, size_t i, std::string& out) {
     case '\'':
       out += '\'';
       return i;
-    case '&': case '|': case '^': case 'c': case '%': case '{': case '}': case ':':
-    case '/': case ',': case 'z': case 'd': case 'u': case 'r': case 'p': case 'a':
+    case '&':
+    case '|':
+    case '^':
+    case 'c':
+    case '%':
+    case '{':
+    case '}':
+    case ':':
+    case '/':
+    case ',':
+    case 'z':
+    case 'd':
+    case 'u':
+    case 'r':
+    case 'p':
+    case 'a':
       return i;
     default:
       out += c;  // \. \` and anything else: the character itself
@@ -191,13 +222,14 @@ bool isOneOf(std::string_view name, std::initializer_list<std::string_view> name
 // bodies, table format specifications).
 struct RoffState {
   std::string out;
-  bool inDefinition = false;  // .de / .ig ... up to ".."
-  int conditionalDepth = 0;   // \{ ... \} of a dropped conditional
-  bool inTableFormat = false; // .TS up to the format line ending in '.'
+  bool inDefinition = false;   // .de / .ig ... up to ".."
+  int conditionalDepth = 0;    // \{ ... \} of a dropped conditional
+  bool inTableFormat = false;  // .TS up to the format line ending in '.'
 };
 
 void paragraph(RoffState& st) {
-  if (!st.out.empty() && !st.out.ends_with("\n\n")) st.out += st.out.ends_with('\n') ? "\n" : "\n\n";
+  if (!st.out.empty() && !st.out.ends_with("\n\n"))
+    st.out += st.out.ends_with('\n') ? "\n" : "\n\n";
 }
 
 void textLine(RoffState& st, std::string_view line) {
@@ -214,18 +246,20 @@ void request(RoffState& st, std::string_view line) {
   std::string_view name = line.substr(start, end == std::string_view::npos ? end : end - start);
   std::string_view rest = end == std::string_view::npos ? std::string_view{} : line.substr(end);
   if (name.starts_with("\\\"") || name.empty()) return;
-  if (isOneOf(name, {"de", "de1", "am", "ig", "ds", "ds1", "as", "nr", "so", "mso", "ft", "ps", "vs",
-                     "in", "ti", "ll", "ne", "hy", "nh", "ad", "na", "fi", "nf", "RS", "RE", "EX",
-                     "EE", "UE", "ME", "TE", "tr", "cc", "c2", "ec", "eo", "bp", "pl", "PD", "DT",
-                     "IX", "ta", "hw", "lf", "rm", "rn", "ns", "rs", "ev", "TH", "Dd", "Os", "Dt",
-                     "UC", "AT", "Bd", "Ed", "Bl", "El", "Ek", "Bk", "Pp", "Lp", "PP", "LP", "P",
-                     "TP", "br", "sp", "HP", "TQ", "if", "ie", "el", "Ss", "Sh", "SH", "SS"})) {
+  if (isOneOf(name,
+              {"de", "de1", "am", "ig", "ds", "ds1", "as", "nr", "so", "mso", "ft", "ps", "vs",
+               "in", "ti",  "ll", "ne", "hy", "nh",  "ad", "na", "fi", "nf",  "RS", "RE", "EX",
+               "EE", "UE",  "ME", "TE", "tr", "cc",  "c2", "ec", "eo", "bp",  "pl", "PD", "DT",
+               "IX", "ta",  "hw", "lf", "rm", "rn",  "ns", "rs", "ev", "TH",  "Dd", "Os", "Dt",
+               "UC", "AT",  "Bd", "Ed", "Bl", "El",  "Ek", "Bk", "Pp", "Lp",  "PP", "LP", "P",
+               "TP", "br",  "sp", "HP", "TQ", "if",  "ie", "el", "Ss", "Sh",  "SH", "SS"})) {
     if (isOneOf(name, {"de", "de1", "am", "ig"})) st.inDefinition = true;
     if (isOneOf(name, {"if", "ie", "el"}) && rest.find("\\{") != std::string_view::npos &&
         rest.find("\\}") == std::string_view::npos) {
       ++st.conditionalDepth;
     }
-    if (isOneOf(name, {"PP", "LP", "P", "Pp", "Lp", "TP", "HP", "sp", "SH", "SS", "Sh", "Ss", "TQ"}))
+    if (isOneOf(name,
+                {"PP", "LP", "P", "Pp", "Lp", "TP", "HP", "sp", "SH", "SS", "Sh", "Ss", "TQ"}))
       paragraph(st);
     if (isOneOf(name, {"SH", "SS", "Sh", "Ss"})) {
       std::string heading;

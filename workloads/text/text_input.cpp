@@ -98,8 +98,8 @@ void checkTextInput(const TextInput& input, bool mt, int64_t modelVocab, bool to
                      std::to_string(tokenizer.vocabSize()) + " or a smaller tokenizer");
   }
   if (mt && !input.language.empty() && tokenizer.pieceId("__" + input.language + "__") < 0) {
-    throw InputError("the tokenizer has no language tag __" + input.language +
-                     "__ for --lang " + input.language);
+    throw InputError("the tokenizer has no language tag __" + input.language + "__ for --lang " +
+                     input.language);
   }
 }
 
@@ -115,7 +115,8 @@ std::vector<int64_t> textTokenStream(const TextInput& input, bool mt, int64_t ma
   } else {
     units = readLmDocuments(corpusDirectory(input), input.domain, "valid");
   }
-  int32_t tag = mt && !input.language.empty() ? tokenizer.pieceId("__" + input.language + "__") : -1;
+  int32_t tag =
+      mt && !input.language.empty() ? tokenizer.pieceId("__" + input.language + "__") : -1;
   int32_t eos = tokenizer.specialIds().eos;
   std::vector<int64_t> ids;
   for (const auto& unit : units) {

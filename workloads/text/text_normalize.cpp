@@ -13,7 +13,10 @@ size_t utf8SequenceLength(std::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char b = byte(i);
   if (b < 0x80) return 1;
-  size_t length = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  size_t length = b >= 0xc2 && b <= 0xdf   ? 2
+                  : b >= 0xe0 && b <= 0xef ? 3
+                  : b >= 0xf0 && b <= 0xf4 ? 4
+                                           : 0;
   if (length == 0 || i + length > s.size()) return 0;
   for (size_t k = 1; k < length; ++k) {
     if ((byte(i + k) & 0xc0) != 0x80) return 0;
@@ -26,9 +29,13 @@ size_t utf8SequenceLength(std::string_view s, size_t i) {
   return length;
 }
 
-bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool isBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
-bool isDroppedControl(unsigned char c) { return (c < 0x20 && c != '\n' && !isBlank(c)) || c == 0x7f; }
+bool isDroppedControl(unsigned char c) {
+  return (c < 0x20 && c != '\n' && !isBlank(c)) || c == 0x7f;
+}
 
 // Length of a printf directive at s[i] == '%' ("%%" included), or 0 when there is none.
 size_t printfDirectiveLength(std::string_view s, size_t i) {
@@ -96,8 +103,10 @@ std::string normalizeWhitespace(std::string_view text, bool keepIndent) {
       char c = text[i];
       if (isDroppedControl(static_cast<unsigned char>(c))) continue;
       if (isBlank(c)) {
-        if (atStart && keepIndent) line += c == '\t' ? "  " : " ";
-        else if (!atStart) pendingSpace = true;
+        if (atStart && keepIndent)
+          line += c == '\t' ? "  " : " ";
+        else if (!atStart)
+          pendingSpace = true;
         continue;
       }
       if (pendingSpace) line += ' ';

@@ -71,8 +71,8 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   checked.reserve(ids.size());
   for (int32_t id : ids) {
     if (id < 0 || id >= size) {
-      throw InputError("token id " + std::to_string(id) + " is outside the tokenizer's vocabulary [0, " +
-                       std::to_string(size) + ")");
+      throw InputError("token id " + std::to_string(id) +
+                       " is outside the tokenizer's vocabulary [0, " + std::to_string(size) + ")");
     }
     checked.push_back(id);
   }
@@ -82,7 +82,9 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return text;
 }
 
-int32_t Tokenizer::vocabSize() const { return processor_->GetPieceSize(); }
+int32_t Tokenizer::vocabSize() const {
+  return processor_->GetPieceSize();
+}
 
 SpecialIds Tokenizer::specialIds() const {
   return {processor_->bos_id(), processor_->eos_id(), processor_->pad_id(), processor_->unk_id()};
@@ -99,7 +101,8 @@ std::string trainTokenizer(const std::vector<std::string>& sentences,
                            const TokenizerTrainOptions& options) {
   if (sentences.empty()) throw InputError("no text to train a tokenizer on");
   if (options.modelType != "unigram" && options.modelType != "bpe") {
-    throw InputError("tokenizer model type '" + options.modelType + "' is not one of: unigram, bpe");
+    throw InputError("tokenizer model type '" + options.modelType +
+                     "' is not one of: unigram, bpe");
   }
   if (options.vocabSize < 8 || options.vocabSize > 1000000) {
     throw InputError("tokenizer vocabulary " + std::to_string(options.vocabSize) +
