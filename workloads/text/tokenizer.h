@@ -1,7 +1,7 @@
 #pragma once
 // Subword tokenizers: SentencePiece models, trained here on the corpora or loaded from any
-// SentencePiece .model file (NLLB's and T5/Switch's are). Torch-free; SentencePiece stays out
-// of this header.
+// SentencePiece .model file (NLLB's and T5/Switch's are). Torch-free. SentencePiece itself is
+// loaded at run time from libmoeprof_sentencepiece.so (see sentencepiece_shim.h for why).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -9,11 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace moeprof::text {
+
+struct SentencePieceModule;  // the loaded libmoeprof_sentencepiece.so
 
 // Ids of the special pieces; -1 when the model has none.
 struct SpecialIds {
@@ -21,6 +19,7 @@ struct SpecialIds {
   int32_t eos = -1;
   int32_t pad = -1;
   int32_t unk = -1;
+  int32_t size = 0;  // pieces in the vocabulary
 };
 
 // A loaded SentencePiece model. Encoding and decoding are const and thread-safe.
@@ -29,8 +28,10 @@ class Tokenizer {
   // Throws InputError naming the file when it cannot be read or is not a SentencePiece model.
   static Tokenizer load(const std::filesystem::path& model);
   static Tokenizer fromSerialized(const std::string& modelBytes, const std::string& name);
-  Tokenizer(Tokenizer&&) noexcept;
-  Tokenizer& operator=(Tokenizer&&) noexcept;
+  Tokenizer(Tokenizer&& other) noexcept;
+  Tokenizer& operator=(Tokenizer&& other) noexcept;
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
   ~Tokenizer();
 
   std::vector<int32_t> encode(std::string_view text) const;
@@ -41,8 +42,9 @@ class Tokenizer {
   int32_t pieceId(std::string_view piece) const;
 
  private:
-  explicit Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor);
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  Tokenizer(std::shared_ptr<const SentencePieceModule> module, void* processor);
+  std::shared_ptr<const SentencePieceModule> module_;
+  void* processor_ = nullptr;  // owned; freed through the module
 };
 
 // How to train: the vocabulary, the kind of model, pieces that must be single tokens (language
@@ -58,7 +60,8 @@ struct TokenizerTrainOptions {
 
 // Trains on `sentences` and returns the serialized model (the bytes of a .model file). Special
 // ids follow fairseq: bos 0, pad 1, eos 2, unk 3. Deterministic for the same sentences and
-// options. Throws InputError for options SentencePiece rejects (naming its message).
+// options. Throws InputError for options SentencePiece rejects (naming its message), and
+// std::runtime_error when libmoeprof_sentencepiece.so cannot be loaded.
 std::string trainTokenizer(const std::vector<std::string>& sentences,
                            const TokenizerTrainOptions& options);
 
