@@ -60,15 +60,22 @@ TEST_F(CorpusCliTest, BadInputsExitTwoAndNameTheValue) {
     std::string args;
     std::string message;
   };
-  testing::writeFile(dir_ / "big.txt", [] {
+  testing::writeFile(dir_ / "big.txt", [] {  // pseudo-random words: enough pieces for 300
     std::string text;
-    for (int i = 0; i < 400; ++i)
-      text += testing::fakeSentence(i) + " word" + std::to_string(i) + "\n";
+    unsigned state = 1;
+    for (int i = 0; i < 4800; ++i) {
+      for (int n = 2 + i % 7; n > 0; --n) {
+        state = state * 1103515245u + 12345u;
+        text += static_cast<char>('a' + (state >> 16) % 26);
+      }
+      text += i % 12 == 11 ? "\n" : " ";
+    }
     return text;
   }());
   auto trained = runMoeprof("tokenizer train --input " + path("big.txt") + " --vocab 300 --model " +
                             path("big.model"));
   ASSERT_EQ(trained.exitCode, 0) << trained.output;
+  ASSERT_NE(trained.output.find("vocabulary 300"), std::string::npos) << trained.output;
   testing::writeFile(dir_ / "latin1.txt", "caf\xe9\n");
   std::vector<Case> cases{
       {"run --preset lm-tiny --domain poetry" + corpus + " --out " + path("r1"), "poetry"},
