@@ -32,6 +32,10 @@ int runMain(int argc, char** argv) {
       addSummaryCommand);
   add("simulate", "Replay a run's routing through expert caches: miss rate per policy and slots",
       addSimulateCommand);
+  add("corpus", "Build the real-text LM and MT corpora and their tokenizers (cached)",
+      addCorpusCommand);
+  add("tokenizer", "Train a SentencePiece tokenizer, or encode/decode with any SentencePiece model",
+      addTokenizerCommand);
 
   try {
     app.parse(argc, argv);

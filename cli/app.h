@@ -23,5 +23,7 @@ Action addPresetsCommand(CLI::App& app);
 Action addSummaryCommand(CLI::App& app);
 Action addExportCommand(CLI::App& app);
 Action addSimulateCommand(CLI::App& app);
+Action addCorpusCommand(CLI::App& app);
+Action addTokenizerCommand(CLI::App& app);
 
 }  // namespace moeprof::cli

@@ -1,5 +1,6 @@
 #include "cli/run_flags.h"
 
+#include "cli/text_flags.h"
 #include "collector/errors.h"
 
 namespace moeprof::cli {
@@ -38,6 +39,7 @@ void RunFlags::addTo(CLI::App& app) {
                  "memsets, device memory and CUDA API calls")
       ->capture_default_str();
   addBufferingTo(app);
+  addTextFlagsTo(app, o.text);
   app.add_flag("--force", o.force, "replace existing run directories");
 }
 

@@ -15,6 +15,15 @@ moeprof_require(CLI11 libcli11-dev)
 moeprof_require(SQLite3 libsqlite3-dev)
 moeprof_require(ZLIB zlib1g-dev)
 find_package(Threads REQUIRED)
+# SentencePiece (tokenizers for the real-text inputs): Debian ships it with a pkg-config file.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(SENTENCEPIECE QUIET IMPORTED_TARGET sentencepiece)
+endif()
+if(NOT SENTENCEPIECE_FOUND)
+  message(FATAL_ERROR "moeprof needs SentencePiece: install the Debian package "
+                      "'libsentencepiece-dev' (scripts/setup.sh does it)")
+endif()
 
 # LibTorch without OpenBLAS' OpenMP build falls back to reference BLAS (about 30x slower).
 find_file(MOEPROF_OPENBLAS_OPENMP libopenblas.so.0

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev  # the libFuzzer target (tests/fuzz), built with clang++ beside GCC
+  libsentencepiece-dev
 )
 
 missing=()

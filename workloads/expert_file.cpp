@@ -12,6 +12,8 @@
 
 #include <ATen/ATen.h>
 
+#include "workloads/text/corpus.h"
+
 namespace moeprof::workloads {
 
 namespace {
@@ -285,14 +287,7 @@ ExpertFile ExpertFile::openOrCreate(const std::filesystem::path& path,
 }
 
 std::filesystem::path expertFileCacheDirectory() {
-  if (const char* dir = std::getenv("MOEPROF_CACHE_DIR"); dir && *dir) {
-    return std::filesystem::path(dir) / "experts";
-  }
-  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir) {
-    return std::filesystem::path(dir) / "moeprof" / "experts";
-  }
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home && *home ? home : "/tmp") / ".cache" / "moeprof" / "experts";
+  return text::moeprofCacheDirectory() / "experts";
 }
 
 }  // namespace moeprof::workloads

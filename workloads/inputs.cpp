@@ -54,6 +54,17 @@ TokenSource::TokenSource(uint64_t seed, int64_t vocab, int64_t firstId)
 TokenSource::TokenSource(const std::filesystem::path& file, int64_t vocab)
     : vocab_(vocab), fileTokens_(readTokenFile(file, vocab)) {}
 
+TokenSource::TokenSource(std::vector<int64_t> ids, int64_t vocab)
+    : vocab_(vocab), fileTokens_(std::move(ids)) {
+  for (int64_t id : fileTokens_) {
+    if (id < 0 || id >= vocab) {
+      throw InputError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                       std::to_string(vocab) + ")");
+    }
+  }
+  if (fileTokens_.empty()) throw InputError("no token ids to read batches from");
+}
+
 at::Tensor TokenSource::next(int64_t batch, int64_t length) {
   if (fileTokens_.empty()) {
     return at::randint(firstId_, vocab_, {batch, length}, generator_,

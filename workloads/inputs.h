@@ -1,5 +1,6 @@
 #pragma once
-// Token batches for the workloads: seeded uniform random ids, or ids read from a file.
+// Token batches for the workloads: seeded uniform random ids, or ids read from a file or
+// tokenized from text.
 // A token file is whitespace-separated non-negative integers, read as one stream: each batch
 // takes the next batch x length ids, wrapping around at the end of the file.
 #include <cstdint>
@@ -19,6 +20,8 @@ class TokenSource {
   // Ids from a file; throws InputError when it cannot be read, holds something other than
   // non-negative integers, is empty, or has an id outside [0, vocab).
   TokenSource(const std::filesystem::path& file, int64_t vocab);
+  // Ids given as a stream (tokenized text), read like a token file; none may be >= vocab.
+  TokenSource(std::vector<int64_t> ids, int64_t vocab);
 
   at::Tensor next(int64_t batch, int64_t length);  // (batch, length) int64 on the CPU
 

@@ -179,6 +179,8 @@ ResolvedRun resolveRun(const RunOptions& options) {
   resolveRunControl(options, run.options);
   resolveOptimizations(run.options, run);
   resolveExpertParallel(run.options, run);
+  text::checkTextInput(run.options.text, run.model.workload == WorkloadKind::Mt, run.model.vocab,
+                       !options.tokensFile.empty());
   return run;
 }
 
@@ -227,6 +229,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"allocator", o.cachingAllocator ? "caching" : "system"},
       {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
+      {"text", text::textInputJson(o.text)},
       {"buffering", bufferingJson(run.buffering)},
       {"ranks", o.ranks},
       {"placement", m.moe ? o.placement : "none"},

@@ -14,6 +14,7 @@
 #include "workloads/gating_mode.h"
 #include "workloads/model_config.h"
 #include "workloads/rank_environment.h"
+#include "workloads/text/text_input.h"
 
 namespace moeprof::workloads {
 
@@ -41,6 +42,7 @@ struct RunOptions {
   std::string device = "cpu";
   int64_t threads = 0;               // 0: one per core
   std::filesystem::path tokensFile;  // empty: seeded random tokens
+  text::TextInput text;              // real text (--text, --domain, --lang) instead
   std::filesystem::path out;
   bool cachingAllocator = true;  // false: LibTorch's default CPU allocator
   TraceLevel trace = TraceLevel::Off;

@@ -54,6 +54,12 @@ void waitFor(const at::Tensor& t) {
 
 TokenSource makeTokens(const ResolvedRun& run) {
   const auto& o = run.options;
+  if (o.text.given()) {
+    int64_t perBatch = run.batch * run.seqLen;
+    return TokenSource(text::textTokenStream(o.text, run.model.workload == WorkloadKind::Mt,
+                                             perBatch * (o.warmup + o.repeats)),
+                       run.model.vocab);
+  }
   return o.tokensFile.empty() ? TokenSource(o.seed + 1, run.model.vocab)
                               : TokenSource(o.tokensFile, run.model.vocab);
 }
