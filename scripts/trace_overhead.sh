@@ -3,13 +3,14 @@
 # gating), runs interleaved so that drifts of a shared machine hit both alike. Prints the median
 # forward latency of each level over all its runs and the ratio. The issue's target: full at
 # most 3% slower than off.
-#   scripts/trace_overhead.sh [RUNS=5] [REPEATS=5]   (needs a release build: scripts/reproduce.sh
+#   scripts/trace_overhead.sh [RUNS=5] [REPEATS=5]   (MOEPROF=path/to/moeprof, default the release
+#   build, which scripts/reproduce.sh
 #   builds one; python3 reads the run.json files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 repeats=${2:-5}
-moeprof=build/release/cli/moeprof
+moeprof=${MOEPROF:-build/release/cli/moeprof}
 [[ -x $moeprof ]] || { echo "build $moeprof first (cmake --preset release && cmake --build build/release)" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
