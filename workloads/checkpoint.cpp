@@ -12,6 +12,7 @@
 
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "workloads/safetensors_shards.h"
 #include "workloads/safetensors_tensors.h"
 
 namespace moeprof::workloads {
@@ -124,21 +125,6 @@ ModelConfig configFromJson(const json& model, const std::string& source) {
   return c;
 }
 
-json readJsonFile(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw InputError(path.parent_path().string() + " is not a moeprof checkpoint: no " +
-                     path.filename().string());
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::exception& error) {
-    throw InputError(path.string() + ": not valid JSON: " + error.what());
-  }
-}
-
 std::string newCheckpointId() {
   std::random_device device;
   std::uniform_int_distribution<uint64_t> bits;
@@ -242,6 +228,9 @@ struct ConfigFile {
 
 ConfigFile readConfigFile(const fs::path& dir) {
   const fs::path path = dir / kCheckpointConfigName;
+  if (!fs::exists(path)) {
+    throw InputError(dir.string() + " is not a moeprof checkpoint: no " + kCheckpointConfigName);
+  }
   json config = readJsonFile(path);
   if (!config.is_object() || !config.contains("format") || config["format"] != kFormatName) {
     throw InputError(path.string() + ": not a moeprof checkpoint config (\"format\" is not \"" +

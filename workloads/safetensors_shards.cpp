@@ -16,7 +16,9 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json readIndexJson(const fs::path& path) {
+}  // namespace
+
+json readJsonFile(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw InputError("cannot open " + path.string());
   std::stringstream text;
@@ -27,6 +29,8 @@ json readIndexJson(const fs::path& path) {
     throw InputError(path.string() + ": not valid JSON: " + error.what());
   }
 }
+
+namespace {
 
 // Shard names come from the file: they must stay inside the checkpoint's directory.
 void checkShardName(const std::string& shard, const std::string& tensor, const fs::path& index) {
@@ -105,7 +109,7 @@ SafetensorsShards SafetensorsShards::open(const fs::path& path) {
     return shards;
   }
   const fs::path& indexPath = shards.source_;
-  json index = readIndexJson(indexPath);
+  json index = readJsonFile(indexPath);
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw InputError(indexPath.string() + ": has no \"weight_map\" object");
   }

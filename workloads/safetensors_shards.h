@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "workloads/safetensors.h"
 
 namespace moeprof::workloads {
@@ -67,5 +69,9 @@ struct ShardingOptions {
 std::vector<std::filesystem::path> writeSafetensorsShards(
     const std::filesystem::path& dir, std::span<const SafetensorsTensorBytes> tensors,
     const SafetensorsMetadata& metadata, const ShardingOptions& options = {});
+
+// A JSON file's contents (an index, a checkpoint config). Throws InputError naming the file
+// when it cannot be opened or is not valid JSON.
+nlohmann::json readJsonFile(const std::filesystem::path& path);
 
 }  // namespace moeprof::workloads

@@ -136,8 +136,8 @@ class BufferedModelTest : public testing::TempDirTest {
     }
     analysis::CacheCounts total;
     for (const auto& trace : traces) {
-      auto counts = analysis::replayTrace(trace, config.policy,
-                                          config.slotsPerLayer * (perLayer ? 1 : 2));
+      auto counts =
+          analysis::replayTrace(trace, config.policy, config.slotsPerLayer * (perLayer ? 1 : 2));
       total.accesses += counts.accesses;
       total.misses += counts.misses;
       total.evictions += counts.evictions;
