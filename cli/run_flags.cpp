@@ -63,6 +63,10 @@ void RunFlags::addBufferingTo(CLI::App& app) {
                      "router on this layer's input), oracle (the experts the next layer really "
                      "uses; a recording pass first), all (every expert of the next layer)")
           ->capture_default_str();
+  ioDepthOption_ = app.add_option("--io-depth", ioDepth_,
+                                  "expert reads in flight at once (I/O threads), 1 to 64; "
+                                  "adjacent experts are read with one request")
+                       ->capture_default_str();
 }
 
 workloads::RunOptions RunFlags::toRunOptions() const {
@@ -81,6 +85,7 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   if (cacheSlotsOption_->count() > 0) o.cacheSlots = cacheSlots_;
   if (cacheScopeOption_->count() > 0) o.cacheScope = cacheScope_;
   if (prefetchOption_->count() > 0) o.prefetch = prefetch_;
+  if (ioDepthOption_->count() > 0) o.ioDepth = ioDepth_;
   return o;
 }
 

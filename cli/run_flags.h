@@ -33,6 +33,8 @@ class RunFlags {
   CLI::Option* cacheSlotsOption_ = nullptr;
   CLI::Option* cacheScopeOption_ = nullptr;
   CLI::Option* prefetchOption_ = nullptr;
+  int64_t ioDepth_ = workloads::BufferingConfig::kDefaultIoDepth;
+  CLI::Option* ioDepthOption_ = nullptr;
   CLI::Option* capacityFactorOption_ = nullptr;
   CLI::Option* topKOption_ = nullptr;
   CLI::Option* seqLenOption_ = nullptr;

@@ -22,6 +22,11 @@ struct BufferingConfig {
   uint32_t slotsPerLayer = 0;   // Global scope: one pool of slotsPerLayer x layers
   analysis::CacheScope scope = analysis::CacheScope::Layer;
   PrefetchMode prefetch = PrefetchMode::Off;
+  // Reads in flight at once (I/O threads): one read at a time leaves most of an SSD's or a
+  // virtual disk's bandwidth unused.
+  uint32_t ioDepth = kDefaultIoDepth;
+  static constexpr uint32_t kDefaultIoDepth = 4;
+  static constexpr uint32_t kMaxIoDepth = 64;
   // Belady's MIN and the oracle prefetcher know the run's future from a recording pass.
   bool needsRecordingPass() const { return policy == "belady" || prefetch == PrefetchMode::Oracle; }
 };

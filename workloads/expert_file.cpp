@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -137,10 +142,16 @@ int64_t ExpertFile::recordOffset(uint32_t layer, uint32_t expert) const {
   return kIoAlignment + (int64_t{layer} * numExperts_ + expert) * layout_.recordBytes;
 }
 
-void ExpertFile::readAt(int64_t offset, int64_t bytes, std::byte* destination) const {
+// Fills `buffers` from the file range starting at `offset`, resuming after short reads.
+void ExpertFile::readAt(int64_t offset, std::span<const struct iovec> buffers) const {
+  std::vector<struct iovec> left(buffers.begin(), buffers.end());
+  int64_t bytes = 0;
+  for (const auto& b : left) bytes += static_cast<int64_t>(b.iov_len);
+  size_t first = 0;
   int64_t done = 0;
   while (done < bytes) {
-    ssize_t n = ::pread(fd_, destination + done, static_cast<size_t>(bytes - done), offset + done);
+    ssize_t n =
+        ::preadv(fd_, left.data() + first, static_cast<int>(left.size() - first), offset + done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail("read failed", path_);
     if (n == 0) {
@@ -149,6 +160,13 @@ void ExpertFile::readAt(int64_t offset, int64_t bytes, std::byte* destination) c
                                std::to_string(offset + bytes) + " (truncated?)");
     }
     done += n;
+    for (auto rest = static_cast<size_t>(n); rest > 0;) {  // skip what this read filled
+      size_t take = std::min(rest, left[first].iov_len);
+      left[first].iov_base = static_cast<std::byte*>(left[first].iov_base) + take;
+      left[first].iov_len -= take;
+      rest -= take;
+      if (left[first].iov_len == 0) ++first;
+    }
   }
   if (ioMode_ == ExpertIoMode::Dropped) {
     ::posix_fadvise(fd_, offset, bytes, POSIX_FADV_DONTNEED);
@@ -156,11 +174,20 @@ void ExpertFile::readAt(int64_t offset, int64_t bytes, std::byte* destination) c
 }
 
 void ExpertFile::read(uint32_t layer, uint32_t expert, std::byte* destination) const {
-  if (layer >= numLayers_ || expert >= numExperts_) {
-    throw std::out_of_range("expert file: layer " + std::to_string(layer) + " expert " +
-                            std::to_string(expert) + " is not in the file");
+  readAdjacent(layer, expert, std::span<std::byte* const>(&destination, 1));
+}
+
+void ExpertFile::readAdjacent(uint32_t layer, uint32_t first,
+                              std::span<std::byte* const> destinations) const {
+  if (layer >= numLayers_ || first + destinations.size() > numExperts_) {
+    throw std::out_of_range(
+        "expert file: layer " + std::to_string(layer) + " experts " + std::to_string(first) +
+        " to " + std::to_string(first + destinations.size() - 1) + " are not all in the file");
   }
-  readAt(recordOffset(layer, expert), layout_.recordBytes, destination);
+  std::vector<struct iovec> buffers;
+  for (std::byte* d : destinations)
+    buffers.push_back({d, static_cast<size_t>(layout_.recordBytes)});
+  readAt(recordOffset(layer, first), buffers);
 }
 
 // Direct I/O where the file system takes it (a probe read tells), dropped pages elsewhere.
@@ -177,21 +204,63 @@ void ExpertFile::openForReading() {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-double ExpertFile::measurePeakBytesPerSecond(int64_t maxBytes) const {
-  constexpr int64_t kChunk = int64_t{8} << 20;
-  const int64_t fileBytes = recordOffset(numLayers_, 0);
-  const int64_t total = std::max(kChunk, std::min(fileBytes, alignUp(maxBytes, kChunk)));
-  AlignedBuffer buffer(kChunk);
-  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
-  int64_t read = 0;
+namespace {
+constexpr int64_t kProbeChunk = int64_t{8} << 20;
+}
+
+// One probe pass: `depth` threads read [begin, begin + bytes) in 8 MiB chunks, taking the next
+// chunk as they finish one. Bytes per second over the whole pass.
+double ExpertFile::measureTrial(int64_t begin, int64_t bytes, uint32_t depth) const {
+  const int64_t end = begin + bytes;
+  std::atomic<int64_t> next{begin};
+  std::exception_ptr error;
+  std::mutex errorMutex;
+  auto reader = [&] {
+    try {
+      AlignedBuffer buffer(kProbeChunk);
+      for (int64_t offset; (offset = next.fetch_add(kProbeChunk)) < end;) {
+        struct iovec chunk {
+          buffer.data, static_cast<size_t>(std::min(kProbeChunk, end - offset))
+        };
+        readAt(offset, std::span(&chunk, 1));
+      }
+    } catch (...) {
+      std::lock_guard lock(errorMutex);
+      error = std::current_exception();
+    }
+  };
   auto start = std::chrono::steady_clock::now();
-  for (int64_t offset = 0; offset < total && offset < fileBytes; offset += kChunk) {
-    int64_t bytes = std::min(kChunk, alignUp(fileBytes - offset, kIoAlignment));
-    readAt(offset, bytes, buffer.data);
-    read += bytes;
-  }
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < depth; ++t) threads.emplace_back(reader);
+  for (auto& t : threads) t.join();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return seconds > 0 ? static_cast<double>(read) / seconds : 0.0;
+  if (error) std::rethrow_exception(error);
+  return seconds > 0 ? static_cast<double>(bytes) / seconds : 0.0;
+}
+
+TierBandwidth ExpertFile::measureBandwidth(int64_t bytesPerTrial, uint32_t depth,
+                                           int trials) const {
+  const int64_t fileBytes = recordOffset(numLayers_, 0);  // a multiple of kIoAlignment
+  const int64_t perTrial = std::min(fileBytes, std::max(kProbeChunk, bytesPerTrial));
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+  std::vector<double> rates;
+  for (int t = 0; t < trials; ++t) {
+    // Trials read different parts of the file where it is large enough.
+    int64_t begin = (t * perTrial) % std::max<int64_t>(kIoAlignment, fileBytes - perTrial + 1);
+    begin -= begin % kIoAlignment;
+    rates.push_back(measureTrial(begin, perTrial, depth));
+  }
+  std::sort(rates.begin(), rates.end());
+  TierBandwidth out;
+  out.trials = trials;
+  out.depth = depth;
+  if (rates.empty()) return out;
+  out.minBytesPerSecond = rates.front();
+  out.maxBytesPerSecond = rates.back();
+  out.medianBytesPerSecond = rates.size() % 2 == 1
+                                 ? rates[rates.size() / 2]
+                                 : (rates[rates.size() / 2 - 1] + rates[rates.size() / 2]) / 2;
+  return out;
 }
 
 namespace {

@@ -14,6 +14,8 @@
 #include <span>
 #include <string>
 
+#include <sys/uio.h>
+
 #include "kernels/expert_ffn.h"
 
 namespace moeprof::workloads {
@@ -31,6 +33,14 @@ struct ExpertRecordLayout {
 };
 
 inline constexpr int64_t kIoAlignment = 4096;
+
+// The slow tier's read bandwidth as measured by a probe: several trials of large reads with a
+// given number in flight; the median is the peak transfers are judged against.
+struct TierBandwidth {
+  double medianBytesPerSecond = 0, minBytesPerSecond = 0, maxBytesPerSecond = 0;
+  int trials = 0;
+  uint32_t depth = 1;  // reads in flight during the probe
+};
 
 // How reads reach the device: "direct" (O_DIRECT) or "dropped" (buffered reads whose pages are
 // dropped right after, for file systems without O_DIRECT).
@@ -52,10 +62,13 @@ class ExpertFile {
 
   // Reads one record into `destination` (kIoAlignment-aligned, recordBytes long). Thread-safe.
   void read(uint32_t layer, uint32_t expert, std::byte* destination) const;
+  // Reads the records of experts first, first + 1, ... of one layer, which lie next to each
+  // other in the file, into one destination each with a single request (preadv).
+  void readAdjacent(uint32_t layer, uint32_t first, std::span<std::byte* const> destinations) const;
 
-  // Sequential read bandwidth of this file in this I/O mode (bytes/s): large reads over up to
-  // `maxBytes` of it, pages dropped first; the tier's peak that transfers are compared with.
-  double measurePeakBytesPerSecond(int64_t maxBytes) const;
+  // Read bandwidth of this file in this I/O mode: `trials` passes of 8 MiB reads over up to
+  // `bytesPerTrial` of it each, `depth` of them in flight, pages dropped first.
+  TierBandwidth measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials) const;
 
   const ExpertRecordLayout& layout() const { return layout_; }
   uint32_t numLayers() const { return numLayers_; }
@@ -69,7 +82,8 @@ class ExpertFile {
              uint32_t experts);
   void openForReading();
   int64_t recordOffset(uint32_t layer, uint32_t expert) const;
-  void readAt(int64_t offset, int64_t bytes, std::byte* destination) const;
+  void readAt(int64_t offset, std::span<const struct iovec> buffers) const;
+  double measureTrial(int64_t begin, int64_t bytes, uint32_t depth) const;
 
   std::filesystem::path path_;
   ExpertRecordLayout layout_;

@@ -38,7 +38,7 @@ struct StoreCounters {
   uint64_t hits = 0, misses = 0, evictions = 0;
   uint64_t demandLoads = 0, prefetchLoads = 0, cancelledLoads = 0;
   uint64_t usefulPrefetches = 0, wastedPrefetches = 0;
-  int64_t bytesMoved = 0, transferNs = 0, stallNs = 0, leadNs = 0;
+  int64_t bytesMoved = 0, stallNs = 0, leadNs = 0;
   uint64_t predicted = 0, actual = 0, truePositives = 0;  // prefetch predictions vs the truth
 };
 
@@ -51,6 +51,7 @@ struct Slot {
   bool prefetchedUnused = false;  // brought in by a prefetch and not used since
   bool prefetchCounted = false;   // that prefetch was issued in a measured batch
   int64_t prefetchIssuedNs = 0;
+  bool reading = false;  // an I/O thread is writing into it
 };
 
 struct Cache {
@@ -75,6 +76,23 @@ struct Use {
   int32_t blockedBy = -1;
   std::optional<LoadJob> deferred;
 };
+
+// Sorts and merges `intervals` in place into disjoint ones; returns their total length.
+int64_t mergeIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals) {
+  std::sort(intervals.begin(), intervals.end());
+  size_t kept = 0;
+  for (const auto& interval : intervals) {
+    if (kept > 0 && interval.first <= intervals[kept - 1].second) {
+      intervals[kept - 1].second = std::max(intervals[kept - 1].second, interval.second);
+    } else {
+      intervals[kept++] = interval;
+    }
+  }
+  intervals.resize(kept);
+  int64_t total = 0;
+  for (const auto& [start, end] : intervals) total += end - start;
+  return total;
+}
 
 }  // namespace
 
@@ -108,9 +126,12 @@ struct ExpertStore::State {
   std::vector<collector::TransferEvent> finished;
   std::exception_ptr ioError;
   bool stopping = false;
-  bool loading = false;  // the I/O thread is in a read
-  std::thread io;
-  double peakBytesPerSecond = 0;  // the slow tier's sequential read bandwidth
+  uint32_t readsInFlight = 0;
+  // When measured reads ran, [start, end) ns: their union is the time the tier was busy (reads in
+  // flight together count once).
+  std::vector<std::pair<int64_t, int64_t>> readIntervals;
+  std::vector<std::thread> io;
+  TierBandwidth peak;  // the slow tier's read bandwidth at the same depth
 
   State(const BufferingConfig& c, ExpertFile f, StoreModel m, std::vector<LayerCall> future);
   ~State();
@@ -131,7 +152,9 @@ struct ExpertStore::State {
   std::vector<ExpertKey> futureKeys(uint32_t cache) const;
 
   void ioLoop();
-  void runJob(const LoadJob& job);
+  std::vector<LoadJob> takeReads();
+  void markReading(const std::vector<LoadJob>& jobs, bool reading);
+  void runJobs(const std::vector<LoadJob>& jobs);
   void submit(LoadJob job);
   LoadJob newJob(uint32_t cache, uint32_t slot, uint32_t moeLayer, uint32_t expert, bool prefetch);
   void waitReady(uint32_t cache, uint32_t slot);
@@ -160,9 +183,10 @@ ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, StoreModel m,
       numExperts(file.numExperts()),
       predictions(file.numLayers()) {
   buildCaches();
-  constexpr int64_t kPeakProbeBytes = int64_t{256} << 20;
-  peakBytesPerSecond = file.measurePeakBytesPerSecond(kPeakProbeBytes);
-  io = std::thread([this] { ioLoop(); });
+  constexpr int64_t kProbeBytesPerTrial = int64_t{64} << 20;
+  constexpr int kProbeTrials = 5;
+  peak = file.measureBandwidth(kProbeBytesPerTrial, config.ioDepth, kProbeTrials);
+  for (uint32_t t = 0; t < config.ioDepth; ++t) io.emplace_back([this] { ioLoop(); });
 }
 
 ExpertStore::State::~State() {
@@ -171,7 +195,7 @@ ExpertStore::State::~State() {
     stopping = true;
   }
   changed.notify_all();
-  io.join();
+  for (auto& thread : io) thread.join();
 }
 
 std::vector<ExpertKey> ExpertStore::State::keys(uint32_t moeLayer,
@@ -211,53 +235,97 @@ void ExpertStore::State::buildCaches() {
 
 // ---- I/O thread -------------------------------------------------------------------------
 
+// Each of the config.ioDepth I/O threads runs this loop, so that many reads are in flight.
 void ExpertStore::State::ioLoop() {
   std::unique_lock lock(mutex);
   for (;;) {
-    changed.wait(lock, [&] { return stopping || !demand.empty() || !prefetches.empty(); });
+    std::vector<LoadJob> jobs;
+    changed.wait(lock, [&] { return stopping || !(jobs = takeReads()).empty(); });
     if (stopping) return;
-    auto& queue = demand.empty() ? prefetches : demand;
-    LoadJob job = queue.front();
-    queue.pop_front();
-    if (caches[job.cache].slots[job.slot].issuedTicket != job.ticket) {
-      if (job.counted) ++counters.cancelledLoads;  // a newer load into the slot replaced it
-      continue;
-    }
-    loading = true;
+    markReading(jobs, true);
     lock.unlock();
     try {
-      runJob(job);
+      runJobs(jobs);
     } catch (...) {
       std::lock_guard errorLock(mutex);
       ioError = std::current_exception();
     }
     lock.lock();
-    loading = false;
+    markReading(jobs, false);
     changed.notify_all();
   }
 }
 
-void ExpertStore::State::runJob(const LoadJob& job) {
+// Under the lock: the next loads to run, demand before prefetch, skipping loads a newer one into
+// the same slot replaced and slots another thread is still filling. The loads of the following
+// experts of the same layer join it (their records are adjacent in the file): one larger read.
+std::vector<LoadJob> ExpertStore::State::takeReads() {
+  constexpr size_t kMaxAdjacentReads = 8;
+  auto slotOf = [&](const LoadJob& job) -> Slot& { return caches[job.cache].slots[job.slot]; };
+  for (auto* queue : {&demand, &prefetches}) {
+    std::erase_if(*queue, [&](const LoadJob& job) {
+      bool replaced = slotOf(job).issuedTicket != job.ticket;
+      if (replaced && job.counted) ++counters.cancelledLoads;
+      return replaced;
+    });
+    auto free = [&](const LoadJob& job) { return !slotOf(job).reading; };
+    auto first = std::find_if(queue->begin(), queue->end(), free);
+    if (first == queue->end()) continue;
+    std::vector<LoadJob> jobs{*first};
+    queue->erase(first);
+    while (jobs.size() < kMaxAdjacentReads) {
+      auto next = std::find_if(queue->begin(), queue->end(), [&](const LoadJob& job) {
+        return free(job) && job.layer == jobs.back().layer && job.expert == jobs.back().expert + 1;
+      });
+      if (next == queue->end()) break;
+      jobs.push_back(*next);
+      queue->erase(next);
+    }
+    return jobs;
+  }
+  return {};
+}
+
+// Under the lock: the slots being filled.
+void ExpertStore::State::markReading(const std::vector<LoadJob>& jobs, bool reading) {
+  for (const auto& job : jobs) caches[job.cache].slots[job.slot].reading = reading;
+  if (reading) {
+    ++readsInFlight;
+  } else {
+    --readsInFlight;
+  }
+}
+
+void ExpertStore::State::runJobs(const std::vector<LoadJob>& jobs) {
+  const int64_t recordBytes = file.layout().recordBytes;
+  std::vector<std::byte*> destinations;
+  for (const auto& job : jobs) {
+    destinations.push_back(caches[job.cache].memory.data + job.slot * recordBytes);
+  }
   collector::TransferEvent event;
   event.startNs = traceClockNs();
-  file.read(job.layer, job.expert,
-            caches[job.cache].memory.data + job.slot * file.layout().recordBytes);
+  file.readAdjacent(jobs.front().layer, jobs.front().expert, destinations);
   event.endNs = traceClockNs();
   event.threadId = collector::traceThreadId();
-  event.transferId = job.transferId;
-  event.moeLayer = job.layer;
-  event.expert = job.expert;
-  event.bytes = file.layout().recordBytes;
+  event.bytes = recordBytes;
   event.source = collector::MemoryTier::Disk;
   event.destination = collector::MemoryTier::Host;
-  event.prefetch = job.prefetch;
   std::lock_guard lock(mutex);
-  caches[job.cache].slots[job.slot].loadedTicket = job.ticket;
-  if (job.counted) {
-    counters.bytesMoved += event.bytes;
-    counters.transferNs += event.endNs - event.startNs;
+  if (std::any_of(jobs.begin(), jobs.end(), [](const LoadJob& j) { return j.counted; })) {
+    readIntervals.emplace_back(event.startNs, event.endNs);
+    constexpr size_t kMergeAbove = size_t{1} << 16;  // bounds the memory of long runs
+    if (readIntervals.size() > kMergeAbove) mergeIntervals(readIntervals);
   }
-  if (trace) finished.push_back(event);
+  for (const auto& job : jobs) {
+    caches[job.cache].slots[job.slot].loadedTicket = job.ticket;
+    if (job.counted) counters.bytesMoved += recordBytes;
+    if (!trace) continue;
+    event.transferId = job.transferId;
+    event.moeLayer = job.layer;
+    event.expert = job.expert;
+    event.prefetch = job.prefetch;
+    finished.push_back(event);
+  }
 }
 
 LoadJob ExpertStore::State::newJob(uint32_t cache, uint32_t slot, uint32_t moeLayer,
@@ -292,7 +360,8 @@ void ExpertStore::State::waitReady(uint32_t cache, uint32_t slot) {
 
 void ExpertStore::State::waitIdle() {
   std::unique_lock lock(mutex);
-  changed.wait(lock, [&] { return ioError || (demand.empty() && prefetches.empty() && !loading); });
+  changed.wait(lock,
+               [&] { return ioError || (demand.empty() && prefetches.empty() && !readsInFlight); });
 }
 
 void ExpertStore::State::drainTransfers() {
@@ -532,7 +601,8 @@ nlohmann::json ExpertStore::metricsJson() const {
   const StoreCounters& c = s.counters;
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   const uint64_t accesses = c.hits + c.misses;
-  const double transferSeconds = static_cast<double>(c.transferNs) * 1e-9;
+  const int64_t transferNs = mergeIntervals(s.readIntervals);
+  const double transferSeconds = static_cast<double>(transferNs) * 1e-9;
   const double achieved = ratio(static_cast<double>(c.bytesMoved), transferSeconds);
   return {
       {"policy", s.config.policy},
@@ -555,11 +625,17 @@ nlohmann::json ExpertStore::metricsJson() const {
       {"useful_prefetches", c.usefulPrefetches},
       {"wasted_prefetches", c.wastedPrefetches},
       {"bytes_moved", c.bytesMoved},
-      {"transfer_ms", static_cast<double>(c.transferNs) * 1e-6},
+      {"io_depth", s.config.ioDepth},
+      {"transfer_ms", static_cast<double>(transferNs) * 1e-6},
       {"stall_ms", static_cast<double>(c.stallNs) * 1e-6},
       {"achieved_bandwidth_gbps", achieved * 1e-9},
-      {"tier_peak_bandwidth_gbps", s.peakBytesPerSecond * 1e-9},
-      {"bandwidth_efficiency", ratio(achieved, s.peakBytesPerSecond)},
+      {"tier_peak_bandwidth_gbps", s.peak.medianBytesPerSecond * 1e-9},
+      {"tier_peak_probe",
+       {{"trials", s.peak.trials},
+        {"depth", s.peak.depth},
+        {"min_gbps", s.peak.minBytesPerSecond * 1e-9},
+        {"max_gbps", s.peak.maxBytesPerSecond * 1e-9}}},
+      {"bandwidth_efficiency", ratio(achieved, s.peak.medianBytesPerSecond)},
       {"prefetch_precision",
        ratio(static_cast<double>(c.truePositives), static_cast<double>(c.predicted))},
       {"prefetch_recall",

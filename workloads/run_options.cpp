@@ -92,6 +92,9 @@ BufferingConfig resolveBuffering(const RunOptions& in, const ModelConfig& model)
   config.slotsPerLayer = static_cast<uint32_t>(slots);
   config.scope = analysis::parseCacheScope(in.cacheScope.value_or("layer"));
   config.prefetch = parsePrefetchMode(in.prefetch.value_or("off"));
+  int64_t depth = in.ioDepth.value_or(BufferingConfig::kDefaultIoDepth);
+  requireRange("--io-depth", depth, 1, BufferingConfig::kMaxIoDepth, " (reads in flight)");
+  config.ioDepth = static_cast<uint32_t>(depth);
   if (config.policy == "belady" && config.prefetch != PrefetchMode::Off) {
     throw InputError(
         "--buffering belady is the optimum for fetching on demand; it takes "
@@ -108,7 +111,8 @@ void resolveOptimizations(const RunOptions& in, ResolvedRun& out) {
   }
   for (const auto& [given, name] : {std::pair{in.cacheSlots.has_value(), "--cache-slots"},
                                     {in.cacheScope.has_value(), "--cache-scope"},
-                                    {in.prefetch.has_value(), "--prefetch"}}) {
+                                    {in.prefetch.has_value(), "--prefetch"},
+                                    {in.ioDepth.has_value(), "--io-depth"}}) {
     if (given) throw InputError(std::string(name) + " needs --buffering (a cache policy)");
   }
 }
@@ -191,7 +195,8 @@ nlohmann::json bufferingJson(const std::optional<BufferingConfig>& buffering) {
   return {{"policy", buffering->policy},
           {"slots_per_layer", buffering->slotsPerLayer},
           {"scope", analysis::cacheScopeName(buffering->scope)},
-          {"prefetch", prefetchModeName(buffering->prefetch)}};
+          {"prefetch", prefetchModeName(buffering->prefetch)},
+          {"io_depth", buffering->ioDepth}};
 }
 
 }  // namespace

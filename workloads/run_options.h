@@ -52,6 +52,7 @@ struct RunOptions {
   std::optional<int64_t> cacheSlots;  // per layer; default: E/4, at least top-k
   std::optional<std::string> cacheScope;
   std::optional<std::string> prefetch;
+  std::optional<int64_t> ioDepth;  // reads in flight; default BufferingConfig::kDefaultIoDepth
   // Expert parallelism (workloads/expert_parallel.h): ranks, which experts each holds, and how
   // long joining the other ranks may take.
   int64_t ranks = 1;

@@ -61,6 +61,9 @@ TEST_F(BufferingCommandTest, BadBufferingOptionsExit2AndWriteNothing) {
            {"--buffering lifo --cache-scope device", "'device'"},
            {"--buffering belady --prefetch pregate", "belady"},
            {"--cache-slots 4", "needs --buffering"},
+           {"--buffering lifo --io-depth 0", "--io-depth"},
+           {"--buffering lifo --io-depth 65", "--io-depth"},
+           {"--io-depth 2", "needs --buffering"},
            {"--prefetch pregate", "needs --buffering"}}) {
     auto result = testing::runMoeprof(lmTiny("bad") + " " + bad.options);
     EXPECT_EQ(result.exitCode, 2) << bad.options << ": " << result.output;

@@ -56,6 +56,34 @@ TEST_F(ExpertFileTest, RecordsReadBackExactlyAndTheFileIsReusedOnlyForTheSameWei
   EXPECT_FALSE(ExpertFile::openOrCreate(path, expertsOf(other), 43).reused());  // other weights
 }
 
+TEST_F(ExpertFileTest, AdjacentRecordsReadWithOneRequestLandInTheirOwnSlots) {
+  workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
+  auto experts = expertsOf(model);
+  auto file = ExpertFile::openOrCreate(dir_ / "tiny.experts", experts, 42);
+  const int64_t record = file.layout().recordBytes;
+  // Slots in reverse order in memory, so a read that ignored the destinations would show.
+  workloads::AlignedBuffer slots(3 * record);
+  std::vector<std::byte*> destinations{slots.data + 2 * record, slots.data, slots.data + record};
+  file.readAdjacent(1, 4, destinations);
+  for (uint32_t i = 0; i < 3; ++i) {
+    auto view = file.layout().view(destinations[i]);
+    auto expected = experts[1]->expert(4 + i);
+    EXPECT_TRUE(at::equal(view.w1, expected.w1) && at::equal(view.b2, expected.b2)) << i;
+  }
+  EXPECT_THROW(file.readAdjacent(1, 6, destinations), std::out_of_range);  // 6, 7 and 8
+}
+
+TEST_F(ExpertFileTest, TheBandwidthProbeReportsItsTrialsSpread) {
+  workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
+  auto file = ExpertFile::openOrCreate(dir_ / "tiny.experts", expertsOf(model), 42);
+  auto peak = file.measureBandwidth(int64_t{1} << 20, 3, 5);
+  EXPECT_EQ(peak.trials, 5);
+  EXPECT_EQ(peak.depth, 3u);
+  EXPECT_GT(peak.minBytesPerSecond, 0);
+  EXPECT_LE(peak.minBytesPerSecond, peak.medianBytesPerSecond);
+  EXPECT_LE(peak.medianBytesPerSecond, peak.maxBytesPerSecond);
+}
+
 TEST_F(ExpertFileTest, ATruncatedFileFailsToReadWithAClearError) {
   workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
   auto experts = expertsOf(model);
@@ -172,14 +200,18 @@ TEST_F(BufferedModelTest, WithoutPrefetchEveryPolicyGivesIdenticalOutputsAndTheR
 TEST_F(BufferedModelTest, PrefetchingKeepsOutputsIdenticalAndTheOracleIsNeverWrong) {
   for (auto scope : {analysis::CacheScope::Layer, analysis::CacheScope::Global}) {
     for (auto prefetch : {PrefetchMode::Pregate, PrefetchMode::Oracle, PrefetchMode::All}) {
-      BufferingConfig config{"lru", 4, scope, prefetch};
-      auto metrics = runBuffered(config);
-      SCOPED_TRACE(std::string(workloads::prefetchModeName(prefetch)) + " " +
-                   analysis::cacheScopeName(scope));
-      EXPECT_GT(metrics["prefetch_loads"].get<uint64_t>(), 0u);
-      if (prefetch == PrefetchMode::Oracle) {
-        EXPECT_DOUBLE_EQ(metrics["prefetch_precision"].get<double>(), 1.0);
-        EXPECT_EQ(metrics["wasted_prefetches"].get<uint64_t>(), 0u);
+      // One read at a time, and many in flight (where slots are refilled while read).
+      for (uint32_t depth : {1u, 8u}) {
+        BufferingConfig config{"lru", 4, scope, prefetch, depth};
+        auto metrics = runBuffered(config);
+        SCOPED_TRACE(std::string(workloads::prefetchModeName(prefetch)) + " " +
+                     analysis::cacheScopeName(scope) + " depth " + std::to_string(depth));
+        EXPECT_EQ(metrics["io_depth"].get<uint32_t>(), depth);
+        EXPECT_GT(metrics["prefetch_loads"].get<uint64_t>(), 0u);
+        if (prefetch == PrefetchMode::Oracle) {
+          EXPECT_DOUBLE_EQ(metrics["prefetch_precision"].get<double>(), 1.0);
+          EXPECT_EQ(metrics["wasted_prefetches"].get<uint64_t>(), 0u);
+        }
       }
     }
   }
