@@ -58,7 +58,7 @@ TEST_F(CharacterizeCommandTest, TablesAndJsonForRealAndZipfRouting) {
       EXPECT_LE(stack["inactive_per_batch"].get<double>(), idle + 1e-12)
           << "a batch's union of steps idles no more experts than its steps";
       // Belady's MIN never misses more with more slots (LIFO and LRU need not be monotone).
-      const auto& belady = stack["cache"]["curves"][2];
+      const auto& belady = stack["cache"]["policies"][2];
       ASSERT_EQ(belady["policy"], "belady");
       const auto& points = belady["points"];
       ASSERT_EQ(points.size(), 3u);  // 2..4 slots, top-2 of 8 experts
