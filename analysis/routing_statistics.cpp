@@ -106,7 +106,10 @@ void passStatistics(const LayerRows& rows, size_t numExperts, LayerStatistics& s
   }
   s.passes = rows.size();
   s.batches = activeInBatch.size();
-  if (s.passes == 0) return;
+  if (s.passes == 0) {
+    s.inactivePerPass = s.inactivePerBatch = s.reuseNextPass = kNaN;
+    return;
+  }
   s.inactivePerPass = inactiveSum / double(s.passes);
   double batchInactiveSum = 0;
   for (const auto& [batch, active] : activeInBatch) {
