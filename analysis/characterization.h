@@ -49,6 +49,7 @@ struct StackReplay {
   std::optional<PlacementSimulation> placement;  // nullopt: fewer than 2 passes or no device count
 };
 
+// One run (or synthetic log): its label, statistics and replays.
 struct RunCharacterization {
   RunLabel label;
   RoutingStatistics statistics;
@@ -61,6 +62,7 @@ struct SimilarityMatrix {
   std::vector<std::vector<LoadSimilarity>> pairs;  // pairs[i][j]
 };
 
+// What `moeprof characterize` prints and writes: every run, then the similarity matrices.
 struct Characterization {
   std::vector<RunCharacterization> runs;
   std::vector<SimilarityMatrix> similarity;  // empty when off or fewer than 2 runs

@@ -82,6 +82,7 @@ struct StackStatistics {
   ReuseSummary reuse;  // pooled over the stack's layers
 };
 
+// Everything routingStatistics() finds in one log: per layer, and per stack across layers.
 struct RoutingStatistics {
   collector::RoutingLogHeader header;
   std::vector<LayerStatistics> layers;  // index = MoE layer id of the log
