@@ -36,6 +36,10 @@ int runMain(int argc, char** argv) {
       addCorpusCommand);
   add("tokenizer", "Train a SentencePiece tokenizer, or encode/decode with any SentencePiece model",
       addTokenizerCommand);
+  add("characterize",
+      "Routing statistics of runs (skew, idle experts, locality, similarity, cache and "
+      "placement replay) beside the paper's, with synthetic Zipf routing for comparison",
+      addCharacterizeCommand);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,206 @@
+// `moeprof characterize RUN...`: routing statistics of recorded runs (and of synthetic Zipf
+// routing shaped like them) beside the paper's figures, with cache and placement replay.
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analysis/characterization.h"
+#include "analysis/expert_cache.h"
+#include "analysis/zipf_routing.h"
+#include "cli/app.h"
+#include "collector/atomic_file.h"
+#include "collector/errors.h"
+#include "collector/routing_log.h"
+#include "collector/run_manifest.h"
+#include "reports/characterization_report.h"
+
+namespace moeprof::cli {
+
+namespace {
+
+std::vector<std::string> splitCommas(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+template <typename Integer>
+bool parseWhole(const std::string& text, Integer& value) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
+// "A..B" or a comma list; counts a stack cannot hold (below top-k, above its experts) are
+// skipped per stack, since one command may characterize models of different sizes.
+std::vector<uint32_t> parseSlots(const std::string& text) {
+  auto bad = [&](const std::string& item) {
+    return InputError("--slots '" + text + "': '" + item +
+                      "' is not a slot count (allowed: a comma list or a range A..B of counts "
+                      ">= 1, e.g. 1..16 or 2,4,8)");
+  };
+  std::vector<uint32_t> counts;
+  size_t dots = text.find("..");
+  if (dots != std::string::npos) {
+    uint32_t low = 0, high = 0;
+    if (!parseWhole(text.substr(0, dots), low) || low == 0) throw bad(text.substr(0, dots));
+    if (!parseWhole(text.substr(dots + 2), high) || high < low || high > collector::kMaxExperts) {
+      throw bad(text.substr(dots + 2));
+    }
+    for (uint32_t count = low; count <= high; ++count) counts.push_back(count);
+    return counts;
+  }
+  for (const std::string& item : splitCommas(text)) {
+    uint32_t value = 0;
+    if (!parseWhole(item, value) || value == 0 || value > collector::kMaxExperts) throw bad(item);
+    counts.push_back(value);
+  }
+  return counts;
+}
+
+std::vector<int> parseDevices(const std::string& text) {
+  std::vector<int> counts;
+  for (const std::string& item : splitCommas(text)) {
+    int value = 0;
+    if (!parseWhole(item, value) || value < 1) {
+      throw InputError("--devices '" + text + "': '" + item +
+                       "' is not a device count (allowed: a comma list of counts >= 1)");
+    }
+    counts.push_back(value);
+  }
+  return counts;
+}
+
+std::vector<double> parseExponents(const std::string& text) {
+  std::vector<double> exponents;
+  if (text.empty()) return exponents;
+  for (const std::string& item : splitCommas(text)) {
+    double value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || error != std::errc() || end != item.data() + item.size() ||
+        !std::isfinite(value) || value <= 0) {
+      throw InputError("--zipf '" + text + "': '" + item +
+                       "' is not a Zipf exponent (allowed: numbers > 0, e.g. 0.8 or 1,1.5)");
+    }
+    exponents.push_back(value);
+  }
+  return exponents;
+}
+
+std::filesystem::path routingLogOf(const std::string& run) {
+  if (!std::filesystem::is_directory(run)) {
+    throw InputError("'" + run +
+                     "' is not a run directory (expected a directory written by "
+                     "'moeprof run', holding run.json and routing.bin)");
+  }
+  if (!std::filesystem::is_regular_file(std::filesystem::path(run) /
+                                        collector::kManifestFileName)) {
+    throw InputError("'" + run + "' is not a run directory: it has no " +
+                     collector::kManifestFileName);
+  }
+  std::filesystem::path log = std::filesystem::path(run) / collector::kRoutingLogFileName;
+  if (!std::filesystem::is_regular_file(log)) {
+    throw InputError("'" + run + "' has no " + collector::kRoutingLogFileName +
+                     " (a dense model records no routing; characterize needs an MoE run)");
+  }
+  return log;
+}
+
+struct CharacterizeCommand {
+  std::vector<std::string> runs;
+  std::string jsonPath;
+  std::string zipf;
+  uint64_t seed = 1;
+  std::string slots = "1..16";
+  std::string devices = "2,4,8";
+  std::string policies = "lifo,lru,belady";
+  std::string placements = "roundrobin,greedy";
+  bool noSimilarity = false;
+
+  int execute() const {
+    analysis::CharacterizationOptions options;
+    options.slots = parseSlots(slots);
+    options.devices = parseDevices(devices);
+    options.cachePolicies = splitCommas(policies);
+    options.placements = splitCommas(placements);
+    options.similarity = !noSimilarity;
+    for (const std::string& name : options.cachePolicies) analysis::makePolicy(name);
+    for (const std::string& name : options.placements) analysis::parsePlacementSpec(name);
+    const std::vector<double> exponents = parseExponents(zipf);
+    // Every run is checked before any is analysed, so a bad last argument costs nothing.
+    std::vector<std::filesystem::path> logs;
+    std::vector<analysis::RunLabel> labels;
+    for (const std::string& run : runs) {
+      logs.push_back(routingLogOf(run));
+      labels.push_back(analysis::readRunLabel(run));
+    }
+    analysis::Characterization characterization;
+    std::vector<collector::RoutingLog> shapes;  // the first log of each model, for Zipf twins
+    for (size_t i = 0; i < logs.size(); ++i) {
+      collector::RoutingLog log = collector::readRoutingLog(logs[i]);
+      characterization.runs.push_back(analysis::characterizeLog(log, labels[i], options));
+      bool seen = false;
+      for (const auto& shape : shapes) seen = seen || shape.header == log.header;
+      if (!seen && !exponents.empty()) shapes.push_back(std::move(log));
+    }
+    for (double s : exponents) {
+      for (const collector::RoutingLog& shape : shapes) {
+        analysis::RunLabel label;
+        label.source = "zipf";
+        label.preset = shape.header.model;
+        label.zipfExponent = s;
+        characterization.runs.push_back(
+            analysis::characterizeLog(analysis::zipfRoutingLike(shape, s, seed), label, options));
+      }
+    }
+    analysis::addSimilarity(characterization, options);
+    if (!jsonPath.empty()) {
+      collector::writeFileAtomically(jsonPath, analysis::characterizationJson(characterization));
+    }
+    std::cout << reports::characterizationText(characterization);
+    return kExitOk;
+  }
+};
+
+}  // namespace
+
+Action addCharacterizeCommand(CLI::App& app) {
+  auto command = std::make_shared<CharacterizeCommand>();
+  app.add_option("RUN", command->runs, "run directories holding run.json and routing.bin")
+      ->required();
+  app.add_option("--json", command->jsonPath, "also write every figure as JSON (atomically)");
+  app.add_option("--zipf", command->zipf,
+                 "add synthetic Zipf routing, one log per exponent s > 0 (comma list) shaped like "
+                 "the first run of each model: per layer Zipf(s) over a seeded random permutation "
+                 "of the experts, top-k distinct experts per token");
+  app.add_option("--seed", command->seed, "seed of the synthetic Zipf routing")
+      ->capture_default_str();
+  app.add_option("--slots", command->slots,
+                 "expert slots per MoE layer for the Expert Buffering miss-rate curves: a range "
+                 "A..B or a comma list; counts outside topK..experts are skipped per stack")
+      ->capture_default_str();
+  app.add_option("--devices", command->devices,
+                 "device counts for placement Max Load / Avg Max Load (comma list); counts that "
+                 "do not divide a model's experts are skipped")
+      ->capture_default_str();
+  app.add_option("--cache", command->policies,
+                 "eviction policies to replay: lifo (the paper's), lru, lfu, fifo, belady")
+      ->capture_default_str();
+  app.add_option("--placement", command->placements,
+                 "placements to replay: roundrobin, greedy, anticorr, eplb[:N]")
+      ->capture_default_str();
+  app.add_flag("--no-similarity", command->noSimilarity,
+               "skip the expert load similarity matrix (needed to characterize runs of "
+               "different models together)");
+  return [command] { return command->execute(); };
+}
+
+}  // namespace moeprof::cli
