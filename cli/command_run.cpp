@@ -111,11 +111,13 @@ Action addRunCommand(CLI::App& app) {
   app.add_option("--placement", command->placement,
                  "which rank holds which experts: roundrobin (expert e on rank e % N), greedy "
                  "(the paper's: heaviest experts first onto the least-loaded rank) or anticorr "
-                 "(greedy plus 0.5 x load correlation with experts already there); greedy and "
-                 "anticorr need --placement-history")
+                 "(greedy plus 0.5 x load correlation with experts already there), eplb or "
+                 "eplb:N (EPLB-style: the heaviest experts get N extra replicas, default one per "
+                 "rank, that split their tokens; dynamic gating); all but roundrobin need "
+                 "--placement-history")
       ->capture_default_str();
   app.add_option("--placement-history", command->placementHistory,
-                 "expert loads for greedy/anticorr: a run directory of the same model, or its "
+                 "expert loads for greedy/anticorr/eplb: a run directory of the same model, or its "
                  "routing.bin");
   app.add_option("--rendezvous-timeout", command->rendezvousTimeoutS,
                  "seconds the ranks may take to find each other at MASTER_ADDR:MASTER_PORT")

@@ -1,5 +1,8 @@
 #include "workloads/expert_parallel_moe.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include <ATen/ATen.h>
 
 #include "collector/errors.h"
@@ -21,22 +24,43 @@ at::Tensor longTensor(const std::vector<int64_t>& values) {
 // by its experts in ascending order, which is how the receiver expects them.
 struct SendPlan {
   std::vector<int64_t> rowOrder;       // sorted-row index of each row sent, in send order
-  std::vector<int64_t> countsInOrder;  // tokens per expert, experts in sendOrder
+  std::vector<int64_t> countsInOrder;  // tokens per (destination rank, expert), in send order
   std::vector<int64_t> rowsToRank;     // rows sent to each rank
 };
 
-SendPlan planSend(const std::vector<int64_t>& tokensPerExpert, const ExpertSharding& shard) {
+// The first row and row count of expert e's rows that go to its `replica`-th rank: contiguous
+// near-equal shares, the larger ones rotated by the sending rank so that replicas even out
+// over the ranks.
+std::pair<int64_t, int64_t> replicaShare(int64_t rows, int64_t replicas, int64_t replica,
+                                         int sender) {
+  const int64_t base = rows / replicas, larger = rows % replicas;
+  auto sizeOf = [&](int64_t j) {
+    return base + (((j - sender) % replicas + replicas) % replicas < larger ? 1 : 0);
+  };
+  int64_t first = 0;
+  for (int64_t j = 0; j < replica; ++j) first += sizeOf(j);
+  return {first, sizeOf(replica)};
+}
+
+SendPlan planSend(const std::vector<int64_t>& tokensPerExpert, const ExpertSharding& shard,
+                  int sender) {
   std::vector<int64_t> offset(tokensPerExpert.size() + 1, 0);
   for (size_t e = 0; e < tokensPerExpert.size(); ++e)
     offset[e + 1] = offset[e] + tokensPerExpert[e];
   SendPlan plan;
   plan.rowOrder.reserve(offset.back());
-  for (const auto& experts : shard.expertsOfRank) {
+  for (int rank = 0; rank < static_cast<int>(shard.expertsOfRank.size()); ++rank) {
     int64_t rows = 0;
-    for (int64_t e : experts) {
-      plan.countsInOrder.push_back(tokensPerExpert[e]);
-      for (int64_t row = offset[e]; row < offset[e + 1]; ++row) plan.rowOrder.push_back(row);
-      rows += tokensPerExpert[e];
+    for (int64_t e : shard.expertsOfRank[rank]) {
+      const auto& ranks = shard.ranksOfExpert[e];
+      const auto replica = std::find(ranks.begin(), ranks.end(), rank) - ranks.begin();
+      auto [first, count] =
+          replicaShare(tokensPerExpert[e], static_cast<int64_t>(ranks.size()), replica, sender);
+      plan.countsInOrder.push_back(count);
+      for (int64_t row = offset[e] + first; row < offset[e] + first + count; ++row) {
+        plan.rowOrder.push_back(row);
+      }
+      rows += count;
     }
     plan.rowsToRank.push_back(rows);
   }
@@ -90,21 +114,19 @@ void addTraffic(const AllToAllStats& before, const AllToAllStats& after, MoeCoun
 ExpertSharding ExpertSharding::fromPlacement(const analysis::Placement& placement) {
   ExpertSharding shard;
   for (int e = 0; e < placement.numExperts(); ++e) {
-    if (placement.devicesOf(e).size() != 1) {
-      throw InputError("expert " + std::to_string(e) +
-                       " has replicas; live expert-parallel runs place every expert once");
-    }
+    shard.ranksOfExpert.push_back(placement.devicesOf(e));
   }
   for (const auto& experts : placement.expertsOnDevices()) {
+    if (experts.empty()) throw InputError("every rank must hold at least one expert");
     shard.expertsOfRank.emplace_back(experts.begin(), experts.end());
     shard.sendOrder.insert(shard.sendOrder.end(), experts.begin(), experts.end());
   }
-  for (const auto& experts : shard.expertsOfRank) {
-    if (experts.size() != shard.expertsOfRank.front().size()) {
-      throw InputError("every rank must hold the same number of experts");
-    }
-  }
   return shard;
+}
+
+bool ExpertSharding::replicated() const {
+  return std::any_of(ranksOfExpert.begin(), ranksOfExpert.end(),
+                     [](const auto& ranks) { return ranks.size() > 1; });
 }
 
 ExpertParallelism::ExpertParallelism(ExpertParallelGroup& group, std::vector<ExpertSharding> layers)
@@ -130,9 +152,13 @@ at::Tensor parallelDynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   ExpertParallelGroup& group = context.parallel->group();
   const ExpertSharding& shard = context.parallel->layer(layer.moeLayerId);
   const int world = group.worldSize();
-  const int64_t local = shard.expertsPerRank();
+  const int64_t local = shard.expertsOn(group.rank());
   const AllToAllStats before = group.stats();
-  const std::vector<int64_t> perRank(world, local);
+  // The sizes all-to-all: one count per (rank, expert it holds) goes out, one per (source rank,
+  // local expert) comes in.
+  std::vector<int64_t> countsToRank;
+  for (int r = 0; r < world; ++r) countsToRank.push_back(shard.expertsOn(r));
+  const std::vector<int64_t> countsFromRank(world, local);
 
   kernels::DynamicRouting routing;
   SendPlan send;
@@ -141,10 +167,10 @@ at::Tensor parallelDynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   {
     PhaseScope scope(context.phases, Phase::Dispatch);
     routing = kernels::buildDynamicRouting(gating);
-    send = planSend(routing.tokensPerExpert, shard);
+    send = planSend(routing.tokensPerExpert, shard, group.rank());
     at::Tensor sendCounts = longTensor(send.countsInOrder);
     at::Tensor recvCounts = at::empty({world * local}, sendCounts.options());
-    auto sizes = group.startAllToAll(recvCounts, sendCounts, perRank, perRank);
+    auto sizes = group.startAllToAll(recvCounts, sendCounts, countsFromRank, countsToRank);
     order = longTensor(send.rowOrder).to(x.device());
     routing.tokenOfRow = routing.tokenOfRow.index_select(0, order);
     routing.weightOfRow = routing.weightOfRow.index_select(0, order);
@@ -181,8 +207,11 @@ at::Tensor parallelStaticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                              const kernels::StaticRouting& routing, ForwardContext& context) {
   ExpertParallelGroup& group = context.parallel->group();
   const ExpertSharding& shard = context.parallel->layer(layer.moeLayerId);
+  if (shard.replicated()) {
+    throw std::logic_error("static gating cannot run a placement with replicated experts");
+  }
   const int64_t world = group.worldSize();
-  const int64_t local = shard.expertsPerRank();
+  const int64_t local = shard.expertsOn(group.rank());
   const int64_t capacity = routing.capacity;
   const int64_t dModel = x.size(1);
   const AllToAllStats before = group.stats();

@@ -18,12 +18,15 @@
 
 namespace moeprof::workloads {
 
-// Where the experts of one MoE layer live: every rank the same number of them (E / ranks).
+// Where the experts of one MoE layer live. Without replicas every rank holds E / ranks of
+// them; with EPLB-style replicas (analysis::replicatedPlacement) a hot expert lives on several
+// ranks, which split its tokens between them, and ranks may hold different numbers of experts.
 struct ExpertSharding {
   std::vector<std::vector<int64_t>> expertsOfRank;  // ascending expert ids, per rank
+  std::vector<std::vector<int>> ranksOfExpert;      // ascending ranks, per expert
   std::vector<int64_t> sendOrder;  // expertsOfRank concatenated: how rows are laid out to send
-  int64_t expertsPerRank() const { return static_cast<int64_t>(expertsOfRank.front().size()); }
-  // Throws InputError for a placement with replicas or with unequal expert counts per rank.
+  int64_t expertsOn(int rank) const { return static_cast<int64_t>(expertsOfRank.at(rank).size()); }
+  bool replicated() const;
   static ExpertSharding fromPlacement(const analysis::Placement& placement);
 };
 
@@ -53,7 +56,8 @@ int64_t keepLocalExperts(const std::vector<MoeLayerWeights*>& layers,
 at::Tensor parallelDynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                               const kernels::TopKGating& gating, ForwardContext& context);
 
-// The same for static gating, given its capacity routing over this rank's tokens.
+// The same for static gating, given its capacity routing over this rank's tokens. Needs a
+// sharding without replicas (each expert's capacity buffer goes to one rank).
 at::Tensor parallelStaticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                              const kernels::StaticRouting& routing, ForwardContext& context);
 

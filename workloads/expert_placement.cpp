@@ -37,18 +37,12 @@ analysis::RoutingLoads historyFor(const ModelConfig& model, const std::filesyste
 }  // namespace
 
 analysis::PlacementSpec parseLivePlacement(const std::string& text) {
-  constexpr const char* kAllowed = "roundrobin, greedy, anticorr";
-  analysis::PlacementSpec spec;
   try {
-    spec = analysis::parsePlacementSpec(text);
+    return analysis::parsePlacementSpec(text);
   } catch (const InputError&) {
-    throw InputError("--placement '" + text + "' is not one of: " + kAllowed);
+    throw InputError("--placement '" + text +
+                     "' is not one of: roundrobin, greedy, anticorr, eplb, eplb:N");
   }
-  if (spec.algorithm == "eplb") {
-    throw InputError("--placement '" + text + "': replicated experts are for 'moeprof simulate' " +
-                     "only; live runs take one of: " + kAllowed);
-  }
-  return spec;
 }
 
 std::filesystem::path placementHistoryLog(const std::filesystem::path& history) {

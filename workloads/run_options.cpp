@@ -133,9 +133,15 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
     }
     return;
   }
-  // First: whether the ranks divide the experts, and the history (greedy, anticorr).
-  out.placements = planPlacements(parseLivePlacement(in.placement), model,
-                                  static_cast<int>(in.ranks), in.placementHistory);
+  // First: whether the ranks divide the experts, and the history (greedy, anticorr, eplb).
+  const analysis::PlacementSpec placement = parseLivePlacement(in.placement);
+  if (placement.algorithm == "eplb" && in.gating != GatingMode::Dynamic) {
+    throw InputError("--placement " + in.placement +
+                     " needs --gating dynamic: replicas split an expert's tokens, and static "
+                     "gating sends each expert's whole capacity buffer to one rank");
+  }
+  out.placements =
+      planPlacements(placement, model, static_cast<int>(in.ranks), in.placementHistory);
   if (in.ranks > 1) {
     if (out.batch % in.ranks != 0) {
       throw InputError("--batch " + std::to_string(out.batch) + " is not a multiple of --ranks " +

@@ -201,8 +201,9 @@ TEST_F(PlacementPlanTest, BadRanksMissingOrForeignHistoryAreInputErrors) {
   EXPECT_NE(message.find("4 MoE layers"), std::string::npos) << message;
   message = inputErrorMessage([] { parseLivePlacement("best"); });
   EXPECT_NE(message.find("roundrobin, greedy, anticorr"), std::string::npos) << message;
-  message = inputErrorMessage([] { parseLivePlacement("eplb:2"); });
-  EXPECT_NE(message.find("simulate"), std::string::npos) << message;
+  EXPECT_EQ(parseLivePlacement("eplb:2").extraReplicas, 2);
+  message = inputErrorMessage([&] { planPlacements(parseLivePlacement("eplb"), model, 2, ""); });
+  EXPECT_NE(message.find("--placement-history"), std::string::npos) << message;
 }
 
 // ---- the MoE layer across ranks ------------------------------------------------------------
@@ -249,7 +250,8 @@ std::vector<RankResult> runParallelLayer(const MoeLayerWeights& layer, const at:
     ExpertParallelism parallel(group, {ExpertSharding::fromPlacement(placement)});
     MoeLayerWeights local = layer;
     keepLocalExperts({&local}, parallel, r);
-    EXPECT_EQ(local.experts.numExperts(), kExperts / world);
+    EXPECT_EQ(local.experts.numExperts(),
+              static_cast<int64_t>(placement.expertsOnDevices()[r].size()));
     ForwardContext context;
     context.gating = gating;
     context.capacityFactor = capacityFactor;
@@ -305,6 +307,47 @@ TEST(ExpertParallelLayerTest, DynamicGatingOnRanksEqualsOneRankForEveryPlacement
 // so a rank holding S/N tokens has capacity CF x S/N, not the single device's CF x S. With
 // CF = 1 no expert can overflow on either side (k = 2 choices are distinct experts), so nothing
 // drops and both must compute the same outputs, padding notwithstanding.
+// EPLB-style replicas: a replicated expert's tokens are split between the ranks holding it, and
+// the outputs still equal one rank's. Each sender splits its n rows of an expert into shares of
+// floor(n / R) or ceil(n / R), which bounds what every rank receives.
+TEST(ExpertParallelLayerTest, ReplicatedExpertsSplitTheirTokensAndComputeWhatOneRankDoes) {
+  auto layer = testLayer();
+  auto x = testInput();
+  auto reference = singleRank(layer, x, GatingMode::Dynamic, 1.0);
+  const std::vector<double> skewed = {9, 1, 7, 3, 8, 2, 6, 4};
+  for (auto [world, extra] : {std::pair{2, 2}, std::pair{4, 4}, std::pair{2, 3}}) {
+    auto placement = analysis::replicatedPlacement(skewed, world, extra);
+    SCOPED_TRACE("ranks " + std::to_string(world) + " extra " + std::to_string(extra));
+    auto results = runParallelLayer(layer, x, placement, GatingMode::Dynamic, 1.0);
+    const int64_t share = kTokens / world;
+    std::vector<int64_t> low(world, 0), high(world, 0);
+    for (int sender = 0; sender < world; ++sender) {
+      auto gating =
+          kernels::topKGating(at::matmul(x.narrow(0, sender * share, share), layer.router), kTopK);
+      auto ids = gating.expertIds.reshape({-1});
+      std::vector<int64_t> rows(kExperts, 0);
+      for (int64_t i = 0; i < ids.size(0); ++i) ++rows[ids[i].item<int64_t>()];
+      for (int e = 0; e < kExperts; ++e) {
+        const auto& holders = placement.devicesOf(e);
+        const auto replicas = static_cast<int64_t>(holders.size());
+        for (int r : holders) {
+          low[r] += rows[e] / replicas;
+          high[r] += (rows[e] + replicas - 1) / replicas;
+        }
+      }
+    }
+    int64_t received = 0;
+    for (int r = 0; r < world; ++r) {
+      EXPECT_TRUE(at::allclose(results[r].out, reference.narrow(0, r * share, share), 1e-5, 1e-6))
+          << "rank " << r;
+      EXPECT_GE(results[r].counters.expertRowsReceived, low[r]) << "rank " << r;
+      EXPECT_LE(results[r].counters.expertRowsReceived, high[r]) << "rank " << r;
+      received += results[r].counters.expertRowsReceived;
+    }
+    EXPECT_EQ(received, kTokens * kTopK);  // every choice ran exactly once
+  }
+}
+
 TEST(ExpertParallelLayerTest, StaticGatingOnRanksEqualsOneRankWhenNothingDrops) {
   auto layer = testLayer();
   auto x = testInput();
@@ -458,6 +501,19 @@ TEST_F(ExpertParallelCliTest, GreedyFromARecordedHistoryAndStaticGatingRun) {
   auto expected = analysis::greedyPlacement(analysis::meanLoad(loads.layers[0].tokens), 2);
   EXPECT_EQ(metrics["expert_parallel"]["placement_metrics"]["layers"][0]["experts_of_rank"],
             nlohmann::json(expected.expertsOnDevices()));
+  // EPLB: one extra replica per rank of the heaviest experts, which split their tokens.
+  auto eplb = runMoeprof(std::string(kTiny) + "--ranks 2 --placement eplb --placement-history " +
+                         path("history") + " --out " + path("eplb"));
+  ASSERT_EQ(eplb.exitCode, 0) << eplb.output;
+  auto replicated = metricsOf("eplb")["expert_parallel"];
+  auto expectedReplicas =
+      analysis::replicatedPlacement(analysis::meanLoad(loads.layers[0].tokens), 2, 2);
+  EXPECT_EQ(replicated["placement_metrics"]["layers"][0]["experts_of_rank"],
+            nlohmann::json(expectedReplicas.expertsOnDevices()));
+  const auto& rows = replicated["phases"]["forward"]["expert_rows_received_per_rank_per_unit"];
+  for (size_t unit = 0; unit < 2; ++unit) {  // 2 layers x 16 tokens x 2 choices, each run once
+    EXPECT_EQ(rows[0][unit].get<int64_t>() + rows[1][unit].get<int64_t>(), 2 * 16 * 2);
+  }
   auto staticRun =
       runMoeprof(std::string(kTiny) + "--ranks 2 --gating static --out " + path("static"));
   ASSERT_EQ(staticRun.exitCode, 0) << staticRun.output;
@@ -471,7 +527,10 @@ TEST_F(ExpertParallelCliTest, BadRanksPlacementsAndHistoriesExitTwoWritingNothin
       {"--ranks 0", "--ranks 0"},
       {"--ranks 2 --batch 3", "--batch 3"},
       {"--ranks 2 --placement greedy", "--placement-history"},
-      {"--ranks 2 --placement eplb", "roundrobin, greedy, anticorr"},
+      {"--ranks 2 --placement replicate", "roundrobin, greedy, anticorr, eplb"},
+      {"--ranks 2 --placement eplb", "--placement-history"},
+      {"--ranks 2 --gating static --placement eplb --placement-history " + path("lm.bin"),
+       "--gating dynamic"},
       {"--ranks 2 --buffering lru", "--buffering"},
       {"--ranks 2 --rendezvous-timeout 0", "--rendezvous-timeout"},
   };
