@@ -188,8 +188,12 @@ at::Tensor parallelDynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   {
     PhaseScope scope(context.phases, Phase::Experts);
     auto expertOrder = longTensor(receive.expertOrder).to(x.device());
-    auto expertOut = kernels::groupedExpertFfn(layer.experts, received.index_select(0, expertOrder),
-                                               receive.tokensPerLocalExpert);
+    auto grouped = received.index_select(0, expertOrder);
+    // With Expert Buffering, this rank's store holds its local experts (local ids).
+    auto expertOut = context.experts ? bufferedExperts(*context.experts, layer.moeLayerId, x,
+                                                       grouped, receive.tokensPerLocalExpert)
+                                     : kernels::groupedExpertFfn(layer.experts, grouped,
+                                                                 receive.tokensPerLocalExpert);
     results = at::empty_like(expertOut).index_copy_(0, expertOrder, expertOut);
   }
   received.reset();

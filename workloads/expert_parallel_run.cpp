@@ -53,6 +53,42 @@ nlohmann::json trafficSummary(const std::vector<nlohmann::json>& perRank, const 
           {"all_to_all_bytes_received_per_rank", received}};
 }
 
+// Expert Buffering on every rank: the ranks' stores together (each rank's own is in ranks[]).
+nlohmann::json mergeBuffering(const std::vector<nlohmann::json>& perRank) {
+  nlohmann::json merged = perRank.at(0).at("buffering");
+  constexpr const char* kSummed[] = {"accesses",
+                                     "hits",
+                                     "misses",
+                                     "evictions",
+                                     "demand_loads",
+                                     "prefetch_loads",
+                                     "cancelled_loads",
+                                     "useful_prefetches",
+                                     "wasted_prefetches",
+                                     "bytes_moved",
+                                     "resident_expert_bytes",
+                                     "unbuffered_weight_bytes"};
+  for (const char* key : kSummed) {
+    int64_t total = 0;
+    for (const auto& rank : perRank) total += rank.at("buffering").value(key, int64_t{0});
+    merged[key] = total;
+  }
+  double stallMs = 0;
+  for (const auto& rank : perRank)
+    stallMs = std::max(stallMs, rank.at("buffering").value("stall_ms", 0.0));
+  merged["stall_ms_max_rank"] = stallMs;
+  const double accesses = merged["accesses"].get<double>();
+  merged["miss_rate"] = accesses > 0 ? merged["misses"].get<double>() / accesses : 0.0;
+  for (const char* perRankOnly :
+       {"stall_ms", "transfer_ms", "achieved_bandwidth_gbps", "bandwidth_efficiency",
+        "prefetch_precision", "prefetch_recall", "prefetch_lead_ms_mean", "static_memory_reduction",
+        "tier_peak_bandwidth_gbps", "tier_peak_probe"}) {
+    merged.erase(perRankOnly);  // rates and times of one rank: see ranks[R].buffering
+  }
+  merged["slow_tier"].erase("file");
+  return merged;
+}
+
 }  // namespace
 
 std::string rankFileName(const std::string& name, int rank, bool plainForRankZero) {
@@ -80,6 +116,7 @@ nlohmann::json mergeRankMetrics(const std::vector<nlohmann::json>& perRank) {
     digest += (digest.empty() ? "" : "+") + rank.value("output_digest", std::string());
   }
   merged["output_digest"] = digest;
+  if (merged.contains("buffering")) merged["buffering"] = mergeBuffering(perRank);
   merged["expert_parallel"] = summary;
   merged["ranks"] = perRank;
   return merged;

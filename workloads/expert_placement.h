@@ -23,9 +23,9 @@ std::filesystem::path placementHistoryLog(const std::filesystem::path& history);
 // round-robin needs none; greedy places by each expert's mean tokens per forward pass;
 // anticorr adds the Pearson correlation of the experts' per-pass token counts
 // (analysis::loadCorrelation); eplb replicates the heaviest experts (one extra replica per rank,
-// or N) and the replicas split their tokens. Throws InputError when ranks does not divide the expert count,
-// when greedy or anticorr has no history, when history is given to roundrobin, and when the
-// history cannot be read or comes from another model (expert count or MoE layers differ).
+// or N) and the replicas split their tokens. Throws InputError when ranks does not divide the
+// expert count, when greedy or anticorr has no history, when history is given to roundrobin, and
+// when the history cannot be read or comes from another model (expert count or MoE layers differ).
 std::vector<analysis::Placement> planPlacements(const analysis::PlacementSpec& spec,
                                                 const ModelConfig& model, int ranks,
                                                 const std::filesystem::path& history);

@@ -489,7 +489,13 @@ std::optional<std::pair<uint32_t, std::vector<uint32_t>>> ExpertStore::State::pr
     auto picked = std::get<1>(at::topk(at::matmul(input, model.routers[next]), model.topK));
     auto ids = std::get<0>(at::_unique(picked.reshape({-1}), /*sorted=*/true));
     auto accessor = ids.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < ids.size(0); ++i) experts.push_back(static_cast<uint32_t>(accessor[i]));
+    for (int64_t i = 0; i < ids.size(0); ++i) {
+      if (model.localExpert.empty()) {
+        experts.push_back(static_cast<uint32_t>(accessor[i]));
+      } else if (int32_t local = model.localExpert[next][accessor[i]]; local >= 0) {
+        experts.push_back(static_cast<uint32_t>(local));  // ascending: local ids keep id order
+      }
+    }
   }
   return std::make_pair(next, std::move(experts));
 }

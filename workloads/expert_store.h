@@ -52,6 +52,10 @@ struct StoreModel {
   std::vector<at::Tensor> routers;     // per MoE layer, (d_model, E); for pre-gating
   std::vector<uint32_t> nextMoeLayer;  // the MoE layer that runs after each one
   int64_t topK = 2;
+  // On an expert-parallel rank the store holds the rank's experts under local ids: per MoE
+  // layer, the local id of each global expert, or -1 when it lives on another rank. Empty: the
+  // store holds every expert under its own id.
+  std::vector<std::vector<int32_t>> localExpert;
 };
 
 class ExpertStore final : public ExpertSource {

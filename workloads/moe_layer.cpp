@@ -44,21 +44,6 @@ at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   return kernels::staticCombine(routing, expertOut);
 }
 
-// Experts from the buffered store: only those with tokens are brought in, in id order.
-at::Tensor bufferedExperts(ExpertSource& source, int64_t moeLayer, const at::Tensor& layerInput,
-                           const at::Tensor& dispatched,
-                           const std::vector<int64_t>& tokensPerExpert) {
-  std::vector<int64_t> needed;
-  for (size_t e = 0; e < tokensPerExpert.size(); ++e) {
-    if (tokensPerExpert[e] > 0) needed.push_back(static_cast<int64_t>(e));
-  }
-  source.beginLayer(moeLayer, needed, layerInput);
-  auto out = kernels::groupedExpertFfn([&](int64_t e) { return source.expert(e); }, dispatched,
-                                       tokensPerExpert);
-  source.endLayer();
-  return out;
-}
-
 at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                       const kernels::TopKGating& gating, ForwardContext& context) {
   if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, at::Tensor());
@@ -85,6 +70,20 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
 }
 
 }  // namespace
+
+at::Tensor bufferedExperts(ExpertSource& source, int64_t moeLayer, const at::Tensor& layerInput,
+                           const at::Tensor& dispatched,
+                           const std::vector<int64_t>& tokensPerExpert) {
+  std::vector<int64_t> needed;
+  for (size_t e = 0; e < tokensPerExpert.size(); ++e) {
+    if (tokensPerExpert[e] > 0) needed.push_back(static_cast<int64_t>(e));
+  }
+  source.beginLayer(moeLayer, needed, layerInput);
+  auto out = kernels::groupedExpertFfn([&](int64_t e) { return source.expert(e); }, dispatched,
+                                       tokensPerExpert);
+  source.endLayer();
+  return out;
+}
 
 at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, ForwardContext& context) {
   kernels::TopKGating gating;

@@ -81,6 +81,12 @@ struct MoeLayerWeights {
 // x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.
 at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, ForwardContext& context);
 
+// The experts phase from a buffered ExpertSource: only the experts with tokens are brought in,
+// in id order. `dispatched` holds the rows grouped by expert, tokensPerExpert[e] of them each.
+at::Tensor bufferedExperts(ExpertSource& source, int64_t moeLayer, const at::Tensor& layerInput,
+                           const at::Tensor& dispatched,
+                           const std::vector<int64_t>& tokensPerExpert);
+
 // A dense FFN sublayer (timed as the experts phase, so MoE and dense breakdowns line up).
 at::Tensor denseFfnForward(const kernels::ExpertWeights& ffn, const at::Tensor& x,
                            ForwardContext& context);

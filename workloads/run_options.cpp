@@ -151,10 +151,12 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
       throw InputError("--ranks " + std::to_string(in.ranks) + " with --device " + in.device +
                        ": expert parallelism runs on Gloo, CPU only; allowed: --device cpu");
     }
-    if (out.buffering) {
-      throw InputError("--buffering with --ranks " + std::to_string(in.ranks) +
-                       " is not supported: Expert Buffering runs on one rank; allowed: "
-                       "--buffering off, or --ranks 1");
+    if (out.buffering && out.buffering->needsRecordingPass()) {
+      throw InputError("--buffering " + out.buffering->policy + " --prefetch " +
+                       prefetchModeName(out.buffering->prefetch) + " with --ranks " +
+                       std::to_string(in.ranks) +
+                       ": belady and oracle need a recording pass, which runs on one rank; with "
+                       "ranks, use lifo, lru, lfu or fifo and --prefetch off, pregate or all");
     }
   }
 }

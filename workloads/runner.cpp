@@ -250,18 +250,29 @@ std::vector<uint32_t> nextMoeLayers(const ModelConfig& model) {
   return next;
 }
 
-// Names the expert file by what determines its contents, so runs of one model and seed share it.
-std::filesystem::path expertFilePath(const ResolvedRun& run, uint64_t& fingerprint) {
+// Names the expert file by what determines its contents, so runs of one model and seed share it
+// (on an expert-parallel rank: also the rank's experts).
+std::filesystem::path expertFilePath(const ResolvedRun& run, const ExpertParallelism* parallel,
+                                     int rank, uint64_t& fingerprint) {
   const auto& m = run.model;
   std::string identity = m.name + "/" + std::to_string(m.dModel) + "/" + std::to_string(m.ffnDim) +
                          "/" + std::to_string(m.numExperts) + "/" + std::to_string(m.layers) + "/" +
                          std::to_string(m.moeEvery) + "/" + std::to_string(run.options.seed);
+  std::string rankSuffix;
+  if (parallel) {
+    rankSuffix = "-rank" + std::to_string(rank);
+    for (int64_t l = 0; l < parallel->numLayers(); ++l) {
+      identity += "/";
+      for (int64_t e : parallel->layer(l).expertsOfRank.at(rank))
+        identity += std::to_string(e) + ",";
+    }
+  }
   fingerprint = 0xcbf29ce484222325ULL;
   for (unsigned char c : identity) fingerprint = (fingerprint ^ c) * 0x100000001b3ULL;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fingerprint));
-  return expertFileCacheDirectory() /
-         (m.name + "-seed" + std::to_string(run.options.seed) + "-" + hex + ".experts");
+  return expertFileCacheDirectory() / (m.name + "-seed" + std::to_string(run.options.seed) +
+                                       rankSuffix + "-" + hex + ".experts");
 }
 
 // Moves the model's experts to the slow tier and puts a store in front of them. Belady and the
@@ -277,6 +288,13 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
     experts.push_back(&layer->experts);
     storeModel.routers.push_back(layer->router);
   }
+  if (m.parallel) {  // the layers hold this rank's experts only (keepLocalExperts)
+    for (int64_t l = 0; l < m.parallel->numLayers(); ++l) {
+      auto& local = storeModel.localExpert.emplace_back(m.run.model.numExperts, -1);
+      const auto& mine = m.parallel->layer(l).expertsOfRank.at(m.rank);
+      for (size_t i = 0; i < mine.size(); ++i) local[mine[i]] = static_cast<int32_t>(i);
+    }
+  }
   std::vector<LayerCall> calls;
   if (config.needsRecordingPass()) {
     LayerCallRecorder recorder(experts);
@@ -286,10 +304,10 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
     calls = recorder.takeCalls();
   }
   uint64_t fingerprint = 0;
-  auto path = expertFilePath(m.run, fingerprint);
+  auto path = expertFilePath(m.run, m.parallel, m.rank, fingerprint);
   if (m.progress) m.progress("preparing the expert file " + path.string());
   auto file = ExpertFile::openOrCreate(path, experts, fingerprint);
-  m.unbufferedWeightBytes = model.weightBytes();
+  m.unbufferedWeightBytes = model.weightBytes() - m.shardedAwayWeightBytes;
   model.dropExperts();
   auto store = std::make_unique<ExpertStore>(config, std::move(file), std::move(storeModel),
                                              std::move(calls));

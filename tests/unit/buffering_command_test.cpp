@@ -49,6 +49,34 @@ TEST_F(BufferingCommandTest, BufferedRunsComputeWhatTheUnbufferedRunComputes) {
   unsetenv("MOEPROF_CACHE_DIR");
 }
 
+// Every rank buffers its own experts: the outputs stay those of the unbuffered ranks, and the
+// run's buffering metrics add up the ranks'.
+TEST_F(BufferingCommandTest, ExpertParallelRanksBufferTheirOwnExperts) {
+  setenv("MOEPROF_CACHE_DIR", path("cache").c_str(), 1);
+  const std::string ranks = " --ranks 2 --threads 1";
+  auto plain = testing::runMoeprof(lmTiny("plain") + ranks);
+  ASSERT_EQ(plain.exitCode, 0) << plain.output;
+  auto buffered = testing::runMoeprof(lmTiny("buffered") + ranks +
+                                      " --buffering lifo --cache-slots 2 --prefetch pregate");
+  ASSERT_EQ(buffered.exitCode, 0) << buffered.output;
+  auto metrics = runJson("buffered")["metrics"];
+  EXPECT_EQ(metrics["output_digest"], runJson("plain")["metrics"]["output_digest"]);
+  uint64_t misses = 0, accesses = 0;
+  for (const auto& rank : metrics["ranks"]) {
+    misses += rank["buffering"]["misses"].get<uint64_t>();
+    accesses += rank["buffering"]["accesses"].get<uint64_t>();
+    EXPECT_GT(rank["buffering"]["prefetch_loads"].get<uint64_t>(), 0u);
+  }
+  EXPECT_GT(misses, 0u);
+  EXPECT_EQ(metrics["buffering"]["misses"].get<uint64_t>(), misses);
+  EXPECT_EQ(metrics["buffering"]["accesses"].get<uint64_t>(), accesses);
+  auto belady = testing::runMoeprof(lmTiny("bad") + ranks + " --buffering belady");
+  EXPECT_EQ(belady.exitCode, 2) << belady.output;
+  EXPECT_NE(belady.output.find("recording pass"), std::string::npos) << belady.output;
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+  unsetenv("MOEPROF_CACHE_DIR");
+}
+
 TEST_F(BufferingCommandTest, BadBufferingOptionsExit2AndWriteNothing) {
   struct Case {
     std::string options, mentions;

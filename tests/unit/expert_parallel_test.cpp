@@ -531,7 +531,7 @@ TEST_F(ExpertParallelCliTest, BadRanksPlacementsAndHistoriesExitTwoWritingNothin
       {"--ranks 2 --placement eplb", "--placement-history"},
       {"--ranks 2 --gating static --placement eplb --placement-history " + path("lm.bin"),
        "--gating dynamic"},
-      {"--ranks 2 --buffering lru", "--buffering"},
+      {"--ranks 2 --buffering lru --prefetch oracle", "recording pass"},
       {"--ranks 2 --rendezvous-timeout 0", "--rendezvous-timeout"},
   };
   auto check = [&](const std::string& command, const std::string& expected) {
