@@ -48,41 +48,38 @@ json reuseJson(const ReuseSummary& reuse) {
           {"histogram", reuse.histogram}};
 }
 
+// The figures a layer and a stack summary both have.
+template <typename Statistics>
+void addSkewAndLocality(json& out, const Statistics& s) {
+  out["gini"] = number(s.gini);
+  out["top10_share"] = number(s.top10Share);
+  out["hottest_to_uniform"] = number(s.hottestToUniform);
+  out["mean_pass_gini"] = number(s.meanPassGini);
+  out["mean_hottest_pass_share"] = number(s.meanHottestPassShare);
+  out["max_hottest_pass_share"] = number(s.maxHottestPassShare);
+  out["inactive_per_pass"] = number(s.inactivePerPass);
+  out["inactive_per_batch"] = number(s.inactivePerBatch);
+  out["never_active"] = number(s.neverActive);
+  out["reuse_next_pass"] = number(s.reuseNextPass);
+  out["reuse"] = reuseJson(s.reuse);
+}
+
 json layerJson(const LayerStatistics& s) {
-  return {{"stack", collector::layerStackName(s.layer.stack)},
-          {"block", s.layer.blockIndex},
-          {"passes", s.passes},
-          {"batches", s.batches},
-          {"assignments", s.assignments},
-          {"gini", number(s.gini)},
-          {"top10_share", number(s.top10Share)},
-          {"hottest_to_uniform", number(s.hottestToUniform)},
-          {"mean_pass_gini", number(s.meanPassGini)},
-          {"mean_hottest_pass_share", number(s.meanHottestPassShare)},
-          {"max_hottest_pass_share", number(s.maxHottestPassShare)},
-          {"inactive_per_pass", number(s.inactivePerPass)},
-          {"inactive_per_batch", number(s.inactivePerBatch)},
-          {"never_active", number(s.neverActive)},
-          {"reuse_next_pass", number(s.reuseNextPass)},
-          {"reuse", reuseJson(s.reuse)},
-          {"load_share", s.loadShare}};
+  json out = {{"stack", collector::layerStackName(s.layer.stack)},
+              {"block", s.layer.blockIndex},
+              {"passes", s.passes},
+              {"batches", s.batches},
+              {"assignments", s.assignments}};
+  addSkewAndLocality(out, s);
+  out["load_share"] = s.loadShare;
+  return out;
 }
 
 json stackJson(const StackStatistics& s, const StackReplay& replay) {
   json out = {{"stack", collector::layerStackName(s.stack)},
               {"layers", s.layers},
-              {"passes_per_layer", s.passesPerLayer},
-              {"gini", number(s.gini)},
-              {"top10_share", number(s.top10Share)},
-              {"hottest_to_uniform", number(s.hottestToUniform)},
-              {"mean_pass_gini", number(s.meanPassGini)},
-              {"mean_hottest_pass_share", number(s.meanHottestPassShare)},
-              {"max_hottest_pass_share", number(s.maxHottestPassShare)},
-              {"inactive_per_pass", number(s.inactivePerPass)},
-              {"inactive_per_batch", number(s.inactivePerBatch)},
-              {"never_active", number(s.neverActive)},
-              {"reuse_next_pass", number(s.reuseNextPass)},
-              {"reuse", reuseJson(s.reuse)}};
+              {"passes_per_layer", s.passesPerLayer}};
+  addSkewAndLocality(out, s);
   out["cache"] = replay.caches ? json::parse(cacheSimulationJson(*replay.caches)) : json(nullptr);
   out["placement"] =
       replay.placement ? json::parse(placementSimulationJson(*replay.placement)) : json(nullptr);

@@ -12,6 +12,7 @@
 #include "analysis/expert_cache.h"
 #include "analysis/zipf_routing.h"
 #include "cli/app.h"
+#include "cli/list_flags.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "collector/routing_log.h"
@@ -22,67 +23,10 @@ namespace moeprof::cli {
 
 namespace {
 
-std::vector<std::string> splitCommas(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (true) {
-    size_t comma = text.find(',', start);
-    items.push_back(text.substr(start, comma - start));
-    if (comma == std::string::npos) return items;
-    start = comma + 1;
-  }
-}
-
-template <typename Integer>
-bool parseWhole(const std::string& text, Integer& value) {
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return !text.empty() && error == std::errc() && end == text.data() + text.size();
-}
-
-// "A..B" or a comma list; counts a stack cannot hold (below top-k, above its experts) are
-// skipped per stack, since one command may characterize models of different sizes.
-std::vector<uint32_t> parseSlots(const std::string& text) {
-  auto bad = [&](const std::string& item) {
-    return InputError("--slots '" + text + "': '" + item +
-                      "' is not a slot count (allowed: a comma list or a range A..B of counts "
-                      ">= 1, e.g. 1..16 or 2,4,8)");
-  };
-  std::vector<uint32_t> counts;
-  size_t dots = text.find("..");
-  if (dots != std::string::npos) {
-    uint32_t low = 0, high = 0;
-    if (!parseWhole(text.substr(0, dots), low) || low == 0) throw bad(text.substr(0, dots));
-    if (!parseWhole(text.substr(dots + 2), high) || high < low || high > collector::kMaxExperts) {
-      throw bad(text.substr(dots + 2));
-    }
-    for (uint32_t count = low; count <= high; ++count) counts.push_back(count);
-    return counts;
-  }
-  for (const std::string& item : splitCommas(text)) {
-    uint32_t value = 0;
-    if (!parseWhole(item, value) || value == 0 || value > collector::kMaxExperts) throw bad(item);
-    counts.push_back(value);
-  }
-  return counts;
-}
-
-std::vector<int> parseDevices(const std::string& text) {
-  std::vector<int> counts;
-  for (const std::string& item : splitCommas(text)) {
-    int value = 0;
-    if (!parseWhole(item, value) || value < 1) {
-      throw InputError("--devices '" + text + "': '" + item +
-                       "' is not a device count (allowed: a comma list of counts >= 1)");
-    }
-    counts.push_back(value);
-  }
-  return counts;
-}
-
 std::vector<double> parseExponents(const std::string& text) {
   std::vector<double> exponents;
   if (text.empty()) return exponents;
-  for (const std::string& item : splitCommas(text)) {
+  for (const std::string& item : splitList(text)) {
     double value = 0;
     auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
     if (item.empty() || error != std::errc() || end != item.data() + item.size() ||
@@ -127,10 +71,10 @@ struct CharacterizeCommand {
 
   int execute() const {
     analysis::CharacterizationOptions options;
-    options.slots = parseSlots(slots);
-    options.devices = parseDevices(devices);
-    options.cachePolicies = splitCommas(policies);
-    options.placements = splitCommas(placements);
+    options.slots = parseSlotCounts(slots).counts;
+    options.devices = parseDeviceCounts(devices);
+    options.cachePolicies = splitList(policies);
+    options.placements = splitList(placements);
     options.similarity = !noSimilarity;
     for (const std::string& name : options.cachePolicies) analysis::makePolicy(name);
     for (const std::string& name : options.placements) analysis::parsePlacementSpec(name);

@@ -9,6 +9,7 @@
 #include "analysis/cache_simulation.h"
 #include "analysis/placement_simulation.h"
 #include "cli/app.h"
+#include "cli/list_flags.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "collector/routing_log.h"
@@ -21,43 +22,13 @@ namespace moeprof::cli {
 
 namespace {
 
-std::vector<std::string> splitList(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (true) {
-    size_t comma = text.find(',', start);
-    items.push_back(text.substr(start, comma - start));
-    if (comma == std::string::npos) return items;
-    start = comma + 1;
-  }
-}
-
-uint32_t parseSlotCount(const std::string& item, const std::string& whole) {
-  uint32_t value = 0;
-  auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
-  if (item.empty() || error != std::errc() || end != item.data() + item.size() || value == 0 ||
-      value > collector::kMaxExperts) {
-    throw InputError("--slots '" + whole + "': '" + item +
-                     "' is not a slot count (allowed: N, A..B or a comma list, counts >= 1)");
-  }
-  return value;
-}
-
 // "A..B" is a range: the counts in it that the model allows (topK to experts) are simulated and
 // the others skipped with a note, so "1..16" works for any model. A single count or a list names
 // counts explicitly, and one the model does not allow is an error (simulateCaches says why).
 std::vector<uint32_t> resolveSlots(const std::string& text, uint32_t topK, uint32_t experts) {
-  size_t dots = text.find("..");
-  if (dots == std::string::npos) {
-    std::vector<uint32_t> counts;
-    for (const std::string& item : splitList(text)) counts.push_back(parseSlotCount(item, text));
-    return counts;
-  }
-  uint32_t low = parseSlotCount(text.substr(0, dots), text);
-  uint32_t high = parseSlotCount(text.substr(dots + 2), text);
-  if (low > high) {
-    throw InputError("--slots '" + text + "': the range is empty (A..B needs A <= B)");
-  }
+  SlotCounts slots = parseSlotCounts(text);
+  if (!slots.range) return slots.counts;
+  const uint32_t low = slots.counts.front(), high = slots.counts.back();
   std::vector<uint32_t> counts;
   for (uint32_t count = std::max(low, topK); count <= std::min(high, experts); ++count) {
     counts.push_back(count);
@@ -92,20 +63,6 @@ reports::Table missRateTable(const analysis::CacheSimulation& simulation) {
     table.addRow(std::move(row));
   }
   return table;
-}
-
-std::vector<int> parseDeviceCounts(const std::string& text) {
-  std::vector<int> counts;
-  for (const std::string& item : splitList(text)) {
-    int value = 0;
-    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
-    if (item.empty() || error != std::errc() || end != item.data() + item.size() || value < 1) {
-      throw InputError("--devices '" + text + "': '" + item +
-                       "' is not a device count (allowed: a comma list of counts >= 1)");
-    }
-    counts.push_back(value);
-  }
-  return counts;
 }
 
 reports::Table placementTable(const analysis::PlacementSimulation& simulation) {

@@ -126,7 +126,7 @@ TEST_F(CharacterizeCommandTest, BadInputsExitTwoNameTheValueAndWriteNothing) {
            {mt + " --zipf -1.5", "'-1.5'"},
            {mt + " --zipf abc", "'abc'"},
            {mt + " --slots 0", "'0'"},
-           {mt + " --slots 4..2", "'2'"},
+           {mt + " --slots 4..2", "range is empty"},
            {mt + " --devices 0", "'0'"},
            {mt + " --cache fancy", "fancy"},
            {mt + " --placement fancy", "fancy"},
