@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/routing_loads.h"
+#include "analysis/zipf_routing.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
 
@@ -199,6 +200,56 @@ void addSimilarity(Characterization& characterization, const CharacterizationOpt
     }
     characterization.similarity.push_back(std::move(matrix));
   }
+}
+
+std::filesystem::path routingLogOfRun(const std::filesystem::path& run) {
+  if (!std::filesystem::is_directory(run)) {
+    throw InputError("'" + run.string() +
+                     "' is not a run directory (expected a directory written by "
+                     "'moeprof run', holding run.json and routing.bin)");
+  }
+  if (!std::filesystem::is_regular_file(run / collector::kManifestFileName)) {
+    throw InputError("'" + run.string() + "' is not a run directory: it has no " +
+                     collector::kManifestFileName);
+  }
+  std::filesystem::path log = run / collector::kRoutingLogFileName;
+  if (!std::filesystem::is_regular_file(log)) {
+    throw InputError("'" + run.string() + "' has no " + collector::kRoutingLogFileName +
+                     " (a dense model records no routing; characterize needs an MoE run)");
+  }
+  return log;
+}
+
+Characterization characterizeRuns(const std::vector<std::filesystem::path>& runs,
+                                  const std::vector<double>& zipfExponents, uint64_t seed,
+                                  const CharacterizationOptions& options) {
+  std::vector<std::filesystem::path> logs;
+  std::vector<RunLabel> labels;
+  for (const auto& run : runs) {
+    logs.push_back(routingLogOfRun(run));
+    labels.push_back(readRunLabel(run));
+  }
+  Characterization characterization;
+  std::vector<collector::RoutingLog> shapes;  // the first log of each model, for Zipf twins
+  for (size_t i = 0; i < logs.size(); ++i) {
+    collector::RoutingLog log = collector::readRoutingLog(logs[i]);
+    characterization.runs.push_back(characterizeLog(log, labels[i], options));
+    bool seen = false;
+    for (const auto& shape : shapes) seen = seen || shape.header == log.header;
+    if (!seen && !zipfExponents.empty()) shapes.push_back(std::move(log));
+  }
+  for (double s : zipfExponents) {
+    for (const collector::RoutingLog& shape : shapes) {
+      RunLabel label;
+      label.source = "zipf";
+      label.preset = shape.header.model;
+      label.zipfExponent = s;
+      characterization.runs.push_back(
+          characterizeLog(zipfRoutingLike(shape, s, seed), label, options));
+    }
+  }
+  addSimilarity(characterization, options);
+  return characterization;
 }
 
 std::string characterizationJson(const Characterization& characterization) {

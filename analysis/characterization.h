@@ -76,6 +76,17 @@ RunCharacterization characterizeLog(const collector::RoutingLog& log, RunLabel l
 // naming the two runs, when runs of different models are compared.
 void addSimilarity(Characterization& characterization, const CharacterizationOptions& options);
 
+// The routing log of a run directory. Throws InputError when `run` is not a run directory
+// (no run.json) or has no routing log (a dense model).
+std::filesystem::path routingLogOfRun(const std::filesystem::path& run);
+
+// What `moeprof characterize` computes: every run, then for each Zipf exponent one synthetic
+// twin of the first run of each model (analysis/zipf_routing.h, seeded), then the similarity
+// matrices. Every run is checked before any is analysed.
+Characterization characterizeRuns(const std::vector<std::filesystem::path>& runs,
+                                  const std::vector<double>& zipfExponents, uint64_t seed,
+                                  const CharacterizationOptions& options);
+
 // Everything as JSON (schema "moeprof-characterization" version 1), pretty-printed, ending in
 // a newline. NaN (a figure that does not exist, e.g. temporal locality of a single pass) is null.
 std::string characterizationJson(const Characterization& characterization);

@@ -10,13 +10,10 @@
 
 #include "analysis/characterization.h"
 #include "analysis/expert_cache.h"
-#include "analysis/zipf_routing.h"
 #include "cli/app.h"
 #include "cli/list_flags.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
-#include "collector/routing_log.h"
-#include "collector/run_manifest.h"
 #include "reports/characterization_report.h"
 
 namespace moeprof::cli {
@@ -39,25 +36,6 @@ std::vector<double> parseExponents(const std::string& text) {
   return exponents;
 }
 
-std::filesystem::path routingLogOf(const std::string& run) {
-  if (!std::filesystem::is_directory(run)) {
-    throw InputError("'" + run +
-                     "' is not a run directory (expected a directory written by "
-                     "'moeprof run', holding run.json and routing.bin)");
-  }
-  if (!std::filesystem::is_regular_file(std::filesystem::path(run) /
-                                        collector::kManifestFileName)) {
-    throw InputError("'" + run + "' is not a run directory: it has no " +
-                     collector::kManifestFileName);
-  }
-  std::filesystem::path log = std::filesystem::path(run) / collector::kRoutingLogFileName;
-  if (!std::filesystem::is_regular_file(log)) {
-    throw InputError("'" + run + "' has no " + collector::kRoutingLogFileName +
-                     " (a dense model records no routing; characterize needs an MoE run)");
-  }
-  return log;
-}
-
 struct CharacterizeCommand {
   std::vector<std::string> runs;
   std::string jsonPath;
@@ -78,34 +56,9 @@ struct CharacterizeCommand {
     options.similarity = !noSimilarity;
     for (const std::string& name : options.cachePolicies) analysis::makePolicy(name);
     for (const std::string& name : options.placements) analysis::parsePlacementSpec(name);
-    const std::vector<double> exponents = parseExponents(zipf);
-    // Every run is checked before any is analysed, so a bad last argument costs nothing.
-    std::vector<std::filesystem::path> logs;
-    std::vector<analysis::RunLabel> labels;
-    for (const std::string& run : runs) {
-      logs.push_back(routingLogOf(run));
-      labels.push_back(analysis::readRunLabel(run));
-    }
-    analysis::Characterization characterization;
-    std::vector<collector::RoutingLog> shapes;  // the first log of each model, for Zipf twins
-    for (size_t i = 0; i < logs.size(); ++i) {
-      collector::RoutingLog log = collector::readRoutingLog(logs[i]);
-      characterization.runs.push_back(analysis::characterizeLog(log, labels[i], options));
-      bool seen = false;
-      for (const auto& shape : shapes) seen = seen || shape.header == log.header;
-      if (!seen && !exponents.empty()) shapes.push_back(std::move(log));
-    }
-    for (double s : exponents) {
-      for (const collector::RoutingLog& shape : shapes) {
-        analysis::RunLabel label;
-        label.source = "zipf";
-        label.preset = shape.header.model;
-        label.zipfExponent = s;
-        characterization.runs.push_back(
-            analysis::characterizeLog(analysis::zipfRoutingLike(shape, s, seed), label, options));
-      }
-    }
-    analysis::addSimilarity(characterization, options);
+    const auto characterization =
+        analysis::characterizeRuns(std::vector<std::filesystem::path>(runs.begin(), runs.end()),
+                                   parseExponents(zipf), seed, options);
     if (!jsonPath.empty()) {
       collector::writeFileAtomically(jsonPath, analysis::characterizationJson(characterization));
     }
