@@ -12,6 +12,7 @@
 
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "workloads/hf_checkpoint.h"
 #include "workloads/safetensors_shards.h"
 #include "workloads/safetensors_tensors.h"
 
@@ -25,7 +26,26 @@ namespace fs = std::filesystem;
 constexpr const char* kFormatName = "moeprof-checkpoint";
 constexpr const char* kIdKey = "moeprof_checkpoint_id";
 
+json configJsonWithoutVariants(const ModelConfig& c, const std::string& id);
+
+// The numeric variants of other layouts (an HF checkpoint trained further, saved as moeprof's
+// own), written only when they differ from moeprof's defaults, so older files stay as they were.
+void addVariants(const ModelConfig& c, json& model) {
+  const ModelConfig defaults;
+  if (c.positionOffset != defaults.positionOffset) model["position_offset"] = c.positionOffset;
+  if (c.scaleEmbedding != defaults.scaleEmbedding) model["scale_embedding"] = c.scaleEmbedding;
+  if (c.expertOutputScale != defaults.expertOutputScale) {
+    model["expert_output_scale"] = c.expertOutputScale;
+  }
+}
+
 json configJson(const ModelConfig& c, const std::string& id) {
+  json config = configJsonWithoutVariants(c, id);
+  addVariants(c, config["model"]);
+  return config;
+}
+
+json configJsonWithoutVariants(const ModelConfig& c, const std::string& id) {
   return {{"format", kFormatName},
           {"schema_version", kCheckpointSchemaVersion},
           {"checkpoint_id", id},
@@ -122,6 +142,10 @@ ModelConfig configFromJson(const json& model, const std::string& source) {
   c.defaultBatch = r.integer("default_batch", 1, kMaxDim);
   c.defaultSeqLen = r.integer("default_seq_len", 1, kMaxDim);
   c.defaultDecodeSteps = r.integer("default_decode_steps", 0, kMaxDim);
+  if (model.contains("position_offset"))
+    c.positionOffset = r.integer("position_offset", 0, kMaxDim);
+  if (model.contains("scale_embedding")) c.scaleEmbedding = r.flag("scale_embedding");
+  if (model.contains("expert_output_scale")) c.expertOutputScale = r.number("expert_output_scale");
   return c;
 }
 
@@ -316,10 +340,12 @@ void saveCheckpoint(const MtModel& model, const fs::path& dir, const CheckpointO
 }
 
 ModelConfig readCheckpointConfig(const fs::path& dir) {
+  if (isHfCheckpoint(dir)) return readHfConfig(dir);
   return readConfigFile(dir).config;
 }
 
 LmModel loadLmModel(const fs::path& dir, at::Device device, const TensorNameMap& names) {
+  if (isHfCheckpoint(dir)) return loadHfLmModel(dir, device);
   auto checkpoint = openCheckpoint(dir, WorkloadKind::Lm);
   LmModel model(checkpoint.config, 0, device, WeightInit::Uninitialized);
   fillParameters(model.namedParameters(), checkpoint.shards, names);
@@ -327,6 +353,7 @@ LmModel loadLmModel(const fs::path& dir, at::Device device, const TensorNameMap&
 }
 
 MtModel loadMtModel(const fs::path& dir, at::Device device, const TensorNameMap& names) {
+  if (isHfCheckpoint(dir)) return loadHfMtModel(dir, device);
   auto checkpoint = openCheckpoint(dir, WorkloadKind::Mt);
   MtModel model(checkpoint.config, 0, device, WeightInit::Uninitialized);
   fillParameters(model.namedParameters(), checkpoint.shards, names);

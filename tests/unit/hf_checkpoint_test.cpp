@@ -1,0 +1,299 @@
+// Hugging Face checkpoints: an NLLB-MoE checkpoint written in Hugging Face's layout (tensor
+// names, (out, in) linear weights, one tensor per expert, config.json keys; F32, BF16, F16;
+// single file and shards) loads through loadMtModel and computes bit for bit what the model it
+// was saved from computes; missing, extra and mis-shaped tensors, unknown model types and
+// unsupported options are refused naming them; positions and embedding scale match a hand
+// computation of what Hugging Face's modelling code does.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/input_error.h"
+#include "tests/support/moeprof_command.h"
+#include "workloads/checkpoint.h"
+#include "workloads/hf_checkpoint.h"
+#include "workloads/presets.h"
+#include "workloads/safetensors_tensors.h"
+
+namespace moeprof {
+namespace {
+
+namespace fs = std::filesystem;
+using workloads::ForwardContext;
+using workloads::GatingMode;
+using workloads::HfFamily;
+using workloads::MtModel;
+using workloads::NamedTensor;
+using workloads::SafetensorsDtype;
+using workloads::SafetensorsFile;
+
+at::Tensor randomTokens(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randint(4, vocab, {batch, length}, generator, at::TensorOptions().dtype(at::kLong));
+}
+
+// Encoder output and a few greedy decoding steps' logits, concatenated.
+at::Tensor mtOutputs(const MtModel& model, GatingMode gating) {
+  ForwardContext context;
+  context.gating = gating;
+  context.capacityFactor = model.config().capacityFactor;
+  auto encoded = model.encode(randomTokens(3, 6, model.config().vocab, 12), context);
+  auto caches = model.newCaches();
+  auto previous = at::full({3, 1}, MtModel::kBosToken, at::kLong);
+  std::vector<at::Tensor> outputs{encoded.flatten()};
+  for (int64_t step = 0; step < 4; ++step) {
+    auto logits = model.decodeStep(previous, step, encoded, caches, context);
+    outputs.push_back(logits.flatten());
+    previous = logits.argmax(-1, true);
+  }
+  return at::cat(outputs);
+}
+
+class HfCheckpointTest : public testing::TempDirTest {
+ protected:
+  const workloads::ModelConfig nllbTiny =
+      workloads::hfCompatibleConfig(workloads::findPreset("mt-tiny"), HfFamily::NllbMoe);
+
+  nlohmann::json config() const {
+    nlohmann::json config;
+    std::ifstream(dir_ / workloads::kCheckpointConfigName) >> config;
+    return config;
+  }
+  void editConfig(const std::function<void(nlohmann::json&)>& edit) {
+    auto json = config();
+    edit(json);
+    std::ofstream(dir_ / workloads::kCheckpointConfigName) << json.dump();
+  }
+  void rewriteWeights(const std::function<void(std::vector<NamedTensor>&)>& edit) {
+    auto path = dir_ / workloads::kSafetensorsFileName;
+    std::vector<NamedTensor> tensors;
+    {
+      auto file = SafetensorsFile::open(path);
+      for (const auto& tensor : file.tensors()) {
+        tensors.push_back({tensor.name, workloads::loadTensor(file, tensor)});
+      }
+    }
+    edit(tensors);
+    workloads::saveTensors(path, tensors, {{"format", "pt"}});
+  }
+  std::string loadError() {
+    return testing::inputErrorMessage([&] { workloads::loadMtModel(dir_); });
+  }
+};
+
+TEST_F(HfCheckpointTest, NllbMoeLoadsBitIdenticalThroughLoadMtModel) {
+  MtModel model(nllbTiny, 9, at::kCPU);
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  ASSERT_TRUE(workloads::isHfCheckpoint(dir_));
+  auto read = workloads::readCheckpointConfig(dir_);
+  EXPECT_EQ(read.workload, workloads::WorkloadKind::Mt);
+  EXPECT_EQ(read.dModel, nllbTiny.dModel);
+  EXPECT_EQ(read.layers, nllbTiny.layers);
+  EXPECT_EQ(read.numExperts, nllbTiny.numExperts);
+  EXPECT_EQ(read.moeEvery, nllbTiny.moeEvery);
+  EXPECT_EQ(read.positionOffset, 2);
+  EXPECT_EQ(read.expertOutputScale, nllbTiny.expertOutputScale);
+  EXPECT_EQ(read.parameterCount(), nllbTiny.parameterCount());
+  auto loaded = workloads::loadMtModel(dir_);
+  for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+    EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)));
+  }
+  MtModel other(nllbTiny, 10, at::kCPU);  // the comparison can fail: another seed differs
+  EXPECT_FALSE(
+      at::equal(mtOutputs(other, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+}
+
+TEST_F(HfCheckpointTest, NllbMoeTensorsHaveHuggingFaceNamesShapesAndConfigKeys) {
+  MtModel model(nllbTiny, 9, at::kCPU);
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  auto file = SafetensorsFile::open(dir_ / workloads::kSafetensorsFileName);
+  std::map<std::string, at::Tensor> ours;
+  for (const auto& p : model.namedParameters()) ours[p.name] = p.tensor;
+  auto stored = [&](const std::string& name) {
+    const auto* tensor = file.find(name);
+    EXPECT_TRUE(tensor) << name;
+    return tensor ? workloads::loadTensor(file, *tensor) : at::Tensor();
+  };
+  const auto& experts = ours["encoder.layers.1.moe.experts.w1"];
+  EXPECT_TRUE(at::equal(stored("model.shared.weight"), ours["embed_tokens.weight"]));
+  EXPECT_TRUE(at::equal(stored("model.encoder.layers.1.ffn.router.classifier.weight"),
+                        ours["encoder.layers.1.moe.router.weight"].t()));
+  EXPECT_TRUE(
+      at::equal(stored("model.encoder.layers.1.ffn.experts.expert_3.fc1.weight"), experts[3].t()));
+  EXPECT_TRUE(at::equal(stored("model.decoder.layers.3.ffn.experts.expert_7.fc2.bias"),
+                        ours["decoder.layers.3.moe.experts.b2"][7]));
+  EXPECT_TRUE(at::equal(stored("model.decoder.layers.0.ffn.fc2.weight"),
+                        ours["decoder.layers.0.ffn.w2"][0].t()));
+  EXPECT_TRUE(at::equal(stored("model.decoder.layers.2.cross_attention.k_proj.weight"),
+                        ours["decoder.layers.2.encoder_attn.k_proj.weight"].t()));
+  EXPECT_TRUE(at::equal(stored("model.decoder.layers.2.cross_attention_layer_norm.bias"),
+                        ours["decoder.layers.2.encoder_attn_layer_norm.bias"]));
+  EXPECT_TRUE(at::equal(stored("model.encoder.layers.0.ff_layer_norm.weight"),
+                        ours["encoder.layers.0.final_layer_norm.weight"]));
+  EXPECT_TRUE(
+      at::equal(stored("model.decoder.layer_norm.weight"), ours["decoder.layer_norm.weight"]));
+  EXPECT_EQ(stored("model.encoder.layers.1.ffn.experts.expert_0.fc2.weight").sizes(),
+            (std::vector<int64_t>{16, 32}));
+  EXPECT_FALSE(file.find("lm_head.weight"));
+  // Per stack: 2 dense blocks, 2 MoE blocks of 8 experts; the decoder adds cross-attention.
+  const size_t attention = 8, norm = 2, ffn = 4, perExpertBlock = 1 + 8 * ffn;
+  const size_t encoder = 4 * (attention + 2 * norm) + 2 * ffn + 2 * perExpertBlock + norm;
+  const size_t decoder = encoder + 4 * (attention + norm);
+  EXPECT_EQ(file.tensors().size(), 1 + encoder + decoder);
+  auto json = config();
+  EXPECT_EQ(json["model_type"], "nllb-moe");
+  EXPECT_EQ(json["architectures"][0], "NllbMoeForConditionalGeneration");
+  EXPECT_EQ(json["encoder_sparse_step"], 2);
+  EXPECT_EQ(json["decoder_sparse_step"], 2);
+  EXPECT_EQ(json["num_experts"], 8);
+  EXPECT_EQ(json["d_model"], 16);
+  EXPECT_EQ(json["encoder_ffn_dim"], 32);
+  EXPECT_EQ(json["pad_token_id"], 1);
+  EXPECT_NEAR(json["moe_token_dropout"].get<double>(), 0.2, 1e-12);
+  EXPECT_EQ(json["torch_dtype"], "float32");
+}
+
+TEST_F(HfCheckpointTest, HalfPrecisionShardsEqualTheRoundedModel) {
+  for (auto [dtype, type] : {std::pair{SafetensorsDtype::BF16, at::kBFloat16},
+                             std::pair{SafetensorsDtype::F16, at::kHalf}}) {
+    MtModel model(nllbTiny, 9, at::kCPU);
+    workloads::HfSaveOptions options;
+    options.dtype = dtype;
+    options.sharding.maxShardBytes = 16 * 1024;
+    workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe, options);
+    ASSERT_TRUE(fs::exists(dir_ / workloads::kSafetensorsIndexName));
+    auto shards = workloads::SafetensorsShards::open(dir_);
+    EXPECT_GT(shards.files().size(), 1u);
+    EXPECT_EQ(shards.at("model.shared.weight").tensor->dtype, dtype);
+    auto loaded = workloads::loadMtModel(dir_);
+    EXPECT_FALSE(
+        at::equal(mtOutputs(loaded, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+    for (auto& p : model.namedParameters()) p.tensor.copy_(p.tensor.to(type));
+    for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+      EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)))
+          << workloads::dtypeName(dtype);
+    }
+  }
+}
+
+TEST_F(HfCheckpointTest, MissingExtraAndMisShapedTensorsAreNamed) {
+  MtModel model(nllbTiny, 9, at::kCPU);
+  const std::string victim = "model.decoder.layers.3.ffn.experts.expert_7.fc1.weight";
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  rewriteWeights([&](auto& tensors) {
+    std::erase_if(tensors, [&](const NamedTensor& t) { return t.name == victim; });
+  });
+  auto missing = loadError();
+  EXPECT_NE(missing.find("missing tensors '" + victim + "'"), std::string::npos) << missing;
+
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  rewriteWeights([](auto& tensors) {
+    tensors.push_back({"model.encoder.layers.0.ffn.bonus", at::ones({2})});
+  });
+  auto extra = loadError();
+  EXPECT_NE(extra.find("'model.encoder.layers.0.ffn.bonus' are not parameters"), std::string::npos)
+      << extra;
+
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  rewriteWeights([&](auto& tensors) {
+    for (auto& t : tensors) {
+      if (t.name == victim) t.tensor = t.tensor.t().contiguous();
+    }
+  });
+  auto shape = loadError();
+  EXPECT_NE(shape.find("tensor '" + victim + "' has shape [16, 32], expected [32, 16]"),
+            std::string::npos)
+      << shape;
+
+  // Tied copies of the shared embedding, as other writers keep them, are accepted.
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  rewriteWeights([](auto& tensors) {
+    auto shared = std::find_if(tensors.begin(), tensors.end(),
+                               [](const auto& t) { return t.name == "model.shared.weight"; });
+    tensors.push_back({"lm_head.weight", shared->tensor.clone()});
+  });
+  auto loaded = workloads::loadMtModel(dir_);
+  EXPECT_TRUE(
+      at::equal(mtOutputs(loaded, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+}
+
+TEST_F(HfCheckpointTest, UnknownModelTypesAndUnsupportedOptionsAreRefused) {
+  MtModel model(nllbTiny, 9, at::kCPU);
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  const std::pair<std::function<void(nlohmann::json&)>, std::string> cases[] = {
+      {[](auto& c) { c["model_type"] = "gpt2"; },
+       "model_type 'gpt2' is not supported, allowed: nllb-moe"},
+      {[](auto& c) { c["second_expert_policy"] = "random"; },
+       "second_expert_policy random is not supported by moeprof, allowed: all"},
+      {[](auto& c) { c["activation_function"] = "gelu"; }, "activation_function gelu"},
+      {[](auto& c) { c["router_bias"] = true; }, "router_bias true is not supported"},
+      {[](auto& c) { c["decoder_layers"] = 6; }, "encoder_layers 4 and decoder_layers 6 differ"},
+      {[](auto& c) { c["d_model"] = "wide"; }, "d_model is \"wide\", allowed: an integer"},
+      {[](auto& c) { c["num_experts"] = 1000000; }, "more parameters than the"},
+  };
+  for (const auto& [edit, expected] : cases) {
+    workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+    editConfig(edit);
+    auto message = loadError();
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+    EXPECT_NE(message.find(dir_.string()), std::string::npos) << message;
+  }
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  auto notLm = testing::inputErrorMessage([&] { workloads::loadLmModel(dir_); });
+  EXPECT_NE(notLm.find("not an lm model"), std::string::npos) << notLm;
+  // A model whose positions start at 0 has no NLLB-MoE config.
+  MtModel own(workloads::findPreset("mt-tiny"), 9, at::kCPU);
+  EXPECT_THROW(workloads::saveHfCheckpoint(own, dir_, HfFamily::NllbMoe), std::invalid_argument);
+}
+
+// With every weight zero but the embedding (and the norms' gains one), attention and FFNs add
+// nothing: the encoder output is the final layer norm of the scaled embedding plus the
+// sinusoidal position, which Hugging Face's NLLB-MoE counts from pad id + 1 = 2.
+TEST_F(HfCheckpointTest, EncoderPositionsAndEmbeddingScaleMatchAHandComputation) {
+  MtModel model(nllbTiny, 9, at::kCPU);
+  for (auto& p : model.namedParameters()) {
+    if (p.name == "embed_tokens.weight") continue;
+    p.tensor.fill_(p.name.ends_with("layer_norm.weight") ? 1.0 : 0.0);
+  }
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
+  auto loaded = workloads::loadMtModel(dir_);
+  auto source = randomTokens(1, 3, nllbTiny.vocab, 4);
+  ForwardContext context;
+  auto encoded = loaded.encode(source, context);
+  const auto embedding = model.namedParameters()[0].tensor;
+  const int64_t d = nllbTiny.dModel, half = d / 2;
+  auto handEncoded = [&](int64_t position, int64_t offset) {
+    std::vector<double> x(d);
+    for (int64_t j = 0; j < d; ++j) {
+      double rate = std::exp(-(j % half) * std::log(10000.0) / (half - 1));
+      double angle = static_cast<double>(position + offset) * rate;
+      x[j] = embedding[source[0][position].item<int64_t>()][j].item<double>() * std::sqrt(d) +
+             (j < half ? std::sin(angle) : std::cos(angle));
+    }
+    double mean = 0, variance = 0;
+    for (double v : x) mean += v / d;
+    for (double v : x) variance += (v - mean) * (v - mean) / d;
+    for (double& v : x) v = (v - mean) / std::sqrt(variance + 1e-5);
+    return x;
+  };
+  double worstWithOffset = 0, worstWithout = 0;
+  for (int64_t s = 0; s < 3; ++s) {
+    auto expected = handEncoded(s, 2), unshifted = handEncoded(s, 0);
+    for (int64_t j = 0; j < d; ++j) {
+      double got = encoded[0][s][j].item<double>();
+      worstWithOffset = std::max(worstWithOffset, std::abs(got - expected[j]));
+      worstWithout = std::max(worstWithout, std::abs(got - unshifted[j]));
+    }
+  }
+  EXPECT_LT(worstWithOffset, 1e-4);
+  EXPECT_GT(worstWithout, 1e-2);  // the offset is visible in the output
+}
+
+}  // namespace
+}  // namespace moeprof
