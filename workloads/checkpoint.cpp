@@ -37,6 +37,19 @@ void addVariants(const ModelConfig& c, json& model) {
   if (c.expertOutputScale != defaults.expertOutputScale) {
     model["expert_output_scale"] = c.expertOutputScale;
   }
+  if (c.rmsNorm) model["rms_norm"] = true;
+  if (c.normEps != defaults.normEps) model["norm_eps"] = c.normEps;
+  if (c.swiGlu) model["swiglu"] = true;
+  if (c.ropeTheta != defaults.ropeTheta) model["rope_theta"] = c.ropeTheta;
+  if (c.kvHeads != defaults.kvHeads) model["kv_heads"] = c.kvHeads;
+  if (!c.qkvBias) model["qkv_bias"] = false;
+  if (!c.outBias) model["out_bias"] = false;
+  if (!c.tiedOutput) model["tied_output"] = false;
+  if (c.qkNorm) model["qk_norm"] = true;
+  if (c.gateNorm != defaults.gateNorm) {
+    model["gate_norm"] = c.gateNorm == ModelConfig::GateNorm::Raw ? "raw" : "renormalize";
+  }
+  if (c.sharedExpertFfnDim > 0) model["shared_expert_ffn_dim"] = c.sharedExpertFfnDim;
 }
 
 json configJson(const ModelConfig& c, const std::string& id) {
@@ -112,6 +125,35 @@ class ConfigReader {
   std::string source_;
 };
 
+// The variants addVariants wrote; absent ones keep moeprof's defaults.
+void readVariants(const ConfigReader& r, const json& model, ModelConfig& c) {
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  auto has = [&](const char* key) { return model.contains(key); };
+  if (has("position_offset")) c.positionOffset = r.integer("position_offset", 0, kMaxDim);
+  if (has("scale_embedding")) c.scaleEmbedding = r.flag("scale_embedding");
+  if (has("expert_output_scale")) c.expertOutputScale = r.number("expert_output_scale");
+  if (has("rms_norm")) c.rmsNorm = r.flag("rms_norm");
+  if (has("norm_eps")) c.normEps = r.number("norm_eps");
+  if (has("swiglu")) c.swiGlu = r.flag("swiglu");
+  if (has("rope_theta")) c.ropeTheta = r.number("rope_theta");
+  if (has("kv_heads")) c.kvHeads = r.integer("kv_heads", 1, c.heads);
+  if (c.heads % c.kvHeadCount() != 0) r.fail("model.kv_heads does not divide model.heads");
+  if (has("qkv_bias")) c.qkvBias = r.flag("qkv_bias");
+  if (has("out_bias")) c.outBias = r.flag("out_bias");
+  if (has("tied_output")) c.tiedOutput = r.flag("tied_output");
+  if (has("qk_norm")) c.qkNorm = r.flag("qk_norm");
+  if (has("gate_norm")) {
+    auto norm = r.text("gate_norm");
+    if (norm != "raw" && norm != "renormalize") {
+      r.fail("model.gate_norm is '" + norm + "', allowed: raw, renormalize");
+    }
+    c.gateNorm = norm == "raw" ? ModelConfig::GateNorm::Raw : ModelConfig::GateNorm::Renormalize;
+  }
+  if (has("shared_expert_ffn_dim")) {
+    c.sharedExpertFfnDim = r.integer("shared_expert_ffn_dim", 1, kMaxDim);
+  }
+}
+
 ModelConfig configFromJson(const json& model, const std::string& source) {
   if (!model.is_object()) throw InputError(source + ": \"model\" is not an object");
   ConfigReader r(model, source);
@@ -142,10 +184,7 @@ ModelConfig configFromJson(const json& model, const std::string& source) {
   c.defaultBatch = r.integer("default_batch", 1, kMaxDim);
   c.defaultSeqLen = r.integer("default_seq_len", 1, kMaxDim);
   c.defaultDecodeSteps = r.integer("default_decode_steps", 0, kMaxDim);
-  if (model.contains("position_offset"))
-    c.positionOffset = r.integer("position_offset", 0, kMaxDim);
-  if (model.contains("scale_embedding")) c.scaleEmbedding = r.flag("scale_embedding");
-  if (model.contains("expert_output_scale")) c.expertOutputScale = r.number("expert_output_scale");
+  readVariants(r, model, c);
   return c;
 }
 

@@ -1,14 +1,16 @@
-// Hugging Face checkpoints: an NLLB-MoE checkpoint written in Hugging Face's layout (tensor
-// names, (out, in) linear weights, one tensor per expert, config.json keys; F32, BF16, F16;
-// single file and shards) loads through loadMtModel and computes bit for bit what the model it
-// was saved from computes; missing, extra and mis-shaped tensors, unknown model types and
-// unsupported options are refused naming them; positions and embedding scale match a hand
-// computation of what Hugging Face's modelling code does.
+// Hugging Face checkpoints: NLLB-MoE, Mixtral, OLMoE and Qwen2-MoE checkpoints written in
+// Hugging Face's layouts (tensor names, (out, in) linear weights, one tensor per expert and
+// projection, config.json keys; F32, BF16, F16; single file and shards) load through
+// loadMtModel / loadLmModel and compute bit for bit what the model they were saved from
+// computes; missing, extra and mis-shaped tensors, unknown model types and unsupported options
+// are refused naming them; NLLB-MoE's positions and embedding scale, and Mixtral's RMSNorm and
+// rotary positions, match hand computations of what Hugging Face's modelling code does.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -28,6 +30,7 @@ namespace fs = std::filesystem;
 using workloads::ForwardContext;
 using workloads::GatingMode;
 using workloads::HfFamily;
+using workloads::LmModel;
 using workloads::MtModel;
 using workloads::NamedTensor;
 using workloads::SafetensorsDtype;
@@ -293,6 +296,259 @@ TEST_F(HfCheckpointTest, EncoderPositionsAndEmbeddingScaleMatchAHandComputation)
   }
   EXPECT_LT(worstWithOffset, 1e-4);
   EXPECT_GT(worstWithout, 1e-2);  // the offset is visible in the output
+}
+
+at::Tensor lmLogits(const LmModel& model, GatingMode gating) {
+  ForwardContext context;
+  context.gating = gating;
+  context.capacityFactor = model.config().capacityFactor;
+  return model.forward(randomTokens(2, 8, model.config().vocab, 11), context);
+}
+
+class HfDecoderTest : public HfCheckpointTest, public ::testing::WithParamInterface<HfFamily> {
+ protected:
+  workloads::ModelConfig tiny() const {
+    return workloads::hfCompatibleConfig(workloads::findPreset("lm-tiny"), GetParam());
+  }
+  std::string lmLoadError() {
+    return testing::inputErrorMessage([&] { workloads::loadLmModel(dir_); });
+  }
+};
+
+TEST_P(HfDecoderTest, LoadsBitIdenticalThroughLoadLmModel) {
+  const auto config = tiny();
+  LmModel model(config, 5, at::kCPU);
+  int64_t elements = 0;
+  for (const auto& p : model.namedParameters()) elements += p.tensor.numel();
+  EXPECT_EQ(elements, config.parameterCount());
+  workloads::saveHfCheckpoint(model, dir_, GetParam());
+  EXPECT_EQ(config()["model_type"], workloads::hfModelType(GetParam()));
+  auto read = workloads::readCheckpointConfig(dir_);
+  EXPECT_EQ(read.parameterCount(), config.parameterCount());
+  EXPECT_EQ(read.kvHeadCount(), config.kvHeadCount());
+  EXPECT_EQ(read.gateNorm, config.gateNorm);
+  auto loaded = workloads::loadLmModel(dir_);
+  for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+    EXPECT_TRUE(at::equal(lmLogits(loaded, gating), lmLogits(model, gating)));
+  }
+  // Saved again as moeprof's own checkpoint, the variants travel in its config.json.
+  workloads::saveCheckpoint(loaded, dir_ / "own");
+  auto own = workloads::loadLmModel(dir_ / "own");
+  EXPECT_TRUE(at::equal(lmLogits(own, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  LmModel other(config, 6, at::kCPU);
+  EXPECT_FALSE(
+      at::equal(lmLogits(other, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  // Rotary positions continue across the KV cache: 5 tokens then 3 give the full run's logits.
+  auto tokens = randomTokens(2, 8, config.vocab, 11);
+  ForwardContext context;
+  auto full = loaded.forward(tokens, context);
+  auto caches = loaded.newCaches();
+  auto first = loaded.forward(tokens.narrow(1, 0, 5), context, &caches);
+  auto rest = loaded.forward(tokens.narrow(1, 5, 3), context, &caches);
+  EXPECT_TRUE(at::allclose(at::cat({first, rest}, 1), full, 1e-5, 1e-5));
+}
+
+TEST_P(HfDecoderTest, MissingAndMisShapedTensorsAreNamed) {
+  LmModel model(tiny(), 5, at::kCPU);
+  workloads::saveHfCheckpoint(model, dir_, GetParam());
+  const std::string victim = "model.layers.2.self_attn.k_proj.weight";
+  rewriteWeights([&](auto& tensors) {
+    std::erase_if(tensors, [&](const NamedTensor& t) { return t.name == victim; });
+  });
+  auto missing = lmLoadError();
+  EXPECT_NE(missing.find("missing tensors '" + victim + "'"), std::string::npos) << missing;
+  workloads::saveHfCheckpoint(model, dir_, GetParam());
+  rewriteWeights([&](auto& tensors) {
+    for (auto& t : tensors) {
+      if (t.name == victim) t.tensor = at::zeros({t.tensor.size(0) + 1, t.tensor.size(1)});
+    }
+  });
+  auto shape = lmLoadError();
+  EXPECT_NE(shape.find("tensor '" + victim + "' has shape"), std::string::npos) << shape;
+  auto notMt = testing::inputErrorMessage([&] { workloads::loadMtModel(dir_); });
+  EXPECT_NE(notMt.find("not an mt model"), std::string::npos) << notMt;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, HfDecoderTest,
+                         ::testing::Values(HfFamily::Mixtral, HfFamily::Olmoe, HfFamily::Qwen2Moe),
+                         [](const auto& info) {
+                           return std::string(info.param == HfFamily::Mixtral ? "Mixtral"
+                                              : info.param == HfFamily::Olmoe ? "Olmoe"
+                                                                              : "Qwen2Moe");
+                         });
+
+TEST_F(HfCheckpointTest, DecoderTensorsHaveHuggingFaceNamesShapesAndConfigKeys) {
+  const auto& lmTiny = workloads::findPreset("lm-tiny");
+  std::map<std::string, at::Tensor> ours;
+  std::optional<SafetensorsFile> file;
+  auto save = [&](HfFamily family) {
+    file.reset();
+    LmModel model(workloads::hfCompatibleConfig(lmTiny, family), 5, at::kCPU);
+    workloads::saveHfCheckpoint(model, dir_, family);
+    file = SafetensorsFile::open(dir_ / workloads::kSafetensorsFileName);
+    ours.clear();
+    for (const auto& p : model.namedParameters()) ours[p.name] = p.tensor;
+  };
+  auto stored = [&](const std::string& name) {
+    const auto* tensor = file->find(name);
+    EXPECT_TRUE(tensor) << name;
+    return tensor ? workloads::loadTensor(*file, *tensor) : at::zeros({0});
+  };
+  const std::string block = "decoder.layers.1.";
+  save(HfFamily::Mixtral);
+  auto w1 = ours[block + "moe.experts.w1"][3];  // (16, 2 x 32): gate columns, then up
+  const std::string expert = "model.layers.1.block_sparse_moe.experts.3.";
+  EXPECT_TRUE(at::equal(stored(expert + "w1.weight"), w1.narrow(1, 0, 32).t()));
+  EXPECT_TRUE(at::equal(stored(expert + "w3.weight"), w1.narrow(1, 32, 32).t()));
+  EXPECT_TRUE(at::equal(stored(expert + "w2.weight"), ours[block + "moe.experts.w2"][3].t()));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.block_sparse_moe.gate.weight"),
+                        ours[block + "moe.router.weight"].t()));
+  EXPECT_EQ(stored("model.layers.1.self_attn.k_proj.weight").sizes(),
+            (std::vector<int64_t>{8, 16}));  // one KV head of 8 for two query heads
+  EXPECT_TRUE(at::equal(stored("model.layers.1.self_attn.o_proj.weight"),
+                        ours[block + "self_attn.out_proj.weight"].t()));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.input_layernorm.weight"),
+                        ours[block + "self_attn_layer_norm.weight"]));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.post_attention_layernorm.weight"),
+                        ours[block + "final_layer_norm.weight"]));
+  EXPECT_TRUE(at::equal(stored("model.norm.weight"), ours["decoder.layer_norm.weight"]));
+  EXPECT_TRUE(at::equal(stored("lm_head.weight"), ours["lm_head.weight"]));
+  EXPECT_TRUE(at::equal(stored("model.embed_tokens.weight"), ours["embed_tokens.weight"]));
+  EXPECT_FALSE(file->find("model.layers.1.self_attn.q_proj.bias"));
+  // Per block: q, k, v, o, 2 norms, the router, 8 experts of 3; then embedding, norm, lm_head.
+  EXPECT_EQ(file->tensors().size(), 4u * (4 + 2 + 1 + 8 * 3) + 3);
+  auto mixtral = config();
+  EXPECT_EQ(mixtral["num_local_experts"], 8);
+  EXPECT_EQ(mixtral["num_experts_per_tok"], 2);
+  EXPECT_EQ(mixtral["num_key_value_heads"], 1);
+  EXPECT_EQ(mixtral["intermediate_size"], 32);
+  EXPECT_EQ(mixtral["tie_word_embeddings"], false);
+
+  save(HfFamily::Qwen2Moe);
+  auto shared = ours[block + "moe.shared_expert.w1"][0];  // (16, 2 x 64)
+  EXPECT_TRUE(at::equal(stored("model.layers.1.mlp.shared_expert.up_proj.weight"),
+                        shared.narrow(1, 64, 64).t()));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.mlp.shared_expert_gate.weight"),
+                        ours[block + "moe.shared_expert_gate.weight"].t()));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.mlp.experts.5.down_proj.weight"),
+                        ours[block + "moe.experts.w2"][5].t()));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.self_attn.v_proj.bias"),
+                        ours[block + "self_attn.v_proj.bias"]));
+  EXPECT_FALSE(file->find("model.layers.1.self_attn.o_proj.bias"));
+  auto qwen = config();
+  EXPECT_EQ(qwen["moe_intermediate_size"], 32);
+  EXPECT_EQ(qwen["shared_expert_intermediate_size"], 64);
+  EXPECT_EQ(qwen["norm_topk_prob"], false);
+  EXPECT_EQ(qwen["num_experts"], 8);
+
+  save(HfFamily::Olmoe);
+  EXPECT_TRUE(at::equal(stored("model.layers.1.self_attn.q_norm.weight"),
+                        ours[block + "self_attn.q_norm.weight"]));
+  EXPECT_EQ(stored("model.layers.1.self_attn.k_norm.weight").sizes(), (std::vector<int64_t>{16}));
+  EXPECT_TRUE(at::equal(stored("model.layers.1.mlp.experts.0.gate_proj.weight"),
+                        ours[block + "moe.experts.w1"][0].narrow(1, 0, 32).t()));
+  EXPECT_EQ(config()["model_type"], "olmoe");
+  file.reset();
+}
+
+// Mixtral's numerics by hand on a one-block model of width 4 and one head: RMSNorm of the
+// embedding, rotary positions on query and key (identity projections), causal attention over
+// two tokens, no expert contribution (zero down projections), final RMSNorm, identity lm_head.
+TEST_F(HfCheckpointTest, MixtralRmsNormAndRotaryPositionsMatchAHandComputation) {
+  auto config = workloads::hfCompatibleConfig(workloads::findPreset("lm-tiny"), HfFamily::Mixtral);
+  config.dModel = 4;
+  config.heads = config.kvHeads = 1;
+  config.layers = 1;
+  config.ffnDim = 2;
+  config.vocab = 5;
+  LmModel model(config, 3, at::kCPU);
+  at::Tensor embedding;
+  for (auto& p : model.namedParameters()) {
+    if (p.name == "embed_tokens.weight") {
+      embedding = p.tensor;
+    } else if (p.name.ends_with("layer_norm.weight")) {
+      p.tensor.fill_(1.0);
+    } else if (p.name.ends_with("_proj.weight")) {
+      p.tensor.copy_(at::eye(4));
+    } else if (p.name == "lm_head.weight") {
+      p.tensor.zero_().narrow(0, 0, 4).copy_(at::eye(4));
+    } else {
+      p.tensor.zero_();
+    }
+  }
+  workloads::saveHfCheckpoint(model, dir_, HfFamily::Mixtral);
+  auto loaded = workloads::loadLmModel(dir_);
+  const int64_t tokens[] = {3, 1};
+  ForwardContext context;
+  auto logits = loaded.forward(at::tensor(std::vector<int64_t>{3, 1}).view({1, 2}), context);
+
+  auto rms = [&](std::vector<double> x) {
+    double meanSquare = 0;
+    for (double v : x) meanSquare += v * v / x.size();
+    for (double& v : x) v /= std::sqrt(meanSquare + config.normEps);
+    return x;
+  };
+  auto rotate = [&](std::vector<double> x, double position) {
+    std::vector<double> out(4);
+    for (int i = 0; i < 2; ++i) {
+      double angle = position / std::pow(config.ropeTheta, 2.0 * i / 4.0);
+      out[i] = x[i] * std::cos(angle) - x[i + 2] * std::sin(angle);
+      out[i + 2] = x[i + 2] * std::cos(angle) + x[i] * std::sin(angle);
+    }
+    return out;
+  };
+  auto hand = [&](bool withRotary) {
+    std::vector<std::vector<double>> x(2), u(2), q(2);
+    for (int t = 0; t < 2; ++t) {
+      for (int j = 0; j < 4; ++j) x[t].push_back(embedding[tokens[t]][j].item<double>());
+      u[t] = rms(x[t]);
+      q[t] = withRotary ? rotate(u[t], t) : u[t];
+    }
+    double scores[2];
+    for (int s = 0; s < 2; ++s) {
+      scores[s] = 0;
+      for (int j = 0; j < 4; ++j) scores[s] += q[1][j] * q[s][j] / 2.0;  // / sqrt(head dim)
+    }
+    double w0 = 1 / (1 + std::exp(scores[1] - scores[0])), w1 = 1 - w0;
+    std::vector<double> h(4);
+    for (int j = 0; j < 4; ++j) h[j] = x[1][j] + w0 * u[0][j] + w1 * u[1][j];
+    return rms(h);
+  };
+  auto expected = hand(true), unrotated = hand(false);
+  double worst = 0, worstUnrotated = 0;
+  for (int j = 0; j < 4; ++j) {
+    double got = logits[0][1][j].item<double>();
+    worst = std::max(worst, std::abs(got - expected[j]));
+    worstUnrotated = std::max(worstUnrotated, std::abs(got - unrotated[j]));
+  }
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(worstUnrotated, 1e-3);  // the rotation is visible in the output
+  EXPECT_EQ(logits[0][1][4].item<double>(), 0.0);
+}
+
+TEST_F(HfCheckpointTest, DecoderOptionsMoeprofDoesNotImplementAreRefused) {
+  const auto& lmTiny = workloads::findPreset("lm-tiny");
+  const std::tuple<HfFamily, std::function<void(nlohmann::json&)>, std::string> cases[] = {
+      {HfFamily::Mixtral, [](auto& c) { c["hidden_act"] = "gelu"; }, "hidden_act gelu"},
+      {HfFamily::Mixtral, [](auto& c) { c["sliding_window"] = 4; }, "sliding_window 4"},
+      {HfFamily::Mixtral, [](auto& c) { c["head_dim"] = 4; }, "head_dim 4"},
+      {HfFamily::Mixtral, [](auto& c) { c["num_key_value_heads"] = 3; }, "num_key_value_heads"},
+      {HfFamily::Olmoe, [](auto& c) { c["clip_qkv"] = 8.0; }, "clip_qkv set"},
+      {HfFamily::Qwen2Moe, [](auto& c) { c["mlp_only_layers"] = {1}; }, "mlp_only_layers"},
+      {HfFamily::Qwen2Moe, [](auto& c) { c["decoder_sparse_step"] = 2; }, "decoder_sparse_step 2"},
+      {HfFamily::Qwen2Moe,
+       [](auto& c) {
+         c["rope_scaling"] = {{"type", "linear"}};
+       },
+       "rope_scaling set"},
+  };
+  for (const auto& [family, edit, expected] : cases) {
+    LmModel model(workloads::hfCompatibleConfig(lmTiny, family), 5, at::kCPU);
+    workloads::saveHfCheckpoint(model, dir_, family);
+    editConfig(edit);
+    auto message = testing::inputErrorMessage([&] { workloads::loadLmModel(dir_); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
 }
 
 }  // namespace
