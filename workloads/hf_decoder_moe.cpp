@@ -221,6 +221,7 @@ ModelConfig decoderMoeCompatible(ModelConfig c, HfFamily family) {
   const auto& f = familyOf(family);
   c.moe = true;
   c.moeEvery = 1;
+  c.capacityFactor = 1.0;  // dropless, as the config read back says (static gating's C = S)
   c.rmsNorm = true;
   c.swiGlu = true;
   c.normEps = f.normEps;

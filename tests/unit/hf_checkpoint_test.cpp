@@ -63,13 +63,13 @@ class HfCheckpointTest : public testing::TempDirTest {
   const workloads::ModelConfig nllbTiny =
       workloads::hfCompatibleConfig(workloads::findPreset("mt-tiny"), HfFamily::NllbMoe);
 
-  nlohmann::json config() const {
+  nlohmann::json savedConfig() const {
     nlohmann::json config;
     std::ifstream(dir_ / workloads::kCheckpointConfigName) >> config;
     return config;
   }
   void editConfig(const std::function<void(nlohmann::json&)>& edit) {
-    auto json = config();
+    auto json = savedConfig();
     edit(json);
     std::ofstream(dir_ / workloads::kCheckpointConfigName) << json.dump();
   }
@@ -149,7 +149,7 @@ TEST_F(HfCheckpointTest, NllbMoeTensorsHaveHuggingFaceNamesShapesAndConfigKeys) 
   const size_t encoder = 4 * (attention + 2 * norm) + 2 * ffn + 2 * perExpertBlock + norm;
   const size_t decoder = encoder + 4 * (attention + norm);
   EXPECT_EQ(file.tensors().size(), 1 + encoder + decoder);
-  auto json = config();
+  auto json = savedConfig();
   EXPECT_EQ(json["model_type"], "nllb-moe");
   EXPECT_EQ(json["architectures"][0], "NllbMoeForConditionalGeneration");
   EXPECT_EQ(json["encoder_sparse_step"], 2);
@@ -322,11 +322,12 @@ TEST_P(HfDecoderTest, LoadsBitIdenticalThroughLoadLmModel) {
   for (const auto& p : model.namedParameters()) elements += p.tensor.numel();
   EXPECT_EQ(elements, config.parameterCount());
   workloads::saveHfCheckpoint(model, dir_, GetParam());
-  EXPECT_EQ(config()["model_type"], workloads::hfModelType(GetParam()));
+  EXPECT_EQ(savedConfig()["model_type"], workloads::hfModelType(GetParam()));
   auto read = workloads::readCheckpointConfig(dir_);
   EXPECT_EQ(read.parameterCount(), config.parameterCount());
   EXPECT_EQ(read.kvHeadCount(), config.kvHeadCount());
   EXPECT_EQ(read.gateNorm, config.gateNorm);
+  EXPECT_EQ(read.capacityFactor, config.capacityFactor);
   auto loaded = workloads::loadLmModel(dir_);
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
     EXPECT_TRUE(at::equal(lmLogits(loaded, gating), lmLogits(model, gating)));
@@ -417,7 +418,7 @@ TEST_F(HfCheckpointTest, DecoderTensorsHaveHuggingFaceNamesShapesAndConfigKeys) 
   EXPECT_FALSE(file->find("model.layers.1.self_attn.q_proj.bias"));
   // Per block: q, k, v, o, 2 norms, the router, 8 experts of 3; then embedding, norm, lm_head.
   EXPECT_EQ(file->tensors().size(), 4u * (4 + 2 + 1 + 8 * 3) + 3);
-  auto mixtral = config();
+  auto mixtral = savedConfig();
   EXPECT_EQ(mixtral["num_local_experts"], 8);
   EXPECT_EQ(mixtral["num_experts_per_tok"], 2);
   EXPECT_EQ(mixtral["num_key_value_heads"], 1);
@@ -435,7 +436,7 @@ TEST_F(HfCheckpointTest, DecoderTensorsHaveHuggingFaceNamesShapesAndConfigKeys) 
   EXPECT_TRUE(at::equal(stored("model.layers.1.self_attn.v_proj.bias"),
                         ours[block + "self_attn.v_proj.bias"]));
   EXPECT_FALSE(file->find("model.layers.1.self_attn.o_proj.bias"));
-  auto qwen = config();
+  auto qwen = savedConfig();
   EXPECT_EQ(qwen["moe_intermediate_size"], 32);
   EXPECT_EQ(qwen["shared_expert_intermediate_size"], 64);
   EXPECT_EQ(qwen["norm_topk_prob"], false);
@@ -447,7 +448,7 @@ TEST_F(HfCheckpointTest, DecoderTensorsHaveHuggingFaceNamesShapesAndConfigKeys) 
   EXPECT_EQ(stored("model.layers.1.self_attn.k_norm.weight").sizes(), (std::vector<int64_t>{16}));
   EXPECT_TRUE(at::equal(stored("model.layers.1.mlp.experts.0.gate_proj.weight"),
                         ours[block + "moe.experts.w1"][0].narrow(1, 0, 32).t()));
-  EXPECT_EQ(config()["model_type"], "olmoe");
+  EXPECT_EQ(savedConfig()["model_type"], "olmoe");
   file.reset();
 }
 
