@@ -527,6 +527,36 @@ TEST_F(HfCheckpointTest, MixtralRmsNormAndRotaryPositionsMatchAHandComputation) 
   EXPECT_EQ(logits[0][1][4].item<double>(), 0.0);
 }
 
+// Grouped KV heads as Hugging Face's repeat_kv: query heads 0, 1 read KV head 0 and heads 2, 3
+// read KV head 1, which is what four KV heads computing those copies give.
+TEST_F(HfCheckpointTest, GroupedKvHeadsMatchRepeatedKvHeads) {
+  auto grouped = workloads::hfCompatibleConfig(workloads::findPreset("lm-tiny"), HfFamily::Mixtral);
+  grouped.heads = 4;
+  grouped.kvHeads = 2;
+  auto full = grouped;
+  full.kvHeads = 4;
+  LmModel a(grouped, 5, at::kCPU), b(full, 5, at::kCPU);
+  auto pa = a.namedParameters(), pb = b.namedParameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    const auto& name = pa[i].name;
+    if (name.ends_with("k_proj.weight") || name.ends_with("v_proj.weight")) {
+      auto kv = pa[i].tensor;  // (16, 2 x 4)
+      pb[i].tensor.copy_(at::cat(
+          {kv.narrow(1, 0, 4), kv.narrow(1, 0, 4), kv.narrow(1, 4, 4), kv.narrow(1, 4, 4)}, 1));
+    } else {
+      pb[i].tensor.copy_(pa[i].tensor);
+    }
+  }
+  auto logits = lmLogits(a, GatingMode::Dynamic);
+  EXPECT_TRUE(at::allclose(logits, lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
+  // Tiling instead (heads 0, 2 on KV head 0) computes something else.
+  for (size_t i = 0; i < pa.size(); ++i) {
+    if (pa[i].name.ends_with("k_proj.weight")) pb[i].tensor.copy_(pa[i].tensor.repeat({1, 2}));
+  }
+  EXPECT_FALSE(at::allclose(logits, lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
+}
+
 TEST_F(HfCheckpointTest, DecoderOptionsMoeprofDoesNotImplementAreRefused) {
   const auto& lmTiny = workloads::findPreset("lm-tiny");
   const std::tuple<HfFamily, std::function<void(nlohmann::json&)>, std::string> cases[] = {
