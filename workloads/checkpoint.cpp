@@ -12,6 +12,7 @@
 
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "workloads/hf_checkpoint.h"
 #include "workloads/safetensors_shards.h"
 #include "workloads/safetensors_tensors.h"
 
@@ -25,7 +26,39 @@ namespace fs = std::filesystem;
 constexpr const char* kFormatName = "moeprof-checkpoint";
 constexpr const char* kIdKey = "moeprof_checkpoint_id";
 
+json configJsonWithoutVariants(const ModelConfig& c, const std::string& id);
+
+// The numeric variants of other layouts (an HF checkpoint trained further, saved as moeprof's
+// own), written only when they differ from moeprof's defaults, so older files stay as they were.
+void addVariants(const ModelConfig& c, json& model) {
+  const ModelConfig defaults;
+  if (c.positionOffset != defaults.positionOffset) model["position_offset"] = c.positionOffset;
+  if (c.scaleEmbedding != defaults.scaleEmbedding) model["scale_embedding"] = c.scaleEmbedding;
+  if (c.expertOutputScale != defaults.expertOutputScale) {
+    model["expert_output_scale"] = c.expertOutputScale;
+  }
+  if (c.rmsNorm) model["rms_norm"] = true;
+  if (c.normEps != defaults.normEps) model["norm_eps"] = c.normEps;
+  if (c.swiGlu) model["swiglu"] = true;
+  if (c.ropeTheta != defaults.ropeTheta) model["rope_theta"] = c.ropeTheta;
+  if (c.kvHeads != defaults.kvHeads) model["kv_heads"] = c.kvHeads;
+  if (!c.qkvBias) model["qkv_bias"] = false;
+  if (!c.outBias) model["out_bias"] = false;
+  if (!c.tiedOutput) model["tied_output"] = false;
+  if (c.qkNorm) model["qk_norm"] = true;
+  if (c.gateNorm != defaults.gateNorm) {
+    model["gate_norm"] = c.gateNorm == ModelConfig::GateNorm::Raw ? "raw" : "renormalize";
+  }
+  if (c.sharedExpertFfnDim > 0) model["shared_expert_ffn_dim"] = c.sharedExpertFfnDim;
+}
+
 json configJson(const ModelConfig& c, const std::string& id) {
+  json config = configJsonWithoutVariants(c, id);
+  addVariants(c, config["model"]);
+  return config;
+}
+
+json configJsonWithoutVariants(const ModelConfig& c, const std::string& id) {
   return {{"format", kFormatName},
           {"schema_version", kCheckpointSchemaVersion},
           {"checkpoint_id", id},
@@ -92,6 +125,35 @@ class ConfigReader {
   std::string source_;
 };
 
+// The variants addVariants wrote; absent ones keep moeprof's defaults.
+void readVariants(const ConfigReader& r, const json& model, ModelConfig& c) {
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  auto has = [&](const char* key) { return model.contains(key); };
+  if (has("position_offset")) c.positionOffset = r.integer("position_offset", 0, kMaxDim);
+  if (has("scale_embedding")) c.scaleEmbedding = r.flag("scale_embedding");
+  if (has("expert_output_scale")) c.expertOutputScale = r.number("expert_output_scale");
+  if (has("rms_norm")) c.rmsNorm = r.flag("rms_norm");
+  if (has("norm_eps")) c.normEps = r.number("norm_eps");
+  if (has("swiglu")) c.swiGlu = r.flag("swiglu");
+  if (has("rope_theta")) c.ropeTheta = r.number("rope_theta");
+  if (has("kv_heads")) c.kvHeads = r.integer("kv_heads", 1, c.heads);
+  if (c.heads % c.kvHeadCount() != 0) r.fail("model.kv_heads does not divide model.heads");
+  if (has("qkv_bias")) c.qkvBias = r.flag("qkv_bias");
+  if (has("out_bias")) c.outBias = r.flag("out_bias");
+  if (has("tied_output")) c.tiedOutput = r.flag("tied_output");
+  if (has("qk_norm")) c.qkNorm = r.flag("qk_norm");
+  if (has("gate_norm")) {
+    auto norm = r.text("gate_norm");
+    if (norm != "raw" && norm != "renormalize") {
+      r.fail("model.gate_norm is '" + norm + "', allowed: raw, renormalize");
+    }
+    c.gateNorm = norm == "raw" ? ModelConfig::GateNorm::Raw : ModelConfig::GateNorm::Renormalize;
+  }
+  if (has("shared_expert_ffn_dim")) {
+    c.sharedExpertFfnDim = r.integer("shared_expert_ffn_dim", 1, kMaxDim);
+  }
+}
+
 ModelConfig configFromJson(const json& model, const std::string& source) {
   if (!model.is_object()) throw InputError(source + ": \"model\" is not an object");
   ConfigReader r(model, source);
@@ -122,6 +184,7 @@ ModelConfig configFromJson(const json& model, const std::string& source) {
   c.defaultBatch = r.integer("default_batch", 1, kMaxDim);
   c.defaultSeqLen = r.integer("default_seq_len", 1, kMaxDim);
   c.defaultDecodeSteps = r.integer("default_decode_steps", 0, kMaxDim);
+  readVariants(r, model, c);
   return c;
 }
 
@@ -316,10 +379,12 @@ void saveCheckpoint(const MtModel& model, const fs::path& dir, const CheckpointO
 }
 
 ModelConfig readCheckpointConfig(const fs::path& dir) {
+  if (isHfCheckpoint(dir)) return readHfConfig(dir);
   return readConfigFile(dir).config;
 }
 
 LmModel loadLmModel(const fs::path& dir, at::Device device, const TensorNameMap& names) {
+  if (isHfCheckpoint(dir)) return loadHfLmModel(dir, device);
   auto checkpoint = openCheckpoint(dir, WorkloadKind::Lm);
   LmModel model(checkpoint.config, 0, device, WeightInit::Uninitialized);
   fillParameters(model.namedParameters(), checkpoint.shards, names);
@@ -327,6 +392,7 @@ LmModel loadLmModel(const fs::path& dir, at::Device device, const TensorNameMap&
 }
 
 MtModel loadMtModel(const fs::path& dir, at::Device device, const TensorNameMap& names) {
+  if (isHfCheckpoint(dir)) return loadHfMtModel(dir, device);
   auto checkpoint = openCheckpoint(dir, WorkloadKind::Mt);
   MtModel model(checkpoint.config, 0, device, WeightInit::Uninitialized);
   fillParameters(model.namedParameters(), checkpoint.shards, names);

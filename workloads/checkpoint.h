@@ -45,6 +45,9 @@ void saveCheckpoint(const LmModel& model, const std::filesystem::path& dir,
 void saveCheckpoint(const MtModel& model, const std::filesystem::path& dir,
                     const CheckpointOptions& options = {});
 
+// A directory whose config.json has a "model_type" is a Hugging Face checkpoint: the three
+// functions below read it in its own layout (workloads/hf_checkpoint.h), `names` unused.
+//
 // The config.json of a checkpoint. InputError when it is missing, of another schema version, or
 // describes an impossible model.
 ModelConfig readCheckpointConfig(const std::filesystem::path& dir);

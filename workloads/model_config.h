@@ -29,6 +29,33 @@ struct ModelConfig {
   int64_t defaultSeqLen = 1;       // LM: tokens per sequence; MT: source tokens per sentence
   int64_t defaultDecodeSteps = 0;  // MT only
   bool needsLargeMachine = false;
+  // Numeric variants that checkpoints of other layouts need (workloads/hf_checkpoint.h); the
+  // defaults are moeprof's own models. MT: the sinusoidal position of the first token (NLLB-MoE
+  // and M2M100 count from pad id + 1) and whether embeddings are scaled by sqrt(d_model).
+  int64_t positionOffset = 0;
+  bool scaleEmbedding = true;
+  // Every MoE layer's output times this (NLLB-MoE at inference: 1 - moe_token_dropout).
+  double expertOutputScale = 1.0;
+  // Decoder-only variants (Mixtral, OLMoE, Qwen2-MoE; LM only, on the ATen path): RMSNorm
+  // without bias instead of LayerNorm, SwiGLU FFNs (silu(x gate) * (x up), then down) without
+  // biases, rotary positions instead of learned ones, grouped KV heads, an untied lm_head,
+  // RMSNorm on the whole query and key projections (OLMoE), and shared experts with a sigmoid
+  // gate (Qwen2-MoE).
+  bool rmsNorm = false;
+  double normEps = 1e-5;
+  bool swiGlu = false;
+  double ropeTheta = 0;  // 0: positions are learned (LM) or sinusoidal (MT)
+  int64_t kvHeads = 0;   // 0: as many as heads
+  bool qkvBias = true;
+  bool outBias = true;  // the attention output projection's
+  bool tiedOutput = true;
+  bool qkNorm = false;
+  // How the k gate weights of a token are normalized: as fairseq (raw for k = 1, summing to 1
+  // for k >= 2), always summing to 1 (Mixtral, norm_topk_prob), or the raw probabilities.
+  enum class GateNorm { Fairseq, Renormalize, Raw };
+  GateNorm gateNorm = GateNorm::Fairseq;
+  int64_t sharedExpertFfnDim = 0;  // 0: no shared expert
+  int64_t kvHeadCount() const { return kvHeads > 0 ? kvHeads : heads; }
 
   bool isMoeBlock(int64_t block) const { return moe && (block + 1) % moeEvery == 0; }
   int64_t moeBlocksPerStack() const { return moe ? layers / moeEvery : 0; }

@@ -16,7 +16,7 @@ Stack makeStack(const ModelConfig& config, WeightFactory& factory, bool cross,
     stack.blocks.push_back(factory.block(config, cross, moe, moe ? nextMoeLayerId : -1));
     if (moe) ++nextMoeLayerId;
   }
-  stack.finalNorm = factory.layerNorm(config.dModel);
+  stack.finalNorm = factory.norm(config, config.dModel);
   return stack;
 }
 
@@ -63,16 +63,18 @@ LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device, We
   TORCH_CHECK(config.workload == WorkloadKind::Lm, "LmModel needs an lm preset");
   WeightFactory factory(seed, device, init);
   embedding_ = factory.normal({config.vocab, config.dModel});
-  positions_ = factory.normal({config.maxPositions, config.dModel});
+  if (config.ropeTheta <= 0) positions_ = factory.normal({config.maxPositions, config.dModel});
   int64_t moeLayerId = 0;
   decoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
+  if (!config.tiedOutput) lmHead_ = factory.normal({config.vocab, config.dModel});
   weightBytes_ = factory.bytesCreated();
 }
 
 std::vector<NamedParameter> LmModel::namedParameters() const {
-  std::vector<NamedParameter> out{{"embed_tokens.weight", embedding_},
-                                  {"embed_positions.weight", positions_}};
+  std::vector<NamedParameter> out{{"embed_tokens.weight", embedding_}};
+  if (positions_.defined()) out.push_back({"embed_positions.weight", positions_});
   appendStackParameters(decoder_, "decoder.", out);
+  if (lmHead_.defined()) out.push_back({"lm_head.weight", lmHead_});
   return out;
 }
 
@@ -83,13 +85,16 @@ at::Tensor LmModel::forward(const at::Tensor& tokens, ForwardContext& context,
       caches && (*caches)[0].selfKeys.defined() ? (*caches)[0].selfKeys.size(1) : 0;
   TORCH_CHECK(past + tokens.size(1) <= config_.maxPositions, "sequence longer than the ",
               config_.maxPositions, " positions of ", config_.name);
-  auto x = at::embedding(embedding_, tokens) + positions_.narrow(0, past, tokens.size(1));
+  auto x = at::embedding(embedding_, tokens);
+  if (positions_.defined()) x = x + positions_.narrow(0, past, tokens.size(1));
   BlockInputs inputs;
   inputs.heads = config_.heads;
+  inputs.kvHeads = config_.kvHeadCount();
+  inputs.ropeTheta = config_.ropeTheta;
   inputs.causal = true;
   x = runStack(decoder_, x, inputs, caches, context);
   collector::PhaseScope scope(context.phases, collector::Phase::Other);
-  return at::matmul(x, embedding_.t());
+  return at::matmul(x, (lmHead_.defined() ? lmHead_ : embedding_).t());
 }
 
 MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device, WeightInit init)
@@ -111,9 +116,10 @@ std::vector<NamedParameter> MtModel::namedParameters() const {
 }
 
 at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const {
-  auto scaled = at::embedding(embedding_, tokens) * std::sqrt(static_cast<double>(config_.dModel));
-  return scaled +
-         sinusoidalPositions(firstPosition, tokens.size(1), config_.dModel, scaled.options());
+  auto scaled = at::embedding(embedding_, tokens);
+  if (config_.scaleEmbedding) scaled = scaled * std::sqrt(static_cast<double>(config_.dModel));
+  return scaled + sinusoidalPositions(firstPosition + config_.positionOffset, tokens.size(1),
+                                      config_.dModel, scaled.options());
 }
 
 at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) const {

@@ -48,8 +48,9 @@ class LmModel {
  private:
   ModelConfig config_;
   at::Tensor embedding_;  // (vocab, d)
-  at::Tensor positions_;  // (maxPositions, d)
+  at::Tensor positions_;  // (maxPositions, d); undefined with rotary positions
   Stack decoder_;
+  at::Tensor lmHead_;  // (vocab, d) when the output projection is not tied to embedding_
   int64_t weightBytes_ = 0;
 };
 

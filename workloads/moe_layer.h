@@ -13,6 +13,7 @@
 #include "kernels/gating.h"
 #include "kernels/static_dispatch.h"
 #include "workloads/gating_mode.h"
+#include "workloads/model_config.h"
 
 namespace moeprof::workloads {
 
@@ -76,6 +77,14 @@ struct MoeLayerWeights {
   int64_t topK = 2;
   at::Tensor router;  // (d_model, E)
   kernels::ExpertWeights experts;
+  double outputScale = 1.0;  // ModelConfig::expertOutputScale
+  // SwiGLU experts (ModelConfig::swiGlu): w1 is (E, d_model, 2 ffn), the gate projection's
+  // columns then the up projection's, b1 and b2 zero; they run on the ATen path.
+  bool swiGlu = false;
+  ModelConfig::GateNorm gateNorm = ModelConfig::GateNorm::Fairseq;
+  // A shared expert every token goes through, scaled by sigmoid(x sharedGate) (Qwen2-MoE).
+  kernels::ExpertWeights shared;  // E = 1, SwiGLU; undefined: none
+  at::Tensor sharedGate;          // (d_model, 1)
 };
 
 // x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.
@@ -83,9 +92,13 @@ at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, Forward
 
 // The experts phase from a buffered ExpertSource: only the experts with tokens are brought in,
 // in id order. `dispatched` holds the rows grouped by expert, tokensPerExpert[e] of them each.
-at::Tensor bufferedExperts(ExpertSource& source, int64_t moeLayer, const at::Tensor& layerInput,
-                           const at::Tensor& dispatched,
+at::Tensor bufferedExperts(ExpertSource& source, const MoeLayerWeights& layer,
+                           const at::Tensor& layerInput, const at::Tensor& dispatched,
                            const std::vector<int64_t>& tokensPerExpert);
+
+// A dense SwiGLU FFN sublayer (E = 1, w1 holding gate and up), timed as the experts phase.
+at::Tensor swiGluFfnForward(const kernels::ExpertWeights& ffn, const at::Tensor& x,
+                            ForwardContext& context);
 
 // A dense FFN sublayer (timed as the experts phase, so MoE and dense breakdowns line up).
 at::Tensor denseFfnForward(const kernels::ExpertWeights& ffn, const at::Tensor& x,

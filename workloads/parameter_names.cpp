@@ -12,7 +12,11 @@ void appendAttention(const AttentionWeights& attention, const std::string& prefi
                                                                       {"out_proj", &attention.out}};
   for (const auto& [name, linear] : projections) {
     out.push_back({prefix + name + ".weight", linear->weight});
-    out.push_back({prefix + name + ".bias", linear->bias});
+    if (linear->bias.defined()) out.push_back({prefix + name + ".bias", linear->bias});
+  }
+  if (attention.queryNorm.gamma.defined()) {
+    appendLayerNormParameters(attention.queryNorm, prefix + "q_norm.", out);
+    appendLayerNormParameters(attention.keyNorm, prefix + "k_norm.", out);
   }
 }
 
@@ -29,7 +33,7 @@ void appendExperts(const kernels::ExpertWeights& experts, const std::string& pre
 void appendLayerNormParameters(const LayerNormWeights& norm, const std::string& prefix,
                                std::vector<NamedParameter>& out) {
   out.push_back({prefix + "weight", norm.gamma});
-  out.push_back({prefix + "bias", norm.beta});
+  if (norm.beta.defined()) out.push_back({prefix + "bias", norm.beta});  // none: RMSNorm
 }
 
 void appendBlockParameters(const BlockWeights& block, const std::string& prefix,
@@ -44,6 +48,10 @@ void appendBlockParameters(const BlockWeights& block, const std::string& prefix,
   if (block.moe) {
     out.push_back({prefix + "moe.router.weight", block.moeFfn.router});
     appendExperts(block.moeFfn.experts, prefix + "moe.experts.", out);
+    if (block.moeFfn.shared.w1.defined()) {
+      appendExperts(block.moeFfn.shared, prefix + "moe.shared_expert.", out);
+      out.push_back({prefix + "moe.shared_expert_gate.weight", block.moeFfn.sharedGate});
+    }
   } else {
     appendExperts(block.denseFfn, prefix + "ffn.", out);
   }

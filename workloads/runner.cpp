@@ -281,6 +281,11 @@ std::filesystem::path expertFilePath(const ResolvedRun& run, const ExpertParalle
 template <typename Model, typename Pass>
 std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& recordingPass) {
   if (!m.run.buffering) return nullptr;
+  if (m.run.model.swiGlu) {  // the expert file's records are w1, b1, w2, b2 of one FFN width
+    throw InputError("--buffering: " + m.run.model.name +
+                     " has SwiGLU experts (Hugging Face decoder families), which the expert " +
+                     "store does not hold yet; allowed for it: --buffering off");
+  }
   const BufferingConfig& config = *m.run.buffering;
   std::vector<const kernels::ExpertWeights*> experts;
   StoreModel storeModel{{}, nextMoeLayers(m.run.model), m.run.model.topK};

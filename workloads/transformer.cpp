@@ -15,11 +15,45 @@ using collector::PhaseScope;
 namespace {
 
 at::Tensor linear(const LinearWeights& w, const at::Tensor& x) {
-  return at::matmul(x, w.weight).add_(w.bias);
+  auto y = at::matmul(x, w.weight);
+  return w.bias.defined() ? y.add_(w.bias) : y;
+}
+
+// Rotary positions (rotate-half form, as Llama/Mixtral in Hugging Face) on x: (B, T, heads x
+// head_dim), tokens at positions [start, start + T).
+at::Tensor rotary(const at::Tensor& x, int64_t start, int64_t heads, double theta) {
+  const int64_t b = x.size(0), t = x.size(1), headDim = x.size(2) / heads, half = headDim / 2;
+  auto options = x.options().dtype(at::kFloat);
+  auto inverseFrequency = at::reciprocal(
+      at::pow(theta, at::arange(0, headDim, 2, options) / static_cast<double>(headDim)));
+  auto angles = at::outer(at::arange(start, start + t, options), inverseFrequency);
+  auto doubled = at::cat({angles, angles}, 1).view({1, t, 1, headDim});
+  auto heads4 = x.reshape({b, t, heads, headDim});
+  auto rotated = at::cat({-heads4.narrow(3, half, half), heads4.narrow(3, 0, half)}, 3);
+  return (heads4 * doubled.cos() + rotated * doubled.sin()).reshape({b, t, heads * headDim});
+}
+
+// Grouped KV heads: query head h reads KV head h / (heads / kvHeads).
+at::Tensor repeatKv(const at::Tensor& x, int64_t kvHeads, int64_t heads) {
+  if (kvHeads == heads) return x;
+  const int64_t b = x.size(0), s = x.size(1), headDim = x.size(2) / kvHeads;
+  return x.reshape({b, s, kvHeads, 1, headDim})
+      .expand({b, s, kvHeads, heads / kvHeads, headDim})
+      .reshape({b, s, heads * headDim});
 }
 
 at::Tensor selfAttention(const AttentionWeights& w, const at::Tensor& x, const BlockInputs& in) {
   auto q = linear(w.query, x), k = linear(w.key, x), v = linear(w.value, x);
+  if (w.queryNorm.gamma.defined()) {
+    q = layerNorm(w.queryNorm, q);
+    k = layerNorm(w.keyNorm, k);
+  }
+  const int64_t kvHeads = in.kvHeads > 0 ? in.kvHeads : in.heads;
+  if (in.ropeTheta > 0) {
+    const int64_t past = in.cache && in.cache->selfKeys.defined() ? in.cache->selfKeys.size(1) : 0;
+    q = rotary(q, past, in.heads, in.ropeTheta);
+    k = rotary(k, past, kvHeads, in.ropeTheta);
+  }
   if (in.cache) {
     if (in.cache->selfKeys.defined()) {
       k = at::cat({in.cache->selfKeys, k}, 1);
@@ -28,6 +62,8 @@ at::Tensor selfAttention(const AttentionWeights& w, const at::Tensor& x, const B
     in.cache->selfKeys = k;
     in.cache->selfValues = v;
   }
+  k = repeatKv(k, kvHeads, in.heads);
+  v = repeatKv(v, kvHeads, in.heads);
   return linear(w.out, kernels::attention(q, k, v, in.heads, in.causal));
 }
 
@@ -50,15 +86,19 @@ at::Tensor crossAttention(const AttentionWeights& w, const at::Tensor& x, const 
 
 at::Tensor ffnSublayer(const BlockWeights& block, const at::Tensor& x, ForwardContext& context) {
   auto flat = x.reshape({-1, x.size(2)});
-  auto out = block.moe ? moeForward(block.moeFfn, flat, context)
-                       : denseFfnForward(block.denseFfn, flat, context);
+  auto out = block.moe      ? moeForward(block.moeFfn, flat, context)
+             : block.swiGlu ? swiGluFfnForward(block.denseFfn, flat, context)
+                            : denseFfnForward(block.denseFfn, flat, context);
   return out.view(x.sizes());
 }
 
 }  // namespace
 
 at::Tensor layerNorm(const LayerNormWeights& norm, const at::Tensor& x) {
-  return at::layer_norm(x, {x.size(-1)}, norm.gamma, norm.beta, 1e-5);
+  if (!norm.beta.defined()) {  // RMSNorm, in Hugging Face's order of operations
+    return norm.gamma * (x * at::rsqrt(x.pow(2).mean({-1}, /*keepdim=*/true).add(norm.eps)));
+  }
+  return at::layer_norm(x, {x.size(-1)}, norm.gamma, norm.beta, norm.eps);
 }
 
 at::Tensor blockForward(const BlockWeights& block, const at::Tensor& x, const BlockInputs& inputs,
@@ -101,6 +141,25 @@ LayerNormWeights WeightFactory::layerNorm(int64_t dim) {
   return {zeros({dim}).fill_(1.0), zeros({dim})};
 }
 
+LayerNormWeights WeightFactory::norm(const ModelConfig& config, int64_t dim) {
+  if (!config.rmsNorm) return layerNorm(dim);
+  return {zeros({dim}).fill_(1.0), at::Tensor(), config.normEps};
+}
+
+AttentionWeights WeightFactory::selfAttention(const ModelConfig& config) {
+  const int64_t d = config.dModel, kv = d / config.heads * config.kvHeadCount();
+  auto projection = [&](int64_t out, bool bias) {
+    return LinearWeights{normal({d, out}), bias ? zeros({out}) : at::Tensor()};
+  };
+  AttentionWeights a{projection(d, config.qkvBias), projection(kv, config.qkvBias),
+                     projection(kv, config.qkvBias), projection(d, config.outBias)};
+  if (config.qkNorm) {
+    a.queryNorm = norm(config, d);
+    a.keyNorm = norm(config, kv);
+  }
+  return a;
+}
+
 AttentionWeights WeightFactory::attention(int64_t dim) {
   return {linear(dim, dim), linear(dim, dim), linear(dim, dim), linear(dim, dim)};
 }
@@ -113,21 +172,34 @@ kernels::ExpertWeights WeightFactory::experts(int64_t count, int64_t dim, int64_
 BlockWeights WeightFactory::block(const ModelConfig& config, bool cross, bool moe,
                                   int64_t moeLayerId) {
   const int64_t d = config.dModel;
+  // SwiGLU FFNs hold gate and up side by side in w1 (workloads/moe_layer.h).
+  auto ffn = [&](int64_t count, int64_t width, bool swiGlu) {
+    if (!swiGlu) return experts(count, d, width);
+    return kernels::ExpertWeights{normal({count, d, 2 * width}), zeros({count, 2 * width}),
+                                  normal({count, width, d}), zeros({count, d})};
+  };
   BlockWeights b;
-  b.selfNorm = layerNorm(d);
-  b.self = attention(d);
+  b.selfNorm = norm(config, d);
+  b.self = selfAttention(config);
   b.hasCross = cross;
   if (cross) {
-    b.crossNorm = layerNorm(d);
+    b.crossNorm = norm(config, d);
     b.cross = attention(d);
   }
-  b.ffnNorm = layerNorm(d);
+  b.ffnNorm = norm(config, d);
   b.moe = moe;
+  b.swiGlu = config.swiGlu;
   if (moe) {
     b.moeFfn = {moeLayerId, config.topK, normal({d, config.numExperts}),
-                experts(config.numExperts, d, config.ffnDim)};
+                ffn(config.numExperts, config.ffnDim, config.swiGlu), config.expertOutputScale};
+    b.moeFfn.swiGlu = config.swiGlu;
+    b.moeFfn.gateNorm = config.gateNorm;
+    if (config.sharedExpertFfnDim > 0) {
+      b.moeFfn.shared = ffn(1, config.sharedExpertFfnDim, true);
+      b.moeFfn.sharedGate = normal({d, 1});
+    }
   } else {
-    b.denseFfn = experts(1, d, config.ffnDim);
+    b.denseFfn = ffn(1, config.ffnDim, config.swiGlu);
   }
   return b;
 }

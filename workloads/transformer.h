@@ -15,16 +15,19 @@ namespace moeprof::workloads {
 
 struct LinearWeights {
   at::Tensor weight;  // (in, out)
-  at::Tensor bias;    // (out)
+  at::Tensor bias;    // (out); undefined: no bias
 };
 
+// LayerNorm, or RMSNorm when beta is undefined.
 struct LayerNormWeights {
   at::Tensor gamma;
   at::Tensor beta;
+  double eps = 1e-5;
 };
 
 struct AttentionWeights {
   LinearWeights query, key, value, out;
+  LayerNormWeights queryNorm, keyNorm;  // defined for ModelConfig::qkNorm
 };
 
 struct BlockWeights {
@@ -35,6 +38,7 @@ struct BlockWeights {
   AttentionWeights cross;
   LayerNormWeights ffnNorm;
   bool moe = false;
+  bool swiGlu = false;              // denseFfn's w1 holds [gate | up], see MoeLayerWeights
   MoeLayerWeights moeFfn;           // when moe
   kernels::ExpertWeights denseFfn;  // when !moe (one "expert")
 };
@@ -48,6 +52,8 @@ struct BlockCache {
 
 struct BlockInputs {
   int64_t heads = 1;
+  int64_t kvHeads = 0;   // 0: as many as heads
+  double ropeTheta = 0;  // rotary positions when > 0 (counted from the cached keys)
   bool causal = false;
   BlockCache* cache = nullptr;             // null: no caching (full-sequence forward)
   const at::Tensor* encoderOut = nullptr;  // (B, T_source, d_model) for cross-attention
@@ -71,6 +77,8 @@ class WeightFactory {
   at::Tensor zeros(at::IntArrayRef shape);
   LinearWeights linear(int64_t in, int64_t out);
   LayerNormWeights layerNorm(int64_t dim);
+  LayerNormWeights norm(const ModelConfig& config, int64_t dim);  // LayerNorm or RMSNorm
+  AttentionWeights selfAttention(const ModelConfig& config);      // with the config's variants
   AttentionWeights attention(int64_t dim);
   kernels::ExpertWeights experts(int64_t count, int64_t dim, int64_t ffn);
   BlockWeights block(const ModelConfig& config, bool cross, bool moe, int64_t moeLayerId);

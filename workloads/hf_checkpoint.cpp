@@ -1,0 +1,352 @@
+#include "workloads/hf_checkpoint.h"
+
+#include <set>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "collector/atomic_file.h"
+#include "collector/errors.h"
+#include "workloads/checkpoint.h"
+#include "workloads/hf_layout.h"
+#include "workloads/safetensors_tensors.h"
+
+namespace moeprof::workloads {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string listOf(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 5;
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) {
+    text += (i ? ", '" : "'") + names[i] + "'";
+  }
+  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
+  return text;
+}
+
+std::vector<int64_t> storedShape(const HfTensorBinding& binding) {
+  auto sizes = binding.transposed ? binding.target.t().sizes() : binding.target.sizes();
+  return {sizes.begin(), sizes.end()};
+}
+
+const SafetensorsShards::Entry& checkedEntry(const SafetensorsShards& shards,
+                                             const std::string& name,
+                                             const std::vector<int64_t>& shape) {
+  const auto& entry = shards.at(name);
+  const std::string where = entry.file->path().string() + ": tensor '" + name + "'";
+  auto dtype = entry.tensor->dtype;
+  if (dtype != SafetensorsDtype::F32 && dtype != SafetensorsDtype::F16 &&
+      dtype != SafetensorsDtype::BF16) {
+    throw InputError(where + " has dtype " + dtypeName(dtype) + ", expected F32, F16 or BF16");
+  }
+  if (entry.tensor->shape != shape) {
+    throw InputError(where + " has shape " + c10::str(at::IntArrayRef(entry.tensor->shape)) +
+                     ", expected " + c10::str(at::IntArrayRef(shape)) + " (from config.json)");
+  }
+  return entry;
+}
+
+// All the layout's tensors there with their shapes and float dtypes, nothing else (tied copies
+// allowed); then the model is filled from them.
+void fillFromLayout(const HfLayout& layout, const SafetensorsShards& shards) {
+  std::vector<std::string> missing;
+  std::set<std::string> used;
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& binding : layout.tensors) {
+    shapes[binding.name] = storedShape(binding);
+    if (!shards.find(binding.name)) missing.push_back(binding.name);
+  }
+  if (!missing.empty()) {
+    throw InputError(shards.source().string() + ": missing tensors " + listOf(missing) +
+                     " that the model's config.json needs");
+  }
+  for (const auto& binding : layout.tensors) {
+    checkedEntry(shards, binding.name, shapes[binding.name]);
+    used.insert(binding.name);
+  }
+  for (const auto& copy : layout.tiedCopies) {
+    if (!shards.find(copy.name)) continue;
+    checkedEntry(shards, copy.name, shapes.at(copy.tiedTo));
+    used.insert(copy.name);
+  }
+  std::vector<std::string> extra;
+  for (const auto& [name, entry] : shards.tensors()) {
+    if (!used.count(name)) extra.push_back(name);
+  }
+  if (!extra.empty()) {
+    throw InputError(shards.source().string() + ": tensors " + listOf(extra) +
+                     " are not parameters of the model config.json describes");
+  }
+  for (const auto& binding : layout.tensors) {
+    const auto& entry = shards.at(binding.name);
+    copyTensorInto(*entry.file, *entry.tensor,
+                   binding.transposed ? binding.target.t() : binding.target);
+  }
+}
+
+// Whether the product of `factors` is at most `limit` (false on overflow).
+bool productAtMost(uint64_t limit, std::initializer_list<int64_t> factors) {
+  uint64_t product = 1;
+  for (int64_t factor : factors) {
+    if (__builtin_mul_overflow(product, static_cast<uint64_t>(factor), &product)) return false;
+  }
+  return product <= limit;
+}
+
+// The model is allocated before its tensors are matched; a config far larger than the weights
+// (corrupt or hostile) must not get that far. A few times the weights is allowed, so that a
+// config that is merely wrong gets the message naming the first tensor that differs.
+void checkConfigFitsWeights(const ModelConfig& c, const SafetensorsShards& shards) {
+  uint64_t elements = 0;
+  for (const auto& [name, entry] : shards.tensors()) elements += entry.tensor->elementCount();
+  const uint64_t limit = 4 * elements + (uint64_t{1} << 20);
+  bool fits = productAtMost(limit, {c.numExperts, c.dModel, c.ffnDim}) &&
+              productAtMost(limit, {c.vocab, c.dModel}) &&
+              productAtMost(limit, {c.maxPositions, c.dModel}) &&
+              productAtMost(limit, {c.dModel, c.dModel}) &&
+              productAtMost(limit, {c.layers, c.dModel});
+  if (!fits || static_cast<uint64_t>(c.parameterCount()) > limit) {
+    throw InputError(shards.source().string() + ": config.json describes a model of more " +
+                     "parameters than the " + std::to_string(elements) +
+                     " values its weight files hold");
+  }
+}
+
+json readConfigJson(const fs::path& dir) {
+  const fs::path path = dir / kCheckpointConfigName;
+  if (!fs::exists(path)) {
+    throw InputError(dir.string() + " is not a checkpoint: no " + kCheckpointConfigName);
+  }
+  json config = readJsonFile(path);
+  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string()) {
+    throw InputError(path.string() + ": not a Hugging Face config (no \"model_type\" string)");
+  }
+  return config;
+}
+
+std::string modelName(const fs::path& dir, HfFamily family) {
+  auto name = fs::absolute(dir).lexically_normal().filename().string();
+  if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  return name.empty() ? hfModelType(family) : name;
+}
+
+at::ScalarType scalarTypeFor(SafetensorsDtype dtype) {
+  if (dtype != SafetensorsDtype::F32 && dtype != SafetensorsDtype::F16 &&
+      dtype != SafetensorsDtype::BF16) {
+    throw std::invalid_argument(std::string("Hugging Face checkpoints are saved as F32, F16 or ") +
+                                "BF16, not " + dtypeName(dtype));
+  }
+  return scalarTypeOf(dtype);
+}
+
+const char* torchDtypeName(SafetensorsDtype dtype) {
+  return dtype == SafetensorsDtype::F16    ? "float16"
+         : dtype == SafetensorsDtype::BF16 ? "bfloat16"
+                                           : "float32";
+}
+
+}  // namespace
+
+HfConfigReader::HfConfigReader(const json& config, std::string source)
+    : config_(config), source_(std::move(source)) {}
+
+void HfConfigReader::fail(const std::string& problem) const {
+  throw InputError(source_ + ": " + problem);
+}
+
+int64_t HfConfigReader::integer(const char* key, int64_t min, int64_t max) const {
+  if (!config_.contains(key)) fail(std::string(key) + " is missing");
+  return integer(key, min, max, min);
+}
+
+int64_t HfConfigReader::integer(const char* key, int64_t min, int64_t max,
+                                int64_t byDefault) const {
+  if (!config_.contains(key) || config_[key].is_null()) return byDefault;
+  const auto& value = config_[key];
+  if (!value.is_number_integer() || value.get<int64_t>() < min || value.get<int64_t>() > max) {
+    fail(std::string(key) + " is " + value.dump() + ", allowed: an integer in [" +
+         std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return value.get<int64_t>();
+}
+
+double HfConfigReader::number(const char* key, double min, double max, double byDefault) const {
+  if (!config_.contains(key) || config_[key].is_null()) return byDefault;
+  const auto& value = config_[key];
+  if (!value.is_number() || !(value.get<double>() >= min && value.get<double>() <= max)) {
+    fail(std::string(key) + " is " + value.dump() + ", allowed: a number in [" +
+         std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return value.get<double>();
+}
+
+bool HfConfigReader::flag(const char* key, bool byDefault) const {
+  if (!config_.contains(key) || config_[key].is_null()) return byDefault;
+  if (!config_[key].is_boolean()) fail(std::string(key) + " is not true or false");
+  return config_[key].get<bool>();
+}
+
+std::string HfConfigReader::text(const char* key, const std::string& byDefault) const {
+  if (!config_.contains(key) || config_[key].is_null()) return byDefault;
+  if (!config_[key].is_string()) fail(std::string(key) + " is not a string");
+  return config_[key].get<std::string>();
+}
+
+void HfConfigReader::require(const char* key, bool supported, const std::string& value,
+                             const std::string& allowed) const {
+  if (!supported) {
+    fail(std::string(key) + " " + value + " is not supported by moeprof, allowed: " + allowed);
+  }
+}
+
+bool HfConfigReader::present(const char* key) const {
+  return config_.contains(key) && !config_[key].is_null();
+}
+
+bool HfConfigReader::emptyList(const char* key) const {
+  if (!present(key)) return true;
+  if (!config_[key].is_array()) fail(std::string(key) + " is not a list");
+  return config_[key].empty();
+}
+
+const char* hfModelType(HfFamily family) {
+  switch (family) {
+    case HfFamily::NllbMoe:
+      return "nllb-moe";
+    case HfFamily::Mixtral:
+      return "mixtral";
+    case HfFamily::Olmoe:
+      return "olmoe";
+    case HfFamily::Qwen2Moe:
+      return "qwen2_moe";
+  }
+  return "?";
+}
+
+HfFamily hfFamilyOf(const std::string& modelType, const std::string& source) {
+  if (modelType == "nllb_moe") return HfFamily::NllbMoe;  // the config class's own spelling
+  for (auto family : {HfFamily::NllbMoe, HfFamily::Mixtral, HfFamily::Olmoe, HfFamily::Qwen2Moe}) {
+    if (modelType == hfModelType(family)) return family;
+  }
+  throw InputError(source + ": model_type '" + modelType +
+                   "' is not supported, allowed: nllb-moe, mixtral, olmoe, qwen2_moe");
+}
+
+bool isHfCheckpoint(const fs::path& dir) {
+  const fs::path path = dir / kCheckpointConfigName;
+  if (!fs::is_regular_file(path)) return false;
+  json config = readJsonFile(path);
+  return config.is_object() && config.contains("model_type");
+}
+
+ModelConfig hfModelConfig(const json& config, const std::string& source) {
+  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string()) {
+    throw InputError(source + ": not a Hugging Face config (no \"model_type\" string)");
+  }
+  HfConfigReader reader(config, source);
+  const auto family = hfFamilyOf(config["model_type"].get<std::string>(), source);
+  auto c = family == HfFamily::NllbMoe ? nllbMoeModelConfig(reader)
+                                       : decoderMoeModelConfig(reader, family);
+  c.name = hfModelType(family);
+  c.description = std::string("Hugging Face ") + hfModelType(family) + " checkpoint";
+  return c;
+}
+
+ModelConfig readHfConfig(const fs::path& dir) {
+  const json file = readConfigJson(dir);
+  auto config = hfModelConfig(file, (dir / kCheckpointConfigName).string());
+  config.name = modelName(dir, hfFamilyOf(file["model_type"], dir.string()));
+  config.description += " (" + dir.string() + ")";
+  return config;
+}
+
+ModelConfig hfCompatibleConfig(const ModelConfig& config, HfFamily family) {
+  return family == HfFamily::NllbMoe ? nllbMoeCompatible(config)
+                                     : decoderMoeCompatible(config, family);
+}
+
+namespace {
+
+HfFamily familyOfDir(const fs::path& dir) {
+  return hfFamilyOf(readConfigJson(dir)["model_type"].get<std::string>(),
+                    (dir / kCheckpointConfigName).string());
+}
+
+HfLayout layoutOf(const std::vector<NamedParameter>& parameters, HfFamily family) {
+  return family == HfFamily::NllbMoe ? nllbMoeLayout(parameters)
+                                     : decoderMoeLayout(parameters, family);
+}
+
+template <typename Model>
+Model loadModel(const fs::path& dir, at::Device device, WorkloadKind kind) {
+  auto config = readHfConfig(dir);
+  if (config.workload != kind) {
+    throw InputError(dir.string() + " holds an " + std::string(workloadName(config.workload)) +
+                     " model, not an " + workloadName(kind) + " model");
+  }
+  auto shards = SafetensorsShards::open(dir);
+  checkConfigFitsWeights(config, shards);
+  Model model(config, 0, device, WeightInit::Uninitialized);
+  fillFromLayout(layoutOf(model.namedParameters(), familyOfDir(dir)), shards);
+  return model;
+}
+
+template <typename Model>
+void saveModel(const Model& model, const fs::path& dir, HfFamily family,
+               const HfSaveOptions& options) {
+  const auto type = scalarTypeFor(options.dtype);
+  for (const auto& parameter : model.namedParameters()) {
+    if (!parameter.tensor.defined()) {
+      throw std::invalid_argument("cannot save " + model.config().name + ": parameter '" +
+                                  parameter.name + "' is not held by the model (experts dropped?)");
+    }
+  }
+  json config = family == HfFamily::NllbMoe ? nllbMoeConfigJson(model.config())
+                                            : decoderMoeConfigJson(model.config(), family);
+  config["torch_dtype"] = torchDtypeName(options.dtype);
+  std::vector<NamedTensor> tensors;
+  for (const auto& binding : layoutOf(model.namedParameters(), family).tensors) {
+    auto stored = binding.transposed ? binding.target.t() : binding.target;
+    tensors.push_back({binding.name, stored.to(at::kCPU, type).contiguous()});
+  }
+  // config.json goes first, so an interrupted save leaves no config.json beside weights that do
+  // not match it; it is written again, complete, at the end.
+  fs::create_directories(dir);
+  fs::remove(dir / kCheckpointConfigName);
+  saveTensorsSharded(dir, tensors, {{"format", "pt"}}, options.sharding);
+  collector::writeFileAtomically(dir / kCheckpointConfigName, config.dump(2) + "\n");
+}
+
+}  // namespace
+
+LmModel loadHfLmModel(const fs::path& dir, at::Device device) {
+  return loadModel<LmModel>(dir, device, WorkloadKind::Lm);
+}
+
+MtModel loadHfMtModel(const fs::path& dir, at::Device device) {
+  return loadModel<MtModel>(dir, device, WorkloadKind::Mt);
+}
+
+void saveHfCheckpoint(const MtModel& model, const fs::path& dir, HfFamily family,
+                      const HfSaveOptions& options) {
+  if (family != HfFamily::NllbMoe) {
+    throw std::invalid_argument(std::string("an MT model cannot be saved as ") +
+                                hfModelType(family) + ", a decoder-only family");
+  }
+  saveModel(model, dir, family, options);
+}
+
+void saveHfCheckpoint(const LmModel& model, const fs::path& dir, HfFamily family,
+                      const HfSaveOptions& options) {
+  if (family == HfFamily::NllbMoe) {
+    throw std::invalid_argument("an LM model cannot be saved as nllb-moe, an encoder-decoder");
+  }
+  saveModel(model, dir, family, options);
+}
+
+}  // namespace moeprof::workloads

@@ -1,0 +1,69 @@
+#pragma once
+// Hugging Face checkpoints (a directory with `config.json` holding a "model_type", and the
+// weights as `model.safetensors` or shards with `model.safetensors.index.json`) mapped onto the
+// workload models. Supported: NLLB-MoE (`nllb-moe`, NllbMoeForConditionalGeneration) onto
+// MtModel; Mixtral (`mixtral`), OLMoE (`olmoe`) and Qwen2-MoE (`qwen2_moe`, with its shared
+// expert) onto LmModel. The mapping renames tensors, transposes linear weights (PyTorch's
+// (out, in) against moeprof's (in, out)), splits and stacks experts, and sets the ModelConfig
+// variants that make the model compute what the Hugging Face modelling code computes (position
+// offset, embedding scale, expert output scale; RMSNorm, SwiGLU, rotary positions, grouped KV
+// heads, gate normalization, ...). Weights may be F32, F16 or BF16; F16 and BF16 widen exactly.
+// Not modelled: padding (attention masks, pad positions) and sliding windows.
+// Configs with options moeprof does not implement are refused with an InputError naming them.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "workloads/model_config.h"
+#include "workloads/models.h"
+#include "workloads/safetensors.h"
+#include "workloads/safetensors_shards.h"
+
+namespace moeprof::workloads {
+
+// The checkpoint layouts moeprof reads and writes besides its own.
+enum class HfFamily { NllbMoe, Mixtral, Olmoe, Qwen2Moe };
+
+// The model_type Hugging Face writes for the family ("nllb-moe", "mixtral", ...).
+const char* hfModelType(HfFamily family);
+// The family of a model_type; InputError naming the value and the supported ones otherwise.
+HfFamily hfFamilyOf(const std::string& modelType, const std::string& source);
+
+// Whether `dir` holds a Hugging Face checkpoint: a config.json that is a JSON object with a
+// "model_type" (moeprof's own checkpoints have none). False when there is no config.json;
+// InputError when it is not valid JSON.
+bool isHfCheckpoint(const std::filesystem::path& dir);
+
+// The ModelConfig of an HF config.json (its parsed contents; `source` names it in errors).
+ModelConfig hfModelConfig(const nlohmann::json& config, const std::string& source);
+ModelConfig readHfConfig(const std::filesystem::path& dir);
+
+// `config` with the architecture variants of `family` (Hugging Face's defaults where the family
+// has options), so that a model built from it in memory can be saved in that layout. NLLB-MoE:
+// positions from pad id 1 + 1, expert outputs times 1 - moe_token_dropout 0.2. Decoder-only
+// families: every block MoE, RMSNorm, SwiGLU, rotary positions, untied lm_head; Mixtral with
+// half as many KV heads as heads and renormalized gates, OLMoE with query/key norms and raw
+// gates, Qwen2-MoE with q/k/v biases, raw gates and a shared expert twice the expert width.
+ModelConfig hfCompatibleConfig(const ModelConfig& config, HfFamily family);
+
+// Loads an HF checkpoint onto `device`. Every tensor the layout needs must be there with the
+// shape config.json implies and a float dtype; nothing else may be (tied copies of the shared
+// embedding excepted). Otherwise an InputError names the tensor and the file.
+MtModel loadHfMtModel(const std::filesystem::path& dir, at::Device device = at::kCPU);
+LmModel loadHfLmModel(const std::filesystem::path& dir, at::Device device = at::kCPU);
+
+struct HfSaveOptions {
+  SafetensorsDtype dtype = SafetensorsDtype::F32;  // F32, F16 or BF16 (rounded to nearest)
+  ShardingOptions sharding;
+};
+
+// Writes `model` in the family's layout into `dir` (created when missing): weights, then
+// config.json, each atomically. Throws std::invalid_argument when the model's config cannot be
+// expressed in that layout (see hfCompatibleConfig) or its experts were dropped.
+void saveHfCheckpoint(const MtModel& model, const std::filesystem::path& dir, HfFamily family,
+                      const HfSaveOptions& options = {});
+void saveHfCheckpoint(const LmModel& model, const std::filesystem::path& dir, HfFamily family,
+                      const HfSaveOptions& options = {});
+
+}  // namespace moeprof::workloads
