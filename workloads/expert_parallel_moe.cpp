@@ -190,10 +190,10 @@ at::Tensor parallelDynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
     auto expertOrder = longTensor(receive.expertOrder).to(x.device());
     auto grouped = received.index_select(0, expertOrder);
     // With Expert Buffering, this rank's store holds its local experts (local ids).
-    auto expertOut = context.experts ? bufferedExperts(*context.experts, layer.moeLayerId, x,
-                                                       grouped, receive.tokensPerLocalExpert)
-                                     : kernels::groupedExpertFfn(layer.experts, grouped,
-                                                                 receive.tokensPerLocalExpert);
+    auto expertOut =
+        context.experts
+            ? bufferedExperts(*context.experts, layer, x, grouped, receive.tokensPerLocalExpert)
+            : kernels::groupedExpertFfn(layer.experts, grouped, receive.tokensPerLocalExpert);
     results = at::empty_like(expertOut).index_copy_(0, expertOrder, expertOut);
   }
   received.reset();
