@@ -36,6 +36,8 @@ int runMain(int argc, char** argv) {
       addCorpusCommand);
   add("tokenizer", "Train a SentencePiece tokenizer, or encode/decode with any SentencePiece model",
       addTokenizerCommand);
+  add("train", "Train a small MoE LM or MT model on the corpus into a checkpoint (cached)",
+      addTrainCommand);
 
   try {
     app.parse(argc, argv);

@@ -25,5 +25,6 @@ Action addExportCommand(CLI::App& app);
 Action addSimulateCommand(CLI::App& app);
 Action addCorpusCommand(CLI::App& app);
 Action addTokenizerCommand(CLI::App& app);
+Action addTrainCommand(CLI::App& app);
 
 }  // namespace moeprof::cli

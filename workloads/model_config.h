@@ -29,6 +29,8 @@ struct ModelConfig {
   int64_t defaultSeqLen = 1;       // LM: tokens per sequence; MT: source tokens per sentence
   int64_t defaultDecodeSteps = 0;  // MT only
   bool needsLargeMachine = false;
+  // Every MoE layer followed by another in its stack has a trained pre-gate (MoeLayerWeights).
+  bool pregates = false;
 
   bool isMoeBlock(int64_t block) const { return moe && (block + 1) % moeEvery == 0; }
   int64_t moeBlocksPerStack() const { return moe ? layers / moeEvery : 0; }

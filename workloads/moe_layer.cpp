@@ -93,6 +93,7 @@ at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, Forward
     gating = kernels::topKGating(at::matmul(x, layer.router), layer.topK);
   }
   context.counters.expertRowsNeeded += x.size(0) * layer.topK;
+  if (context.layerTraces) context.layerTraces->push_back({layer.moeLayerId, x, gating});
   return context.gating == GatingMode::Static ? staticMoe(layer, x, gating, context)
                                               : dynamicMoe(layer, x, gating, context);
 }

@@ -33,6 +33,14 @@ struct MoeCounters {
 
 class ExpertParallelism;
 
+// What one MoE layer call saw, kept for training: the layer's input and its routing decision
+// (the load-balancing loss and pre-gate targets are computed from them, with autograd intact).
+struct MoeLayerTrace {
+  int64_t moeLayerId = 0;
+  at::Tensor input;  // (S, d_model)
+  kernels::TopKGating gating;
+};
+
 // Receives the routing decision of every MoE layer call.
 class RoutingObserver {
  public:
@@ -68,6 +76,7 @@ struct ForwardContext {
   // Set on an expert-parallel rank: the layers' weights hold only this rank's experts and
   // tokens travel to their experts' ranks (workloads/expert_parallel_moe.h).
   ExpertParallelism* parallel = nullptr;
+  std::vector<MoeLayerTrace>* layerTraces = nullptr;  // training: every MoE call appended
   MoeCounters counters;
 };
 
@@ -76,6 +85,10 @@ struct MoeLayerWeights {
   int64_t topK = 2;
   at::Tensor router;  // (d_model, E)
   kernels::ExpertWeights experts;
+  // Trained pre-gate (Pre-gated MoE): applied to this layer's input, it predicts the top-k
+  // experts of the next MoE layer of the same stack, (d_model, E_next). Undefined when the
+  // checkpoint has none or this is the stack's last MoE layer.
+  at::Tensor pregate;
 };
 
 // x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.

@@ -44,6 +44,9 @@ void appendBlockParameters(const BlockWeights& block, const std::string& prefix,
   if (block.moe) {
     out.push_back({prefix + "moe.router.weight", block.moeFfn.router});
     appendExperts(block.moeFfn.experts, prefix + "moe.experts.", out);
+    if (block.moeFfn.pregate.defined()) {
+      out.push_back({prefix + "moe.pregate.weight", block.moeFfn.pregate});
+    }
   } else {
     appendExperts(block.denseFfn, prefix + "ffn.", out);
   }
