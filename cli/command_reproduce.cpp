@@ -56,8 +56,9 @@ struct ReproduceCommand {
       o.resumeIfPossible = true;  // an interrupted reproduction continues its training
       TerminalProgress progress;
       const std::string name = workloads::workloadName(kind);
-      auto outcome = workloads::training::trainModel(
-          o, [&](const std::string& status) { progress.update("training " + name + ": " + status); });
+      auto outcome = workloads::training::trainModel(o, [&](const std::string& status) {
+        progress.update("training " + name + ": " + status);
+      });
       progress.finish();
       const auto& r = outcome.report;
       std::cerr << (outcome.reused ? "using trained " : "trained ") << name << " model "
@@ -134,8 +135,9 @@ Action addReproduceCommand(CLI::App& app) {
   app.add_flag("--force", command->force, "replace an earlier reproduction in --out");
   app.add_flag("--random-weights-only", command->randomOnly,
                "--scale cpu: skip training and characterize random weights only");
-  app.add_option("--corpus", command->corpus,
-                 "corpus for training (default: the cache of `moeprof corpus`, built when missing)");
+  app.add_option(
+      "--corpus", command->corpus,
+      "corpus for training (default: the cache of `moeprof corpus`, built when missing)");
   return [command] { return command->execute(); };
 }
 

@@ -159,9 +159,9 @@ ModelConfig checkpointModel(const RunOptions& in, RunOptions& out) {
   }
   ModelConfig model = readCheckpointConfig(in.checkpoint);
   if (in.workload && *in.workload != model.workload) {
-    throw InputError("--workload " + std::string(workloadName(*in.workload)) + " but --checkpoint " +
-                     in.checkpoint.string() + " holds an " + workloadName(model.workload) +
-                     " model");
+    throw InputError("--workload " + std::string(workloadName(*in.workload)) +
+                     " but --checkpoint " + in.checkpoint.string() + " holds an " +
+                     workloadName(model.workload) + " model");
   }
   const auto tokenizer = in.checkpoint / "tokenizer.model";
   if (in.text.given() && in.text.tokenizer.empty() && std::filesystem::exists(tokenizer)) {

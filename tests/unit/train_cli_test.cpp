@@ -62,7 +62,7 @@ TEST_F(TrainCliTest, BadInputsExitTwoAndWriteNothing) {
     std::string args, mentions;
   };
   const Case cases[] = {
-      {train("--size huge --out " + path("x")), "huge"},
+      {"train --size huge --corpus " + path("corpus") + " --out " + path("x"), "huge"},
       {train("--steps 0 --out " + path("x")), "--steps 0"},
       {train("--workload xx --out " + path("x")), "xx"},
       {train("--resume --out " + path("x")), "--resume"},
@@ -74,8 +74,7 @@ TEST_F(TrainCliTest, BadInputsExitTwoAndWriteNothing) {
   for (const auto& c : cases) {
     auto result = runMoeprof(c.args);
     EXPECT_EQ(result.exitCode, 2) << c.args << "\n" << result.output;
-    EXPECT_NE(result.output.find(c.mentions), std::string::npos) << c.args << "\n"
-                                                                 << result.output;
+    EXPECT_NE(result.output.find(c.mentions), std::string::npos) << c.args << "\n" << result.output;
     EXPECT_FALSE(fs::exists(dir_ / "x")) << c.args;
   }
 }

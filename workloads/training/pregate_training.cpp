@@ -54,8 +54,8 @@ nlohmann::json pregateAccuracy(TrainableModel& model, const std::vector<TokenBat
     for (auto [n, next] : pairs) {
       const auto& input = traced.at(layers[n]->moeLayerId)->input;
       const auto& truth = traced.at(layers[next]->moeLayerId)->gating.expertIds;
-      routerHits += matches(std::get<1>(at::topk(at::matmul(input, layers[next]->router), k, 1)),
-                            truth);
+      routerHits +=
+          matches(std::get<1>(at::topk(at::matmul(input, layers[next]->router), k, 1)), truth);
       if (trained) {
         trainedHits +=
             matches(std::get<1>(at::topk(at::matmul(input, layers[n]->pregate), k, 1)), truth);
@@ -72,8 +72,8 @@ nlohmann::json pregateAccuracy(TrainableModel& model, const std::vector<TokenBat
   return out;
 }
 
-nlohmann::json trainPregates(TrainableModel& model, const TrainingData& data,
-                             const TrainPlan& plan, uint64_t seed, const TrainProgress& progress) {
+nlohmann::json trainPregates(TrainableModel& model, const TrainingData& data, const TrainPlan& plan,
+                             uint64_t seed, const TrainProgress& progress) {
   auto pairs = pregatePairs(model.config());
   model.addPregates();
   auto layers = model.moeLayers();

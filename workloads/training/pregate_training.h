@@ -27,7 +27,7 @@ nlohmann::json pregateAccuracy(TrainableModel& model, const std::vector<TokenBat
 
 // Adds pre-gates to the model and trains them for plan.pregateSteps steps; returns
 // {"steps", "final_loss", "mode"}.
-nlohmann::json trainPregates(TrainableModel& model, const TrainingData& data,
-                             const TrainPlan& plan, uint64_t seed, const TrainProgress& progress);
+nlohmann::json trainPregates(TrainableModel& model, const TrainingData& data, const TrainPlan& plan,
+                             uint64_t seed, const TrainProgress& progress);
 
 }  // namespace moeprof::workloads::training

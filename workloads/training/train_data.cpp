@@ -103,10 +103,10 @@ TrainingData TrainingData::load(WorkloadKind workload, const fs::path& corpusDir
   if (special.eos >= 0) data.eos_ = special.eos;
   if (special.pad >= 0) data.pad_ = special.pad;
   if (mt) {
-    data.mtTrain_ = mtPairs(tokenizer, corpusDir, "train", limits, limits.trainTokensPerPart,
-                            data.eos_);
-    data.mtValid_ = mtPairs(tokenizer, corpusDir, "valid", limits, limits.validTokensPerPart,
-                            data.eos_);
+    data.mtTrain_ =
+        mtPairs(tokenizer, corpusDir, "train", limits, limits.trainTokensPerPart, data.eos_);
+    data.mtValid_ =
+        mtPairs(tokenizer, corpusDir, "valid", limits, limits.validTokensPerPart, data.eos_);
     if (data.mtTrain_.empty() || data.mtValid_.empty()) {
       throw InputError("the corpus " + corpusDir.string() + " holds no MT pairs to train on");
     }
@@ -179,7 +179,8 @@ std::vector<TokenBatch> TrainingData::validBatches(int64_t batch, int64_t seqLen
     for (size_t i = 0; i < mtValid_.size() && static_cast<int64_t>(batches.size()) < maxBatches;
          i += batch) {
       std::vector<const MtPairIds*> pairs;
-      for (size_t j = i; j < std::min(mtValid_.size(), i + batch); ++j) pairs.push_back(&mtValid_[j]);
+      for (size_t j = i; j < std::min(mtValid_.size(), i + batch); ++j)
+        pairs.push_back(&mtValid_[j]);
       batches.push_back(mtBatch(pairs));
     }
     return batches;
@@ -192,8 +193,8 @@ std::vector<TokenBatch> TrainingData::validBatches(int64_t batch, int64_t seqLen
     std::vector<int64_t> input(lmValid_.begin() + at, lmValid_.begin() + at + rows * seqLen);
     std::vector<int64_t> target(lmValid_.begin() + at + 1,
                                 lmValid_.begin() + at + rows * seqLen + 1);
-    batches.push_back({at::Tensor(), longTensor(input, rows), longTensor(target, rows),
-                       rows * seqLen});
+    batches.push_back(
+        {at::Tensor(), longTensor(input, rows), longTensor(target, rows), rows * seqLen});
   }
   return batches;
 }

@@ -28,7 +28,7 @@ struct TokenBatch {
 
 // How much of the corpus to tokenize (it holds far more than a few minutes of training uses).
 struct CorpusLimits {
-  int64_t trainTokensPerPart = 1'500'000;  // per LM domain or MT language
+  int64_t trainTokensPerPart = 400'000;  // per LM domain or MT language
   int64_t validTokensPerPart = 12'000;
   int64_t maxSourceTokens = 32;  // MT: longer pairs are cut (source) or skipped (target)
   int64_t maxTargetTokens = 32;

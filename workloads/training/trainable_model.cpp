@@ -18,9 +18,7 @@ class ModelAdapter : public TrainableModel {
  public:
   explicit ModelAdapter(Model model) : model_(std::move(model)) {}
   at::Tensor lossSum(const TokenBatch& batch, ForwardContext& context) const override;
-  std::vector<NamedParameter> namedParameters() const override {
-    return model_.namedParameters();
-  }
+  std::vector<NamedParameter> namedParameters() const override { return model_.namedParameters(); }
   std::vector<MoeLayerWeights*> moeLayers() override { return model_.moeLayers(); }
   const ModelConfig& config() const override { return model_.config(); }
   void addPregates() override { model_.addPregates(); }

@@ -139,9 +139,12 @@ void saveState(const TrainableModel& model, const AdamW& optimizer, const Progre
   std::vector<NamedTensor> state;
   for (const auto& s : optimizer.state()) state.push_back({s.name, s.tensor});
   saveTensors(dir / kOptimizerStateName, state, {{"moeprof_checkpoint_id", id}});
-  json j{{"schema_version", kTrainSchemaVersion}, {"checkpoint_id", id},
-         {"plan", plan},  {"step", progress.step},
-         {"tokens", progress.tokens}, {"seconds", progress.seconds},
+  json j{{"schema_version", kTrainSchemaVersion},
+         {"checkpoint_id", id},
+         {"plan", plan},
+         {"step", progress.step},
+         {"tokens", progress.tokens},
+         {"seconds", progress.seconds},
          {"loss_curve", progress.curve}};
   collector::writeFileAtomically(dir / kTrainStateName, j.dump(1) + "\n");
 }
@@ -166,7 +169,8 @@ Progress restoreState(const fs::path& dir, const json& plan, AdamW& optimizer) {
                      " come from different saves; train again without --resume");
   }
   std::vector<NamedParameter> state;
-  for (const auto& tensor : file.tensors()) state.push_back({tensor.name, loadTensor(file, tensor)});
+  for (const auto& tensor : file.tensors())
+    state.push_back({tensor.name, loadTensor(file, tensor)});
   Progress progress;
   progress.step = j.at("step").get<int64_t>();
   progress.tokens = j.at("tokens").get<int64_t>();
@@ -179,8 +183,7 @@ Progress restoreState(const fs::path& dir, const json& plan, AdamW& optimizer) {
 std::string stepLine(int64_t step, int64_t steps, double loss, double aux, double tokensPerS) {
   char line[160];
   std::snprintf(line, sizeof line, "step %lld/%lld  loss %.3f  balance %.3f  %.0f tok/s",
-                static_cast<long long>(step), static_cast<long long>(steps), loss, aux,
-                tokensPerS);
+                static_cast<long long>(step), static_cast<long long>(steps), loss, aux, tokensPerS);
   return line;
 }
 
@@ -247,7 +250,8 @@ TrainPlan planTraining(const TrainOptions& options, int64_t vocab) {
 }
 
 fs::path defaultModelDirectory(WorkloadKind workload, const std::string& size) {
-  return text::moeprofCacheDirectory() / "models" / (std::string(workloadName(workload)) + "-" + size);
+  return text::moeprofCacheDirectory() / "models" /
+         (std::string(workloadName(workload)) + "-" + size);
 }
 
 fs::path resolvedTrainDirectory(const TrainOptions& options) {
@@ -260,7 +264,8 @@ bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
     json report = readJson(dir / kTrainReportName);
     const json& plan = report.at("plan");
     auto defaults = sizeDefaults(options.workload, options.size);
-    return plan.at("workload") == workloadName(options.workload) && plan.at("size") == options.size &&
+    return plan.at("workload") == workloadName(options.workload) &&
+           plan.at("size") == options.size &&
            plan.at("steps") == options.steps.value_or(defaults.steps) &&
            plan.at("batch") == options.batch.value_or(defaults.batch) &&
            plan.at("lr") == options.lr.value_or(defaults.lr) && plan.at("seed") == options.seed &&

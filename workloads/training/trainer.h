@@ -28,10 +28,10 @@ struct TrainOptions {
   std::optional<int64_t> steps, batch;
   std::optional<double> lr;
   uint64_t seed = 1;
-  std::filesystem::path out;     // empty: defaultModelDirectory()
-  std::filesystem::path corpus;  // empty: the default corpus, built when missing
-  bool resume = false;           // continue the checkpoint in `out` (must exist)
-  bool resumeIfPossible = false;  // continue when there is one, else start (reproduce)
+  std::filesystem::path out;         // empty: defaultModelDirectory()
+  std::filesystem::path corpus;      // empty: the default corpus, built when missing
+  bool resume = false;               // continue the checkpoint in `out` (must exist)
+  bool resumeIfPossible = false;     // continue when there is one, else start (reproduce)
   std::optional<int64_t> stopAfter;  // save and stop after this step (train in pieces)
   bool pregates = false;
   int64_t threads = 0;  // 0: one per core
