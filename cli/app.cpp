@@ -40,6 +40,8 @@ int runMain(int argc, char** argv) {
       "Routing statistics of runs (skew, idle experts, locality, similarity, cache and "
       "placement replay) beside the paper's, with synthetic Zipf routing for comparison",
       addCharacterizeCommand);
+  add("train", "Train a small MoE LM or MT model on the corpus into a checkpoint (cached)",
+      addTrainCommand);
 
   try {
     app.parse(argc, argv);

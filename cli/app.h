@@ -26,5 +26,6 @@ Action addSimulateCommand(CLI::App& app);
 Action addCorpusCommand(CLI::App& app);
 Action addTokenizerCommand(CLI::App& app);
 Action addCharacterizeCommand(CLI::App& app);
+Action addTrainCommand(CLI::App& app);
 
 }  // namespace moeprof::cli

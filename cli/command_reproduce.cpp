@@ -1,10 +1,13 @@
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli/app.h"
+#include "cli/progress.h"
 #include "cli/sweep.h"
 #include "collector/errors.h"
 #include "reports/gating_report.h"
+#include "workloads/training/trainer.h"
 
 namespace moeprof::cli {
 
@@ -19,6 +22,10 @@ struct ReproduceCommand {
   int64_t threads = 0;
   bool force = false;
   std::filesystem::path out = "runs/reproduce";
+  bool randomOnly = false;
+  std::filesystem::path corpus;
+  // --scale cpu: the trained default models (lm, mt), their checkpoint directories.
+  std::map<std::string, std::filesystem::path> checkpoints;
 
   workloads::RunOptions point(const std::string& preset, int64_t batch,
                               workloads::GatingMode gating) const {
@@ -31,10 +38,38 @@ struct ReproduceCommand {
     return o;
   }
 
-  std::vector<workloads::RunOptions> plan() const {
+  void checkScale() const {
     if (scale != "cpu" && scale != "tiny" && scale != "paper") {
       throw InputError("--scale '" + scale + "' is not one of: cpu, tiny, paper");
     }
+  }
+
+  // At --scale cpu the characterized models are trained on the corpus (once, then cached);
+  // random weights stay as a labelled comparison.
+  void trainMissingModels() {
+    if (scale != "cpu" || randomOnly) return;
+    for (auto kind : {workloads::WorkloadKind::Lm, workloads::WorkloadKind::Mt}) {
+      workloads::training::TrainOptions o;
+      o.workload = kind;
+      o.threads = threads;
+      o.corpus = corpus;
+      o.resumeIfPossible = true;  // an interrupted reproduction continues its training
+      TerminalProgress progress;
+      const std::string name = workloads::workloadName(kind);
+      auto outcome = workloads::training::trainModel(o, [&](const std::string& status) {
+        progress.update("training " + name + ": " + status);
+      });
+      progress.finish();
+      const auto& r = outcome.report;
+      std::cerr << (outcome.reused ? "using trained " : "trained ") << name << " model "
+                << outcome.dir.string() << ": val perplexity " << r.at("val_perplexity").dump()
+                << " (unigram " << r.at("unigram_perplexity").dump() << ")\n";
+      checkpoints[name] = outcome.dir;
+    }
+  }
+
+  std::vector<workloads::RunOptions> plan() const {
+    checkScale();
     using workloads::GatingMode;
     std::vector<workloads::RunOptions> runs;
     const std::pair<const char*, std::vector<int64_t>> workloads[] = {{"lm", {8}}, {"mt", {8, 48}}};
@@ -42,6 +77,13 @@ struct ReproduceCommand {
       std::string moe = std::string(workload) + "-" + scale;
       std::string dense = std::string(workload) + "-dense-" + scale;
       for (int64_t batch : batches) {
+        if (auto it = checkpoints.find(workload); it != checkpoints.end()) {
+          for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+            auto o = point("", batch, gating);
+            o.checkpoint = it->second;
+            runs.push_back(o);
+          }
+        }
         runs.push_back(point(moe, batch, GatingMode::Static));
         runs.push_back(point(moe, batch, GatingMode::Dynamic));
       }
@@ -50,8 +92,26 @@ struct ReproduceCommand {
     return runs;
   }
 
-  int execute() const {
+  // Which rows are the trained models and which random weights, in every table.
+  void labelWeights(std::vector<analysis::PhasePoint>& points) const {
+    if (checkpoints.empty()) return;
+    for (auto& p : points) {
+      if (p.gating == "none") continue;
+      bool trained = p.preset.find("-" + scale) == std::string::npos;
+      p.preset += trained ? " (trained)" : " (random weights)";
+    }
+  }
+
+  int execute() {
+    checkScale();
+    if (!force && std::filesystem::exists(out / "summary.json")) {
+      throw InputError("--out '" + out.string() +
+                       "' already holds a sweep (summary.json); choose a new directory or pass "
+                       "--force");  // before minutes of training
+    }
+    trainMissingModels();
     auto points = executeSweep(plan(), out, force);
+    labelWeights(points);
     writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points);
     std::cout << reports::reproductionTable(points).toText() << "\n"
               << reports::sweepTable(points).toText()
@@ -73,6 +133,11 @@ Action addReproduceCommand(CLI::App& app) {
   app.add_option("--out", command->out, "directory for the runs and the report")
       ->capture_default_str();
   app.add_flag("--force", command->force, "replace an earlier reproduction in --out");
+  app.add_flag("--random-weights-only", command->randomOnly,
+               "--scale cpu: skip training and characterize random weights only");
+  app.add_option(
+      "--corpus", command->corpus,
+      "corpus for training (default: the cache of `moeprof corpus`, built when missing)");
   return [command] { return command->execute(); };
 }
 

@@ -10,6 +10,9 @@ void RunFlags::addTo(CLI::App& app) {
   app.add_option("--workload", workload_, "lm (decoder-only LM) or mt (encoder-decoder MT)");
   app.add_option("--preset", o.preset,
                  "model preset (see `moeprof presets`); default lm-cpu/mt-cpu");
+  app.add_option("--checkpoint", o.checkpoint,
+                 "run a checkpoint's weights (a directory from `moeprof train` or "
+                 "saveCheckpoint); its config.json gives the model, so no --preset");
   capacityFactorOption_ = app.add_option("--capacity-factor", capacityFactor_,
                                          "static gating capacity factor; default: the preset's");
   app.add_option("--capacity-mode", capacityMode_,

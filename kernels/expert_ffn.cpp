@@ -117,6 +117,42 @@ std::optional<at::Tensor> providedExpertsCpu(const ExpertProvider& experts, cons
   return groupedExpertFfnCpu(pointersOf, x, ffn, counts);
 }
 
+bool needsGrad(const at::Tensor& x, const ExpertWeights& w) {
+  if (!at::GradMode::is_enabled()) return false;
+  for (const auto* t : {&x, &w.w1, &w.b1, &w.w2, &w.b2}) {
+    if (t->requires_grad()) return true;
+  }
+  return false;
+}
+
+// Under autograd: the experts with tokens as one padded batch (A, C, d_model), C the largest
+// count. Expert by expert, each `w1[e]` view would give backward a zero gradient of the whole
+// stacked tensor per expert (E times its size per layer); gathering the active experts once
+// costs one.
+at::Tensor paddedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
+                           const std::vector<int64_t>& counts) {
+  std::vector<int64_t> active, slots;
+  int64_t capacity = 0;
+  for (int64_t count : counts) capacity = std::max(capacity, count);
+  for (size_t e = 0; e < counts.size(); ++e) {
+    if (counts[e] == 0) continue;
+    const int64_t base = static_cast<int64_t>(active.size()) * capacity;
+    for (int64_t j = 0; j < counts[e]; ++j) slots.push_back(base + j);
+    active.push_back(static_cast<int64_t>(e));
+  }
+  if (active.empty()) return at::empty({0, x.size(1)}, x.options());
+  auto ids = at::tensor(active, at::kLong).to(x.device());
+  auto slotIds = at::tensor(slots, at::kLong).to(x.device());
+  const int64_t n = static_cast<int64_t>(active.size()), dModel = x.size(1);
+  auto padded = at::zeros({n * capacity, dModel}, x.options()).index_copy(0, slotIds, x);
+  auto hidden = at::baddbmm(weights.b1.index_select(0, ids).unsqueeze(1),
+                            padded.view({n, capacity, dModel}), weights.w1.index_select(0, ids))
+                    .relu();
+  auto out = at::baddbmm(weights.b2.index_select(0, ids).unsqueeze(1), hidden,
+                         weights.w2.index_select(0, ids));
+  return out.view({n * capacity, dModel}).index_select(0, slotIds);
+}
+
 }  // namespace
 
 at::Tensor groupedExpertFfnAten(const ExpertProvider& experts, const at::Tensor& x,
@@ -148,6 +184,7 @@ at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
   TORCH_CHECK(static_cast<int64_t>(counts.size()) == weights.numExperts(),
               "one token count per expert expected");
   checkCounts(x, counts);
+  if (needsGrad(x, weights)) return paddedExpertFfn(weights, x, counts);
   if (!cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2})) {
     return groupedExpertFfnAten([&](int64_t e) { return weights.expert(e); }, x, counts);
   }

@@ -42,7 +42,8 @@ at::Tensor batchedExpertFfn(const ExpertWeights& weights, const at::Tensor& x);
 // each expert is two CBLAS GEMMs on raw pointers: a MoE layer with hundreds of small experts then
 // costs a handful of dispatcher calls instead of about 15 per expert (the views, addmm, relu),
 // which dominated both the layer's time and the operator trace. Otherwise (another device, another
-// dtype, autograd) it is groupedExpertFfnAten.
+// dtype) it is groupedExpertFfnAten; under autograd (training) the stacked-weights overload runs
+// the experts with tokens as one padded batched matmul, which backward handles in a few calls.
 at::Tensor groupedExpertFfn(const ExpertProvider& experts, const at::Tensor& x,
                             const std::vector<int64_t>& counts);
 at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,

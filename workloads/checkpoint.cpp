@@ -80,7 +80,8 @@ json configJsonWithoutVariants(const ModelConfig& c, const std::string& id) {
             {"capacity_factor", c.capacityFactor},
             {"default_batch", c.defaultBatch},
             {"default_seq_len", c.defaultSeqLen},
-            {"default_decode_steps", c.defaultDecodeSteps}}}};
+            {"default_decode_steps", c.defaultDecodeSteps},
+            {"pregates", c.pregates}}}};
 }
 
 // Reads fields of config.json's "model", naming the file and the field on every problem.
@@ -185,6 +186,7 @@ ModelConfig configFromJson(const json& model, const std::string& source) {
   c.defaultSeqLen = r.integer("default_seq_len", 1, kMaxDim);
   c.defaultDecodeSteps = r.integer("default_decode_steps", 0, kMaxDim);
   readVariants(r, model, c);
+  c.pregates = model.contains("pregates") && r.flag("pregates");  // absent: older checkpoints
   return c;
 }
 
@@ -381,6 +383,10 @@ void saveCheckpoint(const MtModel& model, const fs::path& dir, const CheckpointO
 ModelConfig readCheckpointConfig(const fs::path& dir) {
   if (isHfCheckpoint(dir)) return readHfConfig(dir);
   return readConfigFile(dir).config;
+}
+
+std::string readCheckpointId(const fs::path& dir) {
+  return readConfigFile(dir).id;
 }
 
 LmModel loadLmModel(const fs::path& dir, at::Device device, const TensorNameMap& names) {

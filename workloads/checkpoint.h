@@ -51,6 +51,8 @@ void saveCheckpoint(const MtModel& model, const std::filesystem::path& dir,
 // The config.json of a checkpoint. InputError when it is missing, of another schema version, or
 // describes an impossible model.
 ModelConfig readCheckpointConfig(const std::filesystem::path& dir);
+// The checkpoint_id of config.json (random per save: names what a run used). InputError as above.
+std::string readCheckpointId(const std::filesystem::path& dir);
 
 // Loads a checkpoint onto `device`. Every parameter's tensor must be there with the shape the
 // config gives and a float dtype (F16 and BF16 are widened exactly), and nothing else may be;

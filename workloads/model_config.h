@@ -56,6 +56,8 @@ struct ModelConfig {
   GateNorm gateNorm = GateNorm::Fairseq;
   int64_t sharedExpertFfnDim = 0;  // 0: no shared expert
   int64_t kvHeadCount() const { return kvHeads > 0 ? kvHeads : heads; }
+  // Every MoE layer followed by another in its stack has a trained pre-gate (MoeLayerWeights).
+  bool pregates = false;
 
   bool isMoeBlock(int64_t block) const { return moe && (block + 1) % moeEvery == 0; }
   int64_t moeBlocksPerStack() const { return moe ? layers / moeEvery : 0; }

@@ -49,6 +49,21 @@ std::vector<MoeLayerWeights*> moeLayersOf(std::initializer_list<Stack*> stacks) 
   return layers;
 }
 
+int64_t addPregatesTo(Stack& stack) {
+  int64_t bytes = 0;
+  MoeLayerWeights* previous = nullptr;
+  for (auto& block : stack.blocks) {
+    if (!block.moe) continue;
+    if (previous) {
+      previous->pregate = at::zeros({previous->router.size(0), block.moeFfn.router.size(1)},
+                                    previous->router.options());
+      bytes += previous->pregate.nbytes();
+    }
+    previous = &block.moeFfn;
+  }
+  return bytes;
+}
+
 int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers) {
   int64_t bytes = 0;
   for (auto* layer : layers) {
@@ -68,6 +83,13 @@ LmModel::LmModel(const ModelConfig& config, uint64_t seed, at::Device device, We
   decoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
   if (!config.tiedOutput) lmHead_ = factory.normal({config.vocab, config.dModel});
   weightBytes_ = factory.bytesCreated();
+  if (config.pregates) weightBytes_ += addPregatesTo(decoder_);
+}
+
+void LmModel::addPregates() {
+  if (config_.pregates) return;
+  config_.pregates = true;
+  weightBytes_ += addPregatesTo(decoder_);
 }
 
 std::vector<NamedParameter> LmModel::namedParameters() const {
@@ -106,6 +128,23 @@ MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device, We
   encoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
   decoder_ = makeStack(config, factory, /*cross=*/true, moeLayerId);
   weightBytes_ = factory.bytesCreated();
+  if (config.pregates) weightBytes_ += addPregatesTo(encoder_) + addPregatesTo(decoder_);
+}
+
+void MtModel::addPregates() {
+  if (config_.pregates) return;
+  config_.pregates = true;
+  weightBytes_ += addPregatesTo(encoder_) + addPregatesTo(decoder_);
+}
+
+at::Tensor MtModel::decode(const at::Tensor& previous, const at::Tensor& encoderOut,
+                           ForwardContext& context) const {
+  BlockInputs inputs;
+  inputs.heads = config_.heads;
+  inputs.causal = true;
+  inputs.encoderOut = &encoderOut;
+  auto y = runStack(decoder_, embed(previous, 0), inputs, nullptr, context);
+  return at::matmul(y, embedding_.t());
 }
 
 std::vector<NamedParameter> MtModel::namedParameters() const {

@@ -23,6 +23,9 @@ struct Stack {
 // The MoE layers of stacks, in order; and freeing their experts (returns the bytes freed).
 std::vector<MoeLayerWeights*> moeLayersOf(std::initializer_list<Stack*> stacks);
 int64_t dropExpertsOf(const std::vector<MoeLayerWeights*>& layers);
+// Gives every MoE layer that has a next MoE layer in its stack a pre-gate of zeros (the trainer
+// fills it); returns the bytes added.
+int64_t addPregatesTo(Stack& stack);
 
 class LmModel {
  public:
@@ -44,6 +47,8 @@ class LmModel {
   std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&decoder_}); }
   // Frees every MoE layer's experts: they live in an expert store from now on.
   void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
+  // Adds zero pre-gates (MoeLayerWeights::pregate); the config then says it has them.
+  void addPregates();
 
  private:
   ModelConfig config_;
@@ -64,6 +69,10 @@ class MtModel {
   // One greedy decoding step: previous tokens (B, 1) at position `step` -> logits (B, vocab).
   at::Tensor decodeStep(const at::Tensor& previous, int64_t step, const at::Tensor& encoderOut,
                         std::vector<BlockCache>& caches, ForwardContext& context) const;
+  // Teacher forcing (training): previous target tokens (B, T) from position 0, every position
+  // at once under the causal mask -> logits (B, T, vocab).
+  at::Tensor decode(const at::Tensor& previous, const at::Tensor& encoderOut,
+                    ForwardContext& context) const;
   std::vector<BlockCache> newCaches() const {
     return std::vector<BlockCache>(decoder_.blocks.size());
   }
@@ -72,6 +81,7 @@ class MtModel {
   std::vector<NamedParameter> namedParameters() const;
   std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&encoder_, &decoder_}); }
   void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
+  void addPregates();
   static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>
 
  private:

@@ -143,6 +143,7 @@ at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, Forward
     gating = gate(layer, x);
   }
   context.counters.expertRowsNeeded += x.size(0) * layer.topK;
+  if (context.layerTraces) context.layerTraces->push_back({layer.moeLayerId, x, gating});
   auto out = context.gating == GatingMode::Static ? staticMoe(layer, x, gating, context)
                                                   : dynamicMoe(layer, x, gating, context);
   if (layer.outputScale != 1.0) out = out * layer.outputScale;  // not in place: autograd

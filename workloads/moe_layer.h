@@ -34,6 +34,14 @@ struct MoeCounters {
 
 class ExpertParallelism;
 
+// What one MoE layer call saw, kept for training: the layer's input and its routing decision
+// (the load-balancing loss and pre-gate targets are computed from them, with autograd intact).
+struct MoeLayerTrace {
+  int64_t moeLayerId = 0;
+  at::Tensor input;  // (S, d_model)
+  kernels::TopKGating gating;
+};
+
 // Receives the routing decision of every MoE layer call.
 class RoutingObserver {
  public:
@@ -69,6 +77,7 @@ struct ForwardContext {
   // Set on an expert-parallel rank: the layers' weights hold only this rank's experts and
   // tokens travel to their experts' ranks (workloads/expert_parallel_moe.h).
   ExpertParallelism* parallel = nullptr;
+  std::vector<MoeLayerTrace>* layerTraces = nullptr;  // training: every MoE call appended
   MoeCounters counters;
 };
 
@@ -85,6 +94,10 @@ struct MoeLayerWeights {
   // A shared expert every token goes through, scaled by sigmoid(x sharedGate) (Qwen2-MoE).
   kernels::ExpertWeights shared;  // E = 1, SwiGLU; undefined: none
   at::Tensor sharedGate;          // (d_model, 1)
+  // Trained pre-gate (Pre-gated MoE): applied to this layer's input, it predicts the top-k
+  // experts of the next MoE layer of the same stack, (d_model, E_next). Undefined when the
+  // checkpoint has none or this is the stack's last MoE layer.
+  at::Tensor pregate;
 };
 
 // x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.

@@ -52,6 +52,9 @@ void appendBlockParameters(const BlockWeights& block, const std::string& prefix,
       appendExperts(block.moeFfn.shared, prefix + "moe.shared_expert.", out);
       out.push_back({prefix + "moe.shared_expert_gate.weight", block.moeFfn.sharedGate});
     }
+    if (block.moeFfn.pregate.defined()) {
+      out.push_back({prefix + "moe.pregate.weight", block.moeFfn.pregate});
+    }
   } else {
     appendExperts(block.denseFfn, prefix + "ffn.", out);
   }

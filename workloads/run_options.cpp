@@ -5,6 +5,7 @@
 #include "analysis/expert_cache.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
+#include "workloads/checkpoint.h"
 #include "workloads/expert_placement.h"
 #include "workloads/presets.h"
 
@@ -161,6 +162,26 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
   }
 }
 
+// --checkpoint: the model is the checkpoint's; a preset or workload that says otherwise is an
+// error rather than silently ignored. Text input defaults to the tokenizer saved beside it.
+ModelConfig checkpointModel(const RunOptions& in, RunOptions& out) {
+  if (!in.preset.empty()) {
+    throw InputError("--preset " + in.preset + " and --checkpoint " + in.checkpoint.string() +
+                     " exclude each other: the checkpoint's config.json gives the model");
+  }
+  ModelConfig model = readCheckpointConfig(in.checkpoint);
+  if (in.workload && *in.workload != model.workload) {
+    throw InputError("--workload " + std::string(workloadName(*in.workload)) +
+                     " but --checkpoint " + in.checkpoint.string() + " holds an " +
+                     workloadName(model.workload) + " model");
+  }
+  const auto tokenizer = in.checkpoint / "tokenizer.model";
+  if (in.text.given() && in.text.tokenizer.empty() && std::filesystem::exists(tokenizer)) {
+    out.text.tokenizer = tokenizer;
+  }
+  return model;
+}
+
 }  // namespace
 
 void checkRunDirectory(const std::filesystem::path& out, bool force) {
@@ -179,8 +200,11 @@ ResolvedRun resolveRun(const RunOptions& options) {
   if (presetName.empty()) {
     presetName = defaultPresetName(options.workload.value_or(WorkloadKind::Lm));
   }
-  ResolvedRun run{findPreset(presetName), options};
-  run.options.preset = presetName;
+  RunOptions given = options;
+  const bool fromCheckpoint = !options.checkpoint.empty();
+  ResolvedRun run{fromCheckpoint ? checkpointModel(options, given) : findPreset(presetName), given};
+  if (fromCheckpoint) run.checkpointId = readCheckpointId(options.checkpoint);
+  run.options.preset = fromCheckpoint ? run.model.name : presetName;
   if (options.workload && *options.workload != run.model.workload) {
     throw InputError("--workload " + std::string(workloadName(*options.workload)) +
                      " does not match preset " + presetName + ", which is an " +
@@ -247,6 +271,9 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"ranks", o.ranks},
       {"placement", m.moe ? o.placement : "none"},
       {"placement_history", o.placementHistory.string()},
+      {"checkpoint", o.checkpoint.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json{{"path", o.checkpoint.string()},
+                                                           {"id", run.checkpointId}}},
   };
 }
 

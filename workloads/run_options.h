@@ -28,6 +28,7 @@ const char* traceLevelName(TraceLevel level);
 struct RunOptions {
   std::optional<WorkloadKind> workload;  // implied by the preset when not given
   std::string preset;                    // empty: lm-cpu or mt-cpu
+  std::filesystem::path checkpoint;      // a checkpoint directory instead of a preset's weights
   GatingMode gating = GatingMode::Dynamic;
   std::optional<double> capacityFactor;  // empty: the preset's
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
@@ -66,6 +67,7 @@ struct RunOptions {
 struct ResolvedRun {
   ModelConfig model;
   RunOptions options;
+  std::string checkpointId;  // config.json's, when options.checkpoint is given
   int64_t batch = 0;
   int64_t seqLen = 0;
   int64_t decodeSteps = 0;                   // 0 for LM

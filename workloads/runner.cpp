@@ -1,5 +1,7 @@
 #include "workloads/runner.h"
 
+#include "workloads/checkpoint.h"
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -257,7 +259,8 @@ std::filesystem::path expertFilePath(const ResolvedRun& run, const ExpertParalle
   const auto& m = run.model;
   std::string identity = m.name + "/" + std::to_string(m.dModel) + "/" + std::to_string(m.ffnDim) +
                          "/" + std::to_string(m.numExperts) + "/" + std::to_string(m.layers) + "/" +
-                         std::to_string(m.moeEvery) + "/" + std::to_string(run.options.seed);
+                         std::to_string(m.moeEvery) + "/" + std::to_string(run.options.seed) +
+                         (run.checkpointId.empty() ? "" : "/checkpoint " + run.checkpointId);
   std::string rankSuffix;
   if (parallel) {
     rankSuffix = "-rank" + std::to_string(rank);
@@ -421,7 +424,8 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource to
   }
   nlohmann::json metrics;
   if (run.model.workload == WorkloadKind::Lm) {
-    LmModel model(run.model, run.options.seed, device);
+    LmModel model = run.options.checkpoint.empty() ? LmModel(run.model, run.options.seed, device)
+                                                   : loadLmModel(run.options.checkpoint, device);
     auto parallel = startExpertParallelism(m, model, group);
     auto store = startBuffering(m, model, [&](Measurer& pass) {
       LmPhases ignored;
@@ -435,7 +439,8 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource to
     metrics = lmMetrics(phases, run.options);
     addWeightMetrics(metrics, m, model.weightBytes() - m.shardedAwayWeightBytes);
   } else {
-    MtModel model(run.model, run.options.seed, device);
+    MtModel model = run.options.checkpoint.empty() ? MtModel(run.model, run.options.seed, device)
+                                                   : loadMtModel(run.options.checkpoint, device);
     auto parallel = startExpertParallelism(m, model, group);
     auto store = startBuffering(m, model, [&](Measurer& pass) {
       MtPhases ignored;
