@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,10 +66,12 @@ KernelCase expertCase(std::string label, int64_t experts, int64_t tokens, int64_
 }
 
 // lm-cpu: batch 8 x 256 tokens, d_model 64, 4 heads, 512 experts, FFN 256.
+// An lm-cpu decoding step: one query per sequence against a KV cache of 256.
 // mt-cpu: batch 48 x 16 source tokens, 128 experts; a decoder step has one query per sentence.
 const std::vector<KernelCase>& kernelCases() {
   static const std::vector<KernelCase> cases = {
       attentionCase("attention lm-cpu b8 s256", 8, 256, 256, 64, 4, true),
+      attentionCase("attention lm-cpu dec step 256", 8, 1, 256, 64, 4, true),
       attentionCase("attention mt-cpu enc b48 s16", 48, 16, 16, 64, 4, false),
       attentionCase("attention mt-cpu dec step 8", 48, 1, 8, 64, 4, true),
       expertCase("experts lm-cpu S2048 E512", 512, 2048, 64, 256),
@@ -119,10 +122,22 @@ void printTable() {
   }
 }
 
+// Intra-op threads: every core unless MOEPROF_BENCH_THREADS says otherwise. One thread gives
+// ratios that hold on a loaded machine, where a descheduled worker stalls a parallel region.
+int benchThreads() {
+  if (const char* text = std::getenv("MOEPROF_BENCH_THREADS")) {
+    const int threads = std::atoi(text);
+    if (threads > 0) return threads;
+    std::fprintf(stderr, "MOEPROF_BENCH_THREADS=%s is not a positive integer; using every core\n",
+                 text);
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  at::set_num_threads(benchThreads());
   for (const KernelCase& c : kernelCases()) {
     for (bool reference : {false, true}) {
       std::string name = "cpu_kernels/" + c.label + (reference ? "/aten" : "/kernel");
