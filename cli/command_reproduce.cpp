@@ -1,11 +1,16 @@
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
 
+#include "analysis/characterization.h"
+
 #include "cli/app.h"
 #include "cli/progress.h"
 #include "cli/sweep.h"
+#include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "reports/characterization_report.h"
 #include "reports/gating_report.h"
 #include "workloads/training/trainer.h"
 
@@ -16,6 +21,9 @@ namespace {
 // The paper's gating characterization: static vs dynamic gating on both workloads at the
 // paper's batch sizes (LM 8; MT 48, plus 8 where the paper gives activation memory), and the
 // static MoE models against their dense counterparts.
+// The synthetic routing that the real routing is compared with: Zipf(1.2) expert popularity.
+constexpr double kZipfExponent = 1.2;
+
 struct ReproduceCommand {
   std::string scale = "cpu";
   int64_t repeats = 5;
@@ -54,6 +62,7 @@ struct ReproduceCommand {
       o.threads = threads;
       o.corpus = corpus;
       o.resumeIfPossible = true;  // an interrupted reproduction continues its training
+      o.pregates = true;  // pre-gated prefetching then uses trained gates
       TerminalProgress progress;
       const std::string name = workloads::workloadName(kind);
       auto outcome = workloads::training::trainModel(o, [&](const std::string& status) {
@@ -102,6 +111,45 @@ struct ReproduceCommand {
     }
   }
 
+  // Routing on real text, the comparison: every LM domain and MT target language
+  // through the trained model and the random-weight preset, each model characterized with a
+  // synthetic Zipf twin (one model per characterization, so the similarity matrices compare
+  // domains and languages of one model).
+  void characterizeRouting() const {
+    if (checkpoints.empty()) return;
+    const std::filesystem::path dir = out / "routing";
+    std::string report = "# Routing on real text: trained models, random weights, Zipf\n\n";
+    for (const auto& [workload, labels] :
+         {std::pair<std::string, std::vector<std::string>>{"lm", {"prose", "code", "license"}},
+          {"mt", {"fr", "ja", "ast"}}}) {
+      for (bool trained : {true, false}) {
+        std::vector<workloads::RunOptions> runs;
+        for (const std::string& label : labels) {
+          auto o = point(trained ? "" : workload + "-" + scale, workload == "lm" ? 8 : 48,
+                         workloads::GatingMode::Dynamic);
+          if (trained) o.checkpoint = checkpoints.at(workload);
+          (workload == "lm" ? o.text.domain : o.text.language) = label;
+          o.text.corpus = corpus;
+          runs.push_back(o);
+        }
+        const auto groupDir = dir / (workload + (trained ? "-trained" : "-random"));
+        executeSweep(runs, groupDir, force);
+        std::vector<std::filesystem::path> runDirs;
+        for (const auto& entry : std::filesystem::directory_iterator(groupDir)) {
+          if (entry.is_directory()) runDirs.push_back(entry.path());
+        }
+        std::sort(runDirs.begin(), runDirs.end());
+        auto characterization = analysis::characterizeRuns(runDirs, {kZipfExponent}, 1, {});
+        collector::writeFileAtomically(groupDir / "characterization.json",
+                                       analysis::characterizationJson(characterization));
+        report += "## " + workload + (trained ? ", trained" : ", random weights") + "\n\n```\n" +
+                  reports::characterizationText(characterization) + "```\n\n";
+      }
+    }
+    collector::writeFileAtomically(out / "characterization.md", report);
+    std::cout << report;
+  }
+
   int execute() {
     checkScale();
     if (!force && std::filesystem::exists(out / "summary.json")) {
@@ -113,9 +161,12 @@ struct ReproduceCommand {
     auto points = executeSweep(plan(), out, force);
     labelWeights(points);
     writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points);
+    characterizeRouting();
     std::cout << reports::reproductionTable(points).toText() << "\n"
               << reports::sweepTable(points).toText()
-              << "\nreport: " << (out / "summary.md").string() << "\n";
+              << "\nreport: " << (out / "summary.md").string();
+    if (!checkpoints.empty()) std::cout << ", " << (out / "characterization.md").string();
+    std::cout << "\n";
     return kExitOk;
   }
 };

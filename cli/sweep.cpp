@@ -13,7 +13,11 @@ namespace moeprof::cli {
 std::string runDirName(const workloads::ResolvedRun& run) {
   std::string gating =
       run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating) : "";
-  return run.model.name + gating + "-b" + std::to_string(run.batch);
+  const auto& text = run.options.text;
+  std::string label = !text.domain.empty()     ? "-" + text.domain
+                      : !text.language.empty() ? "-" + text.language
+                                               : "";
+  return run.model.name + gating + "-b" + std::to_string(run.batch) + label;
 }
 
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,

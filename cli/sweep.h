@@ -10,7 +10,8 @@
 
 namespace moeprof::cli {
 
-// "<preset>-<gating>-b<batch>", or "<preset>-b<batch>" for a dense model.
+// "<preset>-<gating>-b<batch>", or "<preset>-b<batch>" for a dense model; "-<domain>" or
+// "-<lang>" follows for runs on a corpus domain or target language.
 std::string runDirName(const workloads::ResolvedRun& run);
 
 // Resolves every run first, so bad input fails before anything is written; then runs them.

@@ -486,7 +486,9 @@ std::optional<std::pair<uint32_t, std::vector<uint32_t>>> ExpertStore::State::pr
   if (config.prefetch == PrefetchMode::All) {
     for (uint32_t e = 0; e < numExperts; ++e) experts.push_back(e);
   } else {  // pre-gating: the next layer's router on this layer's input
-    auto picked = std::get<1>(at::topk(at::matmul(input, model.routers[next]), model.topK));
+    const bool trained = layer < model.pregates.size() && model.pregates[layer].defined();
+    const at::Tensor& gate = trained ? model.pregates[layer] : model.routers[next];
+    auto picked = std::get<1>(at::topk(at::matmul(input, gate), model.topK));
     auto ids = std::get<0>(at::_unique(picked.reshape({-1}), /*sorted=*/true));
     auto accessor = ids.accessor<int64_t, 1>();
     for (int64_t i = 0; i < ids.size(0); ++i) {
@@ -615,6 +617,10 @@ nlohmann::json ExpertStore::metricsJson() const {
       {"scope", analysis::cacheScopeName(s.config.scope)},
       {"slots_per_layer", s.config.slotsPerLayer},
       {"prefetch", prefetchModeName(s.config.prefetch)},
+      {"pregate_predictor", std::any_of(s.model.pregates.begin(), s.model.pregates.end(),
+                                        [](const at::Tensor& gate) { return gate.defined(); })
+                                ? "trained pre-gates"
+                                : "next layer's router"},
       {"slow_tier",
        {{"tier", "disk"},
         {"io", expertIoModeName(s.file.ioMode())},

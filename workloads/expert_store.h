@@ -56,6 +56,9 @@ struct StoreModel {
   // layer, the local id of each global expert, or -1 when it lives on another rank. Empty: the
   // store holds every expert under its own id.
   std::vector<std::vector<int32_t>> localExpert;
+  // Per MoE layer, its trained pre-gate (MoeLayerWeights::pregate), which pre-gating uses
+  // instead of the next layer's router where defined. Empty or undefined: none.
+  std::vector<at::Tensor> pregates;
 };
 
 class ExpertStore final : public ExpertSource {

@@ -295,6 +295,7 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
   for (auto* layer : model.moeLayers()) {
     experts.push_back(&layer->experts);
     storeModel.routers.push_back(layer->router);
+    storeModel.pregates.push_back(layer->pregate);
   }
   if (m.parallel) {  // the layers hold this rank's experts only (keepLocalExperts)
     for (int64_t l = 0; l < m.parallel->numLayers(); ++l) {
