@@ -35,7 +35,7 @@ struct SizeDefaults {
 SizeDefaults sizeDefaults(WorkloadKind workload, const std::string& size) {
   const bool lm = workload == WorkloadKind::Lm;
   if (size == "micro") return lm ? SizeDefaults{80, 8, 32, 3e-3} : SizeDefaults{80, 16, 0, 3e-3};
-  return lm ? SizeDefaults{1500, 8, 128, 2e-3} : SizeDefaults{1500, 24, 0, 2e-3};
+  return lm ? SizeDefaults{300, 8, 128, 2e-3} : SizeDefaults{300, 24, 0, 2e-3};
 }
 
 // default: the preset the main job characterizes, with the corpus tokenizer's vocabulary;
