@@ -291,7 +291,9 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
   }
   const BufferingConfig& config = *m.run.buffering;
   std::vector<const kernels::ExpertWeights*> experts;
-  StoreModel storeModel{{}, nextMoeLayers(m.run.model), m.run.model.topK};
+  StoreModel storeModel;
+  storeModel.nextMoeLayer = nextMoeLayers(m.run.model);
+  storeModel.topK = m.run.model.topK;
   for (auto* layer : model.moeLayers()) {
     experts.push_back(&layer->experts);
     storeModel.routers.push_back(layer->router);
