@@ -62,7 +62,7 @@ struct ReproduceCommand {
       o.threads = threads;
       o.corpus = corpus;
       o.resumeIfPossible = true;  // an interrupted reproduction continues its training
-      o.pregates = true;  // pre-gated prefetching then uses trained gates
+      o.pregates = true;          // pre-gated prefetching then uses trained gates
       TerminalProgress progress;
       const std::string name = workloads::workloadName(kind);
       auto outcome = workloads::training::trainModel(o, [&](const std::string& status) {
