@@ -324,6 +324,25 @@ bool productAtMost(uint64_t limit, std::initializer_list<int64_t> factors) {
   return product <= limit;
 }
 
+struct OpenedCheckpoint {
+  ModelConfig config;
+  SafetensorsShards shards;
+};
+
+OpenedCheckpoint openCheckpoint(const fs::path& dir, WorkloadKind kind) {
+  auto [config, id] = readConfigFile(dir);
+  if (config.workload != kind) {
+    throw InputError(dir.string() + " holds an " + workloadName(config.workload) +
+                     " model, not an " + workloadName(kind) + " model");
+  }
+  auto shards = SafetensorsShards::open(dir);
+  checkCheckpointIds(shards, id);
+  checkConfigFitsWeights(config, shards, dir);
+  return {std::move(config), std::move(shards)};
+}
+
+}  // namespace
+
 // The model is allocated (uninitialized, so only address space) before its tensors are matched
 // and mismatches named; a config far larger than the weights (corrupt or hostile) must not get
 // that far, nor overflow the parameter count. A few times the weights is allowed, so that a
@@ -343,25 +362,6 @@ void checkConfigFitsWeights(const ModelConfig& c, const SafetensorsShards& shard
                      "the " + std::to_string(elements) + " values its weight files hold");
   }
 }
-
-struct OpenedCheckpoint {
-  ModelConfig config;
-  SafetensorsShards shards;
-};
-
-OpenedCheckpoint openCheckpoint(const fs::path& dir, WorkloadKind kind) {
-  auto [config, id] = readConfigFile(dir);
-  if (config.workload != kind) {
-    throw InputError(dir.string() + " holds an " + workloadName(config.workload) +
-                     " model, not an " + workloadName(kind) + " model");
-  }
-  auto shards = SafetensorsShards::open(dir);
-  checkCheckpointIds(shards, id);
-  checkConfigFitsWeights(config, shards, dir);
-  return {std::move(config), std::move(shards)};
-}
-
-}  // namespace
 
 void TensorNameMap::add(std::string parameter, std::string stored) {
   stored_[std::move(parameter)] = std::move(stored);

@@ -54,6 +54,11 @@ ModelConfig readCheckpointConfig(const std::filesystem::path& dir);
 // The checkpoint_id of config.json (random per save: names what a run used). InputError as above.
 std::string readCheckpointId(const std::filesystem::path& dir);
 
+// Throws InputError when `config` describes a model far larger than the weights `shards` hold
+// (a corrupt or hostile config.json of `dir`), before the model is allocated.
+void checkConfigFitsWeights(const ModelConfig& config, const SafetensorsShards& shards,
+                            const std::filesystem::path& dir);
+
 // Loads a checkpoint onto `device`. Every parameter's tensor must be there with the shape the
 // config gives and a float dtype (F16 and BF16 are widened exactly), and nothing else may be;
 // otherwise an InputError names the tensor and the file.

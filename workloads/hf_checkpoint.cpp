@@ -89,34 +89,6 @@ void fillFromLayout(const HfLayout& layout, const SafetensorsShards& shards) {
   }
 }
 
-// Whether the product of `factors` is at most `limit` (false on overflow).
-bool productAtMost(uint64_t limit, std::initializer_list<int64_t> factors) {
-  uint64_t product = 1;
-  for (int64_t factor : factors) {
-    if (__builtin_mul_overflow(product, static_cast<uint64_t>(factor), &product)) return false;
-  }
-  return product <= limit;
-}
-
-// The model is allocated before its tensors are matched; a config far larger than the weights
-// (corrupt or hostile) must not get that far. A few times the weights is allowed, so that a
-// config that is merely wrong gets the message naming the first tensor that differs.
-void checkConfigFitsWeights(const ModelConfig& c, const SafetensorsShards& shards) {
-  uint64_t elements = 0;
-  for (const auto& [name, entry] : shards.tensors()) elements += entry.tensor->elementCount();
-  const uint64_t limit = 4 * elements + (uint64_t{1} << 20);
-  bool fits = productAtMost(limit, {c.numExperts, c.dModel, c.ffnDim}) &&
-              productAtMost(limit, {c.vocab, c.dModel}) &&
-              productAtMost(limit, {c.maxPositions, c.dModel}) &&
-              productAtMost(limit, {c.dModel, c.dModel}) &&
-              productAtMost(limit, {c.layers, c.dModel});
-  if (!fits || static_cast<uint64_t>(c.parameterCount()) > limit) {
-    throw InputError(shards.source().string() + ": config.json describes a model of more " +
-                     "parameters than the " + std::to_string(elements) +
-                     " values its weight files hold");
-  }
-}
-
 json readConfigJson(const fs::path& dir) {
   const fs::path path = dir / kCheckpointConfigName;
   if (!fs::exists(path)) {
@@ -290,7 +262,7 @@ Model loadModel(const fs::path& dir, at::Device device, WorkloadKind kind) {
                      " model, not an " + workloadName(kind) + " model");
   }
   auto shards = SafetensorsShards::open(dir);
-  checkConfigFitsWeights(config, shards);
+  checkConfigFitsWeights(config, shards, shards.source());
   Model model(config, 0, device, WeightInit::Uninitialized);
   fillFromLayout(layoutOf(model.namedParameters(), familyOfDir(dir)), shards);
   return model;
