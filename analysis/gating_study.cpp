@@ -22,6 +22,10 @@ PhasePoint readPhase(const collector::RunManifest& m, const std::string& runDir,
   p.workload = m.config.value("workload", "");
   p.gating = m.config.value("gating", "none");
   p.batch = m.config.value("batch", 0);
+  if (auto model = m.config.find("model"); model != m.config.end() && model->is_object()) {
+    p.layers = model->value("layers", 0);
+    p.dModel = model->value("d_model", 0);
+  }
   p.phase = phase;
   p.tokensPerS = require(metrics, "tokens_per_s", runDir).get<double>();
   const auto& latency = require(metrics, "latency_ms", runDir);
@@ -40,6 +44,12 @@ PhasePoint readPhase(const collector::RunManifest& m, const std::string& runDir,
 
 bool samePoint(const PhasePoint& a, const PhasePoint& b) {
   return a.workload == b.workload && a.phase == b.phase && a.batch == b.batch;
+}
+
+// A dense model is the counterpart of an MoE model of the same depth and width (a trained
+// 4-block model is not compared with a 24-block dense preset).
+bool sameShape(const PhasePoint& a, const PhasePoint& b) {
+  return a.layers == b.layers && a.dModel == b.dModel;
 }
 
 }  // namespace
@@ -79,7 +89,7 @@ std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points) {
   for (const auto& moe : points) {
     if (moe.gating != "static") continue;
     for (const auto& dense : points) {
-      if (dense.gating != "none" || !samePoint(moe, dense)) continue;
+      if (dense.gating != "none" || !samePoint(moe, dense) || !sameShape(moe, dense)) continue;
       double ratio = dense.latencyMedianMs > 0 ? moe.latencyMedianMs / dense.latencyMedianMs : 0;
       gaps.push_back({moe, dense, ratio});
     }

@@ -19,6 +19,8 @@ struct PhasePoint {
   std::string workload;  // "lm", "mt"
   std::string gating;    // "static", "dynamic", or "none" for dense models
   int64_t batch = 0;
+  int64_t layers = 0;  // the model's depth and width: a dense counterpart has the same
+  int64_t dModel = 0;
   std::string phase;
   double tokensPerS = 0;
   double latencyMedianMs = 0;

@@ -65,5 +65,18 @@ TEST(GatingReportGolden, MarkdownMatchesExpected) {
          << " (copy it over the expected file if the change is intended)";
 }
 
+TEST(DenseGaps, OnlyBetweenModelsOfTheSameDepthAndWidth) {
+  auto moe = point("lm-cpu", "lm", "static", 8, "forward", 500, 4000, 12.875, 900 << 20);
+  auto trained = point("lm (trained)", "lm", "static", 8, "forward", 900, 80, 12.875, 90 << 20);
+  auto dense = point("lm-dense-cpu", "lm", "none", 8, "forward", 10000, 200, 1.0, 64 << 20);
+  moe.layers = dense.layers = 24;
+  moe.dModel = dense.dModel = trained.dModel = 64;
+  trained.layers = 4;
+  auto gaps = analysis::denseGaps({moe, trained, dense});
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].moeRun.preset, "lm-cpu");
+  EXPECT_DOUBLE_EQ(gaps[0].latencyRatio, 20.0);
+}
+
 }  // namespace
 }  // namespace moeprof
