@@ -19,9 +19,9 @@ struct TrainCommand {
   std::string workload = "lm";
   workloads::training::TrainOptions options;
   int64_t steps = 0, batch = 0, stopAfter = 0;
-  double lr = 0;
+  double lr = 0, balanceWeight = 0;
   CLI::Option *stepsOption = nullptr, *batchOption = nullptr, *lrOption = nullptr,
-              *stopOption = nullptr;
+              *balanceOption = nullptr, *stopOption = nullptr;
 
   workloads::training::TrainOptions resolved() const {
     auto o = options;
@@ -29,6 +29,7 @@ struct TrainCommand {
     if (stepsOption->count() > 0) o.steps = steps;
     if (batchOption->count() > 0) o.batch = batch;
     if (lrOption->count() > 0) o.lr = lr;
+    if (balanceOption->count() > 0) o.balanceWeight = balanceWeight;
     if (stopOption->count() > 0) o.stopAfter = stopAfter;
     return o;
   }
@@ -61,6 +62,9 @@ struct TrainCommand {
                   r.at("val_loss").get<double>(), r.at("val_perplexity").get<double>(),
                   r.at("unigram_perplexity").get<double>());
     std::cout << line;
+    std::cout << "validation routing: "
+              << r.at("val_routing").at("mean_experts_used").get<double>() * 100
+              << "% of experts used per MoE layer\n";
     const auto& accuracy = r.at("pregates").at("accuracy");
     std::cout << "next-layer expert recall: router " << accuracy.at("router_recall").dump();
     if (!accuracy.at("trained_recall").is_null()) {
@@ -85,6 +89,10 @@ Action addTrainCommand(CLI::App& app) {
   c->batchOption =
       app.add_option("--batch", c->batch, "sequences (lm) or sentence pairs (mt) per step");
   c->lrOption = app.add_option("--lr", c->lr, "peak AdamW learning rate; default: the size's");
+  c->balanceOption = app.add_option(
+      "--balance-weight", c->balanceWeight,
+      "weight of the load-balancing loss (GShard/fairseq); default: the size's (" +
+          std::to_string(workloads::training::kDefaultBalanceWeight).substr(0, 4) + ")");
   app.add_option("--seed", o.seed, "seed of the weights and the batches")->capture_default_str();
   app.add_option("--out", o.out,
                  "checkpoint directory; default $MOEPROF_CACHE_DIR/models/<lm|mt>-<size> (else "

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev  # the libFuzzer target (tests/fuzz), built with clang++ beside GCC
   libsentencepiece-dev
+  sentencepiece  # spm_train and spm_encode: tests load models that moeprof did not write
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -30,6 +31,7 @@ namespace {
 struct SizeDefaults {
   int64_t steps, batch, seqLen;
   double lr;
+  double balanceWeight = kDefaultBalanceWeight;
 };
 
 SizeDefaults sizeDefaults(WorkloadKind workload, const std::string& size) {
@@ -98,6 +100,7 @@ json planJson(const TrainOptions& options, const TrainPlan& plan) {
           {"batch", plan.batch},
           {"seq_len", plan.seqLen},
           {"lr", plan.lr},
+          {"balance_weight", plan.balanceWeight},
           {"seed", options.seed},
           {"pregates", options.pregates},
           {"vocab", plan.model.vocab}};
@@ -129,6 +132,46 @@ double validationLoss(const TrainableModel& model, const std::vector<TokenBatch>
     tokens += batch.targetTokens;
   }
   return sum / static_cast<double>(std::max<int64_t>(1, tokens));
+}
+
+// How evenly the trained routers spread the validation tokens, per MoE layer: the share of
+// experts that receive any assignment, the hottest expert's share of the assignments, and the
+// balance loss. A balance loss near 1 alone does not show balance: with near-uniform router
+// probabilities it is near 1 whatever the choices are.
+json validationRouting(const TrainableModel& model, const std::vector<TokenBatch>& valid) {
+  at::NoGradGuard noGrad;
+  std::map<int64_t, at::Tensor> counts;  // MoE layer -> assignments per expert
+  std::map<int64_t, std::pair<double, int64_t>> balance;
+  const int64_t experts = model.config().numExperts;
+  for (const auto& batch : valid) {
+    std::vector<MoeLayerTrace> traces;
+    ForwardContext context;
+    context.gating = GatingMode::Dynamic;
+    context.layerTraces = &traces;
+    (void)model.lossSum(batch, context);
+    for (const auto& trace : traces) {
+      auto c = at::bincount(trace.gating.expertIds.reshape({-1}), {}, experts);
+      auto& total = counts[trace.moeLayerId];
+      total = total.defined() ? total + c : c;
+      auto& [sum, calls] = balance[trace.moeLayerId];
+      sum += balanceLoss(trace).item<double>();
+      ++calls;
+    }
+  }
+  json layers = json::array();
+  double usedSum = 0;
+  for (const auto& [layer, c] : counts) {
+    const double used = (c > 0).sum().item<double>() / static_cast<double>(experts);
+    const double hottest = c.max().item<double>() / std::max(1.0, c.sum().item<double>());
+    const auto& [sum, calls] = balance.at(layer);
+    layers.push_back({{"moe_layer", layer},
+                      {"experts_used", used},
+                      {"hottest_share", hottest},
+                      {"balance_loss", sum / static_cast<double>(calls)}});
+    usedSum += used;
+  }
+  return {{"layers", layers},
+          {"mean_experts_used", counts.empty() ? 0.0 : usedSum / counts.size()}};
 }
 
 // The state of a training between steps: what train_state.json holds besides the tensors.
@@ -228,6 +271,10 @@ void checkTrainOptions(const TrainOptions& options) {
   if (options.lr && (!(*options.lr > 0) || *options.lr > 1)) {
     throw InputError("--lr " + std::to_string(*options.lr) + " is out of range: allowed (0, 1]");
   }
+  if (options.balanceWeight && !(*options.balanceWeight >= 0 && *options.balanceWeight <= 100)) {
+    throw InputError("--balance-weight " + std::to_string(*options.balanceWeight) +
+                     " is out of range: allowed [0, 100]");
+  }
   if (options.stopAfter) {
     requirePositive("--stop-after", options.stopAfter,
                     options.steps.value_or(sizeDefaults(options.workload, options.size).steps));
@@ -249,6 +296,7 @@ TrainPlan planTraining(const TrainOptions& options, int64_t vocab) {
   plan.batch = options.batch.value_or(defaults.batch);
   plan.seqLen = defaults.seqLen;
   plan.lr = options.lr.value_or(defaults.lr);
+  plan.balanceWeight = options.balanceWeight.value_or(defaults.balanceWeight);
   plan.model = sizeModel(options.workload, options.size, vocab, plan.seqLen);
   plan.warmupSteps = std::max<int64_t>(1, plan.steps / 20);
   plan.checkpointEvery = std::max<int64_t>(1, plan.steps / 4);
@@ -276,7 +324,10 @@ bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
            plan.at("size") == options.size &&
            plan.at("steps") == options.steps.value_or(defaults.steps) &&
            plan.at("batch") == options.batch.value_or(defaults.batch) &&
-           plan.at("lr") == options.lr.value_or(defaults.lr) && plan.at("seed") == options.seed &&
+           plan.at("lr") == options.lr.value_or(defaults.lr) &&
+           plan.value("balance_weight", -1.0) ==
+               options.balanceWeight.value_or(defaults.balanceWeight) &&
+           plan.at("seed") == options.seed &&
            plan.at("pregates") == options.pregates &&
            report.at("checkpoint_id") == readCheckpointId(dir);
   } catch (const std::exception&) {
@@ -356,6 +407,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
   if (progress) progress("validating");
   auto valid = data.validBatches(plan.batch, plan.seqLen, plan.validBatches);
   const double validLoss = validationLoss(*model, valid);
+  const json validRouting = validationRouting(*model, valid);
   int64_t validTokens = 0;
   for (const auto& b : valid) validTokens += b.targetTokens;
   json pregates = json::object();
@@ -386,6 +438,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
               {"val_loss", validLoss},
               {"val_perplexity", std::exp(validLoss)},
               {"unigram_perplexity", data.unigramPerplexity(valid)},
+              {"val_routing", validRouting},
               {"pregates", pregates},
               {"corpus", corpus.string()},
               {"tokenizer", kCheckpointTokenizerName}};

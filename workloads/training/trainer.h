@@ -21,12 +21,15 @@ inline constexpr const char* kTrainStateName = "train_state.json";
 inline constexpr const char* kOptimizerStateName = "optimizer.safetensors";
 inline constexpr const char* kCheckpointTokenizerName = "tokenizer.model";
 inline constexpr int kTrainSchemaVersion = 1;
+// GShard's and fairseq's weight of the load-balancing loss.
+inline constexpr double kDefaultBalanceWeight = 0.01;
 
 struct TrainOptions {
   WorkloadKind workload = WorkloadKind::Lm;
   std::string size = "default";  // default (the presets' E, k, layers, d_model) or micro
   std::optional<int64_t> steps, batch;
   std::optional<double> lr;
+  std::optional<double> balanceWeight;  // of the load-balancing loss; default: the size's
   uint64_t seed = 1;
   std::filesystem::path out;         // empty: defaultModelDirectory()
   std::filesystem::path corpus;      // empty: the default corpus, built when missing
@@ -46,7 +49,7 @@ struct TrainPlan {
   int64_t checkpointEvery = 0;
   int64_t validBatches = 0;
   int64_t pregateSteps = 0;
-  double balanceWeight = 0.01;
+  double balanceWeight = kDefaultBalanceWeight;
 };
 
 // Checks the options that do not need the corpus. InputError naming the value otherwise.
