@@ -143,6 +143,7 @@ std::string RunLabel::text() const {
   if (!weights.empty()) out << " " << weights;
   if (!domain.empty()) out << " domain=" << domain;
   if (!lang.empty()) out << " lang=" << lang;
+  if (!decode.empty()) out << " decode=" << decode;
   if (status == "incomplete") out << " (incomplete)";
   return out.str();
 }
@@ -157,6 +158,7 @@ RunLabel readRunLabel(const std::filesystem::path& runDir) {
     label.domain = stringAt(manifest.config["text"], "domain");
     label.lang = stringAt(manifest.config["text"], "lang");
   }
+  if (stringAt(manifest.config, "decode") == "reference") label.decode = "reference";
   label.status = manifest.status == collector::RunStatus::Complete ? "complete" : "incomplete";
   return label;
 }

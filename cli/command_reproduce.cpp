@@ -129,6 +129,9 @@ struct ReproduceCommand {
                          workloads::GatingMode::Dynamic);
           if (trained) o.checkpoint = checkpoints.at(workload);
           (workload == "lm" ? o.text.domain : o.text.language) = label;
+          // A small model's greedy output repeats a token across the batch, which no real
+          // translation does: the decoder is fed the references (teacher forcing).
+          if (workload == "mt") o.decode = "reference";
           o.text.corpus = corpus;
           runs.push_back(o);
         }

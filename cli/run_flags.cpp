@@ -23,6 +23,10 @@ void RunFlags::addTo(CLI::App& app) {
       "--seq-len", seqLen_, "LM tokens per sequence / MT source tokens; default: the preset's");
   decodeStepsOption_ = app.add_option("--decode-steps", decodeSteps_,
                                       "MT greedy decoding steps; default: the preset's");
+  app.add_option("--decode", o.decode,
+                 "MT decoder input per step: greedy (its own argmax) or reference (the "
+                 "references of --lang, teacher-forced one token per step)")
+      ->capture_default_str();
   app.add_option("--generate", o.generateTokens, "LM: greedy-generate N tokens after each batch");
   app.add_option("--repeats", o.repeats, "measured batches")->capture_default_str();
   app.add_option("--warmup", o.warmup, "unmeasured batches first")->capture_default_str();

@@ -17,6 +17,7 @@ std::string runDirName(const workloads::ResolvedRun& run) {
   std::string label = !text.domain.empty()     ? "-" + text.domain
                       : !text.language.empty() ? "-" + text.language
                                                : "";
+  if (run.options.decode == "reference") label += "-reference";
   return run.model.name + gating + "-b" + std::to_string(run.batch) + label;
 }
 

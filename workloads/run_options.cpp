@@ -50,9 +50,17 @@ void resolveShape(const RunOptions& in, ResolvedRun& out, ModelConfig& model) {
                  " (positions of " + model.name + ")");
     if (in.generateTokens)
       throw InputError("--generate applies to lm presets; use --decode-steps for mt");
+    if (in.decode != "greedy" && in.decode != "reference") {
+      throw InputError("--decode '" + in.decode + "' is not one of: greedy, reference");
+    }
+    if (in.decode == "reference" && in.text.language.empty()) {
+      throw InputError("--decode reference needs --lang (fr, ja or ast): it feeds the decoder "
+                       "the references of the corpus' validation pairs");
+    }
   } else {
     if (in.decodeSteps)
       throw InputError("--decode-steps applies to mt presets; use --generate for lm");
+    if (in.decode != "greedy") throw InputError("--decode applies to mt presets");
     requireRange("--generate", in.generateTokens, 0, model.maxPositions - out.seqLen,
                  " (seq-len + generated tokens must fit the " + std::to_string(model.maxPositions) +
                      " positions of " + model.name + ")");
@@ -202,7 +210,9 @@ ResolvedRun resolveRun(const RunOptions& options) {
   }
   RunOptions given = options;
   const bool fromCheckpoint = !options.checkpoint.empty();
-  ResolvedRun run{fromCheckpoint ? checkpointModel(options, given) : findPreset(presetName), given};
+  ResolvedRun run;
+  run.model = fromCheckpoint ? checkpointModel(options, given) : findPreset(presetName);
+  run.options = given;
   if (fromCheckpoint) run.checkpointId = readCheckpointId(options.checkpoint);
   run.options.preset = fromCheckpoint ? run.model.name : presetName;
   if (options.workload && *options.workload != run.model.workload) {
@@ -257,6 +267,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"batch", run.batch},
       {"seq_len", run.seqLen},
       {"decode_steps", run.decodeSteps},
+      {"decode", m.workload == WorkloadKind::Mt ? o.decode : "none"},
       {"generate_tokens", o.generateTokens},
       {"repeats", o.repeats},
       {"warmup", o.warmup},

@@ -36,6 +36,10 @@ struct RunOptions {
   std::optional<int64_t> batch;        // empty: the preset's
   std::optional<int64_t> seqLen;       // empty: the preset's (LM tokens / MT source tokens)
   std::optional<int64_t> decodeSteps;  // MT; empty: the preset's
+  // MT decoder input: "greedy" (its own argmax) or "reference" (teacher forcing with the
+  // references of --lang, still one token per step: the routing of real target text where a
+  // small model's greedy output would repeat one token).
+  std::string decode = "greedy";
   int64_t generateTokens = 0;          // LM greedy generation after the forward
   int64_t repeats = 3;                 // measured batches
   int64_t warmup = 1;                  // unmeasured batches before them

@@ -66,11 +66,25 @@ TokenSource makeTokens(const ResolvedRun& run) {
                               : TokenSource(o.tokensFile, run.model.vocab);
 }
 
+// --decode reference: the rows the MT decoder is fed, one window of the references' stream per
+// sequence (windows, like the source rows; not aligned with them sentence by sentence).
+std::optional<TokenSource> makeReferences(const ResolvedRun& run) {
+  const auto& o = run.options;
+  if (run.model.workload != WorkloadKind::Mt || o.decode != "reference") return std::nullopt;
+  int64_t perBatch = run.batch * run.decodeSteps;
+  return TokenSource(text::referenceTokenStream(o.text, perBatch * (o.warmup + o.repeats)),
+                     run.model.vocab);
+}
+
 // State shared by the measurement loops of both workloads.
 struct Measurer {
+  Measurer(const ResolvedRun& resolved, at::Device on, TokenSource inputs)
+      : run(resolved), device(on), tokens(std::move(inputs)), references(makeReferences(run)) {}
+
   const ResolvedRun& run;
   at::Device device;
   TokenSource tokens;
+  std::optional<TokenSource> references;  // --decode reference
   RoutingRecorder* recorder = nullptr;
   collector::TraceWriter* trace = nullptr;  // null when not tracing
   ProgressCallback progress;
@@ -198,17 +212,20 @@ struct MtPhases {
   PhaseMeasurement encoder, decoder;
 };
 
-void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
+void decodeSteps(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
                   PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
   auto previous = at::full({m.batch(), 1}, MtModel::kBosToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
+  at::Tensor references;  // (B, steps): the next input of every step, teacher forcing
+  if (m.references) references = m.references->next(m.batch(), m.run.decodeSteps).to(m.device);
   for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
     at::Tensor logits;
     previous = m.timeUnit(decoder, batch, static_cast<uint32_t>(step), m.batch(),
                           [&](ForwardContext& context) {
                             logits = model.decodeStep(previous, step, encoderOut, caches, context);
-                            return logits.argmax(-1, /*keepdim=*/true);
+                            return references.defined() ? references.narrow(1, step, 1)
+                                                        : logits.argmax(-1, /*keepdim=*/true);
                           });
     m.noteOutput(batch, logits);
   }
@@ -223,7 +240,7 @@ void mtBatches(const MtModel& model, Measurer& m, MtPhases& out) {
     m.noteOutput(batch, encoderOut);
     m.notePeak(out.encoder, batch);
     m.memory.resetPeak();  // the decoder's peak counts its KV caches, not the encoder's output
-    decodeGreedy(model, encoderOut, m, batch, out.decoder);
+    decodeSteps(model, encoderOut, m, batch, out.decoder);
     m.notePeak(out.decoder, batch);
   });
 }
@@ -309,7 +326,7 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
   std::vector<LayerCall> calls;
   if (config.needsRecordingPass()) {
     LayerCallRecorder recorder(experts);
-    Measurer pass{m.run, m.device, makeTokens(m.run)};
+    Measurer pass(m.run, m.device, makeTokens(m.run));
     pass.experts = &recorder;
     recordingPass(pass);
     calls = recorder.takeCalls();
@@ -420,7 +437,10 @@ void traced(Measurer& m, MeasureBatches&& measureBatches) {
 nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource tokens,
                        RoutingRecorder* recorder, collector::TraceWriter* trace,
                        const ProgressCallback& progress, ExpertParallelGroup* group) {
-  Measurer m{run, device, std::move(tokens), recorder, trace, progress};
+  Measurer m(run, device, std::move(tokens));
+  m.recorder = recorder;
+  m.trace = trace;
+  m.progress = progress;
   if (group) {
     m.rank = group->rank();
     m.ranks = group->worldSize();

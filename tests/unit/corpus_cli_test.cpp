@@ -53,6 +53,27 @@ TEST_F(CorpusCliTest, RunTakesRealTextFromTheCorpusAndFiles) {
   EXPECT_EQ(collector::readManifest(path("mt")).config.at("text").at("lang"), "ja");
 }
 
+TEST_F(CorpusCliTest, ReferenceDecodingFeedsTheDecoderTheReferences) {
+  ASSERT_EQ(runMoeprof(buildArgs()).exitCode, 0);
+  const std::string common = "run --preset mt-tiny --lang fr --corpus " + path("corpus") +
+                             " --repeats 1 --warmup 0 --decode-steps 6 --out ";
+  auto greedy = runMoeprof(common + path("greedy"));
+  auto reference = runMoeprof(common + path("reference") + " --decode reference");
+  ASSERT_EQ(greedy.exitCode, 0) << greedy.output;
+  ASSERT_EQ(reference.exitCode, 0) << reference.output;
+  auto greedyRun = collector::readManifest(path("greedy"));
+  auto referenceRun = collector::readManifest(path("reference"));
+  EXPECT_EQ(greedyRun.config.at("decode"), "greedy");
+  EXPECT_EQ(referenceRun.config.at("decode"), "reference");
+  // Same source batch, same first step (both start from BOS), different decoder inputs after.
+  EXPECT_NE(greedyRun.metrics.at("output_digest"), referenceRun.metrics.at("output_digest"));
+  auto noLang = runMoeprof("run --preset mt-tiny --decode reference --out " + path("bad"));
+  EXPECT_EQ(noLang.exitCode, 2) << noLang.output;
+  EXPECT_NE(noLang.output.find("--decode reference needs --lang"), std::string::npos)
+      << noLang.output;
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
 TEST_F(CorpusCliTest, BadInputsExitTwoAndNameTheValue) {
   ASSERT_EQ(runMoeprof(buildArgs()).exitCode, 0);
   std::string corpus = " --corpus " + path("corpus");

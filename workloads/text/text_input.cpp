@@ -103,6 +103,22 @@ void checkTextInput(const TextInput& input, bool mt, int64_t modelVocab, bool to
   }
 }
 
+// The units encoded one after another, each led by `tag` and followed by EOS (where >= 0).
+std::vector<int64_t> encodeUnits(const Tokenizer& tokenizer, const std::vector<std::string>& units,
+                                 int32_t tag, int64_t maxTokens) {
+  const int32_t eos = tokenizer.specialIds().eos;
+  std::vector<int64_t> ids;
+  for (const auto& unit : units) {
+    if (static_cast<int64_t>(ids.size()) >= maxTokens) break;
+    if (tag >= 0) ids.push_back(tag);
+    for (int32_t id : tokenizer.encode(unit)) ids.push_back(id);
+    if (eos >= 0) ids.push_back(eos);
+  }
+  if (ids.empty()) throw InputError("the text input holds no text to tokenize");
+  if (static_cast<int64_t>(ids.size()) > maxTokens) ids.resize(maxTokens);
+  return ids;
+}
+
 std::vector<int64_t> textTokenStream(const TextInput& input, bool mt, int64_t maxTokens) {
   auto tokenizer = Tokenizer::load(tokenizerPath(input, mt));
   std::vector<std::string> units;
@@ -117,17 +133,19 @@ std::vector<int64_t> textTokenStream(const TextInput& input, bool mt, int64_t ma
   }
   int32_t tag =
       mt && !input.language.empty() ? tokenizer.pieceId("__" + input.language + "__") : -1;
-  int32_t eos = tokenizer.specialIds().eos;
-  std::vector<int64_t> ids;
-  for (const auto& unit : units) {
-    if (static_cast<int64_t>(ids.size()) >= maxTokens) break;
-    if (tag >= 0) ids.push_back(tag);
-    for (int32_t id : tokenizer.encode(unit)) ids.push_back(id);
-    if (eos >= 0) ids.push_back(eos);
+  return encodeUnits(tokenizer, units, tag, maxTokens);
+}
+
+std::vector<int64_t> referenceTokenStream(const TextInput& input, int64_t maxTokens) {
+  if (input.language.empty()) {
+    throw InputError("--decode reference needs --lang (the references of the corpus' pairs)");
   }
-  if (ids.empty()) throw InputError("the text input holds no text to tokenize");
-  if (static_cast<int64_t>(ids.size()) > maxTokens) ids.resize(maxTokens);
-  return ids;
+  auto tokenizer = Tokenizer::load(tokenizerPath(input, true));
+  std::vector<std::string> references;
+  for (auto& p : readMtPairs(corpusDirectory(input), input.language, "valid")) {
+    references.push_back(std::move(p.target));
+  }
+  return encodeUnits(tokenizer, references, -1, maxTokens);
 }
 
 nlohmann::json textInputJson(const TextInput& input) {

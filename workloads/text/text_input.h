@@ -30,6 +30,10 @@ void checkTextInput(const TextInput& input, bool mt, int64_t modelVocab, bool to
 // source starts with the target language's tag (__fr__), as in multilingual NMT.
 std::vector<int64_t> textTokenStream(const TextInput& input, bool mt, int64_t maxTokens);
 
+// MT with --lang: the target sides (references) of the same validation pairs, each encoded and
+// followed by EOS, without a tag (the decoder's side in training), at most `maxTokens`.
+std::vector<int64_t> referenceTokenStream(const TextInput& input, int64_t maxTokens);
+
 nlohmann::json textInputJson(const TextInput& input);  // for run.json's config
 
 }  // namespace moeprof::text
