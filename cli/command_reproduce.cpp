@@ -56,6 +56,9 @@ struct ReproduceCommand {
   // random weights stay as a labelled comparison.
   void trainMissingModels() {
     if (scale != "cpu" || randomOnly) return;
+    if (auto warning = workloads::training::spinningThreadsWarning(threads); !warning.empty()) {
+      std::cerr << warning << "\n";
+    }
     for (auto kind : {workloads::WorkloadKind::Lm, workloads::WorkloadKind::Mt}) {
       workloads::training::TrainOptions o;
       o.workload = kind;

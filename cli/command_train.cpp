@@ -37,6 +37,9 @@ struct TrainCommand {
   int execute() const {
     auto o = resolved();
     workloads::training::checkTrainOptions(o);  // before anything is built or written
+    if (auto warning = workloads::training::spinningThreadsWarning(o.threads); !warning.empty()) {
+      std::cerr << warning << "\n";
+    }
     TerminalProgress terminal;
     const bool quietTerminal = !isatty(fileno(stderr));
     int64_t lines = 0;

@@ -5,6 +5,10 @@
 # Extra arguments go to `moeprof reproduce` (e.g. --out DIR, --repeats N, --force).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# LibTorch's OpenMP threads (libgomp) spin while they wait unless told otherwise; on cores busy
+# with other work that made 2 threads 11x slower than passive waiting (12 training steps: 251 s
+# vs 23 s, 2 cores at load 6.6). libgomp reads this once, when it is loaded.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 scripts/setup.sh
 cmake --preset release
 cmake --build --preset release -j "$(nproc)" --target moeprof

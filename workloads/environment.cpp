@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -61,6 +62,8 @@ nlohmann::json captureEnvironment(const std::string& device) {
       {"cpu", cpuModel()},
       {"cores", std::thread::hardware_concurrency()},
       {"threads", at::get_num_threads()},
+      // libgomp spins while waiting unless this says PASSIVE: much slower on busy cores.
+      {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
       {"libtorch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
                        "." + std::to_string(TORCH_VERSION_PATCH)},
       {"blas", loadedBlas()},

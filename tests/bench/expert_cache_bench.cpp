@@ -1,16 +1,21 @@
 // Google Benchmark: expert cache accesses per second for each eviction policy at 4, 8 and 16
-// slots, replaying a synthetic skewed trace (64 experts, Zipf-like popularity, batches of 8
-// tokens routed top-2), batch by batch as `moeprof simulate` does.
+// slots, batch by batch as `moeprof simulate` does, replaying a synthetic skewed trace (64
+// experts, Zipf-like popularity, batches of 8 tokens routed top-2) and the real routing of the
+// trained MT model's decoder (tests/fixtures/routing, its layers' traces one after another,
+// repeated to about 2M accesses).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "analysis/cache_simulation.h"
+#include "analysis/characterization.h"
 #include "analysis/expert_cache.h"
+#include "collector/routing_log.h"
 
 namespace {
 
@@ -48,13 +53,42 @@ AccessTrace makeTrace() {
   return trace;
 }
 
-const AccessTrace& sharedTrace() {
-  static const AccessTrace trace = makeTrace();
+AccessTrace realDecoderTrace() {
+  AccessTrace layers;
+  for (const char* lang : {"fr", "ja", "ast"}) {
+    auto run = std::filesystem::path(MOEPROF_SOURCE_DIR) / "tests/fixtures/routing" /
+               (std::string("mt-") + lang);
+    auto log = moeprof::collector::onlyStack(
+        moeprof::collector::readRoutingLog(moeprof::analysis::routingLogOfRun(run)),
+        moeprof::collector::LayerStack::Decoder);
+    for (const auto& layer :
+         moeprof::analysis::buildAccessTraces(log, moeprof::analysis::CacheScope::Layer)) {
+      for (uint64_t b = 0; b < layer.numBatches(); ++b) {
+        layers.keys.insert(layers.keys.end(), layer.keys.begin() + layer.batchStarts[b],
+                           layer.keys.begin() + layer.batchStarts[b + 1]);
+        layers.batchStarts.push_back(layers.keys.size());
+      }
+    }
+  }
+  AccessTrace trace;
+  while (trace.keys.size() < 2'000'000) {
+    for (uint64_t b = 0; b < layers.numBatches(); ++b) {
+      trace.keys.insert(trace.keys.end(), layers.keys.begin() + layers.batchStarts[b],
+                        layers.keys.begin() + layers.batchStarts[b + 1]);
+      trace.batchStarts.push_back(trace.keys.size());
+    }
+  }
   return trace;
 }
 
-void BM_ExpertCache(benchmark::State& state, const std::string& policy) {
-  const AccessTrace& trace = sharedTrace();
+const AccessTrace& sharedTrace(bool real) {
+  static const AccessTrace synthetic = makeTrace();
+  static const AccessTrace decoder = realDecoderTrace();
+  return real ? decoder : synthetic;
+}
+
+void BM_ExpertCache(benchmark::State& state, const std::string& policy, bool real) {
+  const AccessTrace& trace = sharedTrace(real);
   const auto slots = static_cast<uint32_t>(state.range(0));
   std::span<const ExpertKey> keys(trace.keys);
   uint64_t accesses = 0;
@@ -78,10 +112,21 @@ void BM_ExpertCache(benchmark::State& state, const std::string& policy) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_ExpertCache, lifo, std::string("lifo"))->Arg(4)->Arg(8)->Arg(16);
-BENCHMARK_CAPTURE(BM_ExpertCache, lru, std::string("lru"))->Arg(4)->Arg(8)->Arg(16);
-BENCHMARK_CAPTURE(BM_ExpertCache, lfu, std::string("lfu"))->Arg(4)->Arg(8)->Arg(16);
-BENCHMARK_CAPTURE(BM_ExpertCache, fifo, std::string("fifo"))->Arg(4)->Arg(8)->Arg(16);
-BENCHMARK_CAPTURE(BM_ExpertCache, belady, std::string("belady"))->Arg(4)->Arg(8)->Arg(16);
+
+#define MOEPROF_CACHE_BENCHMARKS(policy)                                                 \
+  BENCHMARK_CAPTURE(BM_ExpertCache, policy, std::string(#policy), false)                 \
+      ->Arg(4)                                                                           \
+      ->Arg(8)                                                                           \
+      ->Arg(16);                                                                         \
+  BENCHMARK_CAPTURE(BM_ExpertCache, policy##_real_decoder, std::string(#policy), true) \
+      ->Arg(4)                                                                           \
+      ->Arg(8)                                                                           \
+      ->Arg(16)
+
+MOEPROF_CACHE_BENCHMARKS(lifo);
+MOEPROF_CACHE_BENCHMARKS(lru);
+MOEPROF_CACHE_BENCHMARKS(lfu);
+MOEPROF_CACHE_BENCHMARKS(fifo);
+MOEPROF_CACHE_BENCHMARKS(belady);
 
 BENCHMARK_MAIN();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -335,6 +336,19 @@ bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
   }
 }
 
+std::string spinningThreadsWarning(int64_t threads) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const double load = loadAverage();
+  if (threads == 1 || load < 1.0 || (policy && std::string(policy) == "PASSIVE")) return "";
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "warning: load average %.1f and OMP_WAIT_POLICY is not PASSIVE: LibTorch's "
+                "threads spin against the other work and can make training many times slower; "
+                "export OMP_WAIT_POLICY=PASSIVE or pass --threads 1",
+                load);
+  return line;
+}
+
 TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progress) {
   checkTrainOptions(options);
   TrainOutcome outcome{resolvedTrainDirectory(options)};
@@ -426,6 +440,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
               {"plan", planText},
               {"threads", at::get_num_threads()},
               {"load_average_at_start", loadAtStart},
+              {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
               {"steps", state.step},
               {"time_s", state.seconds},
               {"tokens", state.tokens},

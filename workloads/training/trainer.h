@@ -70,6 +70,10 @@ struct TrainOutcome {
   bool stopped = false;   // --stop-after ended it early; no train.json yet
 };
 
+// A warning to print before training with `threads` (0: one per core) when the cores are busy
+// and libgomp's threads would spin while waiting (OMP_WAIT_POLICY not PASSIVE); "" otherwise.
+std::string spinningThreadsWarning(int64_t threads);
+
 using TrainProgress = std::function<void(const std::string&)>;
 TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progress = {});
 
