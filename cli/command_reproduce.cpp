@@ -1,7 +1,7 @@
-#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "analysis/characterization.h"
 
@@ -139,13 +139,13 @@ struct ReproduceCommand {
           runs.push_back(o);
         }
         const auto groupDir = dir / (workload + (trained ? "-trained" : "-random"));
-        executeSweep(runs, groupDir, force);
-        std::vector<std::filesystem::path> runDirs;
-        for (const auto& entry : std::filesystem::directory_iterator(groupDir)) {
-          if (entry.is_directory()) runDirs.push_back(entry.path());
+        // The runs just made, not whatever an earlier reproduction left in the directory.
+        std::set<std::filesystem::path> runDirs;
+        for (const auto& point : executeSweep(runs, groupDir, force)) {
+          runDirs.insert(groupDir / point.runDir);
         }
-        std::sort(runDirs.begin(), runDirs.end());
-        auto characterization = analysis::characterizeRuns(runDirs, {kZipfExponent}, 1, {});
+        auto characterization =
+            analysis::characterizeRuns({runDirs.begin(), runDirs.end()}, {kZipfExponent}, 1, {});
         collector::writeFileAtomically(groupDir / "characterization.json",
                                        analysis::characterizationJson(characterization));
         report += "## " + workload + (trained ? ", trained" : ", random weights") + "\n\n```\n" +
