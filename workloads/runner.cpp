@@ -201,7 +201,7 @@ struct MtPhases {
 void decodeGreedy(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
                   PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
-  auto previous = at::full({m.batch(), 1}, MtModel::kBosToken,
+  auto previous = at::full({m.batch(), 1}, model.config().decoderStartToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
   for (int64_t step = 0; step < m.run.decodeSteps; ++step) {
     at::Tensor logits;
