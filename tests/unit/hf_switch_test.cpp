@@ -224,7 +224,7 @@ TEST_F(HfSwitchTest, SparseBlocksFollowHuggingFacesRule) {
                         mtOutputs(model, GatingMode::Dynamic)));
   // Without the stored steps, Hugging Face derives them: num_layers // num_sparse_*_layers.
   const std::tuple<int, int, std::vector<int64_t>> cases[] = {
-      {2, 2, {1, 3}}, {4, 4, {0, 1, 2, 3}}, {1, 4, {1}}, {0, 0, {}}};
+      {2, 2, {1, 3}}, {4, 1, {0, 1, 2, 3}}, {1, 4, {1}}, {0, 0, {}}};
   for (const auto& [sparse, step, blocks] : cases) {
     editConfig([&](auto& c) {
       c.erase("encoder_sparse_step");
