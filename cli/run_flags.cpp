@@ -12,7 +12,8 @@ void RunFlags::addTo(CLI::App& app) {
                  "model preset (see `moeprof presets`); default lm-cpu/mt-cpu");
   app.add_option("--checkpoint", o.checkpoint,
                  "run a checkpoint's weights (a directory from `moeprof train` or "
-                 "saveCheckpoint); its config.json gives the model, so no --preset");
+                 "saveCheckpoint, or a Hugging Face one: nllb-moe, switch_transformers, "
+                 "mixtral, olmoe, qwen2_moe); its config.json gives the model, so no --preset");
   capacityFactorOption_ = app.add_option("--capacity-factor", capacityFactor_,
                                          "static gating capacity factor; default: the preset's");
   app.add_option("--capacity-mode", capacityMode_,

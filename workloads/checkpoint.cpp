@@ -50,6 +50,18 @@ void addVariants(const ModelConfig& c, json& model) {
     model["gate_norm"] = c.gateNorm == ModelConfig::GateNorm::Raw ? "raw" : "renormalize";
   }
   if (c.sharedExpertFfnDim > 0) model["shared_expert_ffn_dim"] = c.sharedExpertFfnDim;
+  if (c.relativeAttentionBuckets > 0) {
+    model["relative_attention_buckets"] = c.relativeAttentionBuckets;
+    model["relative_attention_max_distance"] = c.relativeAttentionMaxDistance;
+  }
+  if (!c.scaleAttention) model["scale_attention"] = false;
+  if (c.outputHiddenScale != defaults.outputHiddenScale) {
+    model["output_hidden_scale"] = c.outputHiddenScale;
+  }
+  if (c.decoderStartToken != defaults.decoderStartToken) {
+    model["decoder_start_token"] = c.decoderStartToken;
+  }
+  if (c.moeFirstBlock != defaults.moeFirstBlock) model["moe_first_block"] = c.moeFirstBlock;
 }
 
 json configJson(const ModelConfig& c, const std::string& id) {
@@ -153,6 +165,17 @@ void readVariants(const ConfigReader& r, const json& model, ModelConfig& c) {
   if (has("shared_expert_ffn_dim")) {
     c.sharedExpertFfnDim = r.integer("shared_expert_ffn_dim", 1, kMaxDim);
   }
+  if (has("relative_attention_buckets")) {
+    c.relativeAttentionBuckets = r.integer("relative_attention_buckets", 4, kMaxDim);
+    c.relativeAttentionMaxDistance =
+        r.integer("relative_attention_max_distance", c.relativeAttentionBuckets / 2 + 1, kMaxDim);
+  }
+  if (has("scale_attention")) c.scaleAttention = r.flag("scale_attention");
+  if (has("output_hidden_scale")) c.outputHiddenScale = r.number("output_hidden_scale");
+  if (has("decoder_start_token")) {
+    c.decoderStartToken = r.integer("decoder_start_token", 0, c.vocab - 1);
+  }
+  if (has("moe_first_block")) c.moeFirstBlock = r.integer("moe_first_block", 0, c.layers - 1);
 }
 
 ModelConfig configFromJson(const json& model, const std::string& source) {
@@ -386,6 +409,7 @@ ModelConfig readCheckpointConfig(const fs::path& dir) {
 }
 
 std::string readCheckpointId(const fs::path& dir) {
+  if (isHfCheckpoint(dir)) return hfCheckpointId(dir);
   return readConfigFile(dir).id;
 }
 

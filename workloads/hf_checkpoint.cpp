@@ -1,6 +1,10 @@
 #include "workloads/hf_checkpoint.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -196,17 +200,21 @@ const char* hfModelType(HfFamily family) {
       return "olmoe";
     case HfFamily::Qwen2Moe:
       return "qwen2_moe";
+    case HfFamily::SwitchTransformers:
+      return "switch_transformers";
   }
   return "?";
 }
 
 HfFamily hfFamilyOf(const std::string& modelType, const std::string& source) {
   if (modelType == "nllb_moe") return HfFamily::NllbMoe;  // the config class's own spelling
-  for (auto family : {HfFamily::NllbMoe, HfFamily::Mixtral, HfFamily::Olmoe, HfFamily::Qwen2Moe}) {
+  for (auto family : {HfFamily::NllbMoe, HfFamily::Mixtral, HfFamily::Olmoe, HfFamily::Qwen2Moe,
+                      HfFamily::SwitchTransformers}) {
     if (modelType == hfModelType(family)) return family;
   }
   throw InputError(source + ": model_type '" + modelType +
-                   "' is not supported, allowed: nllb-moe, mixtral, olmoe, qwen2_moe");
+                   "' is not supported, allowed: nllb-moe, mixtral, olmoe, qwen2_moe, " +
+                   "switch_transformers");
 }
 
 bool isHfCheckpoint(const fs::path& dir) {
@@ -216,14 +224,43 @@ bool isHfCheckpoint(const fs::path& dir) {
   return config.is_object() && config.contains("model_type");
 }
 
+std::string hfCheckpointId(const fs::path& dir) {
+  readConfigJson(dir);                      // an HF checkpoint, or an InputError saying why not
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  auto mix = [&](const std::string& bytes) {
+    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  };
+  std::ifstream config(dir / kCheckpointConfigName, std::ios::binary);
+  std::ostringstream text;
+  text << config.rdbuf();
+  mix(text.str());
+  std::vector<fs::path> weights;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (entry.is_regular_file() && (name.ends_with(".safetensors") || name.ends_with(".json")) &&
+        name != kCheckpointConfigName) {
+      weights.push_back(entry.path());
+    }
+  }
+  std::sort(weights.begin(), weights.end());
+  for (const auto& path : weights) {
+    mix(path.filename().string() + "/" + std::to_string(fs::file_size(path)) + "/" +
+        std::to_string(fs::last_write_time(path).time_since_epoch().count()));
+  }
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(hash));
+  return id;
+}
+
 ModelConfig hfModelConfig(const json& config, const std::string& source) {
   if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string()) {
     throw InputError(source + ": not a Hugging Face config (no \"model_type\" string)");
   }
   HfConfigReader reader(config, source);
   const auto family = hfFamilyOf(config["model_type"].get<std::string>(), source);
-  auto c = family == HfFamily::NllbMoe ? nllbMoeModelConfig(reader)
-                                       : decoderMoeModelConfig(reader, family);
+  auto c = family == HfFamily::NllbMoe              ? nllbMoeModelConfig(reader)
+           : family == HfFamily::SwitchTransformers ? switchModelConfig(reader)
+                                                    : decoderMoeModelConfig(reader, family);
   c.name = hfModelType(family);
   c.description = std::string("Hugging Face ") + hfModelType(family) + " checkpoint";
   return c;
@@ -238,6 +275,7 @@ ModelConfig readHfConfig(const fs::path& dir) {
 }
 
 ModelConfig hfCompatibleConfig(const ModelConfig& config, HfFamily family) {
+  if (family == HfFamily::SwitchTransformers) return switchCompatible(config);
   return family == HfFamily::NllbMoe ? nllbMoeCompatible(config)
                                      : decoderMoeCompatible(config, family);
 }
@@ -250,6 +288,7 @@ HfFamily familyOfDir(const fs::path& dir) {
 }
 
 HfLayout layoutOf(const std::vector<NamedParameter>& parameters, HfFamily family) {
+  if (family == HfFamily::SwitchTransformers) return switchLayout(parameters);
   return family == HfFamily::NllbMoe ? nllbMoeLayout(parameters)
                                      : decoderMoeLayout(parameters, family);
 }
@@ -279,7 +318,9 @@ void saveModel(const Model& model, const fs::path& dir, HfFamily family,
     }
   }
   json config = family == HfFamily::NllbMoe ? nllbMoeConfigJson(model.config())
-                                            : decoderMoeConfigJson(model.config(), family);
+                : family == HfFamily::SwitchTransformers
+                    ? switchConfigJson(model.config())
+                    : decoderMoeConfigJson(model.config(), family);
   config["torch_dtype"] = torchDtypeName(options.dtype);
   std::vector<NamedTensor> tensors;
   for (const auto& binding : layoutOf(model.namedParameters(), family).tensors) {
@@ -306,7 +347,7 @@ MtModel loadHfMtModel(const fs::path& dir, at::Device device) {
 
 void saveHfCheckpoint(const MtModel& model, const fs::path& dir, HfFamily family,
                       const HfSaveOptions& options) {
-  if (family != HfFamily::NllbMoe) {
+  if (family != HfFamily::NllbMoe && family != HfFamily::SwitchTransformers) {
     throw std::invalid_argument(std::string("an MT model cannot be saved as ") +
                                 hfModelType(family) + ", a decoder-only family");
   }
@@ -315,8 +356,9 @@ void saveHfCheckpoint(const MtModel& model, const fs::path& dir, HfFamily family
 
 void saveHfCheckpoint(const LmModel& model, const fs::path& dir, HfFamily family,
                       const HfSaveOptions& options) {
-  if (family == HfFamily::NllbMoe) {
-    throw std::invalid_argument("an LM model cannot be saved as nllb-moe, an encoder-decoder");
+  if (family == HfFamily::NllbMoe || family == HfFamily::SwitchTransformers) {
+    throw std::invalid_argument(std::string("an LM model cannot be saved as ") +
+                                hfModelType(family) + ", an encoder-decoder");
   }
   saveModel(model, dir, family, options);
 }

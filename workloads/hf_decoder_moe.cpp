@@ -80,6 +80,7 @@ const DecoderFamily& familyOf(HfFamily family) {
     case HfFamily::Qwen2Moe:
       return kQwen2Moe;
     case HfFamily::NllbMoe:
+    case HfFamily::SwitchTransformers:
       break;
   }
   throw std::logic_error("not a decoder-only family");

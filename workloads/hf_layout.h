@@ -70,4 +70,10 @@ nlohmann::json decoderMoeConfigJson(const ModelConfig& config, HfFamily family);
 ModelConfig decoderMoeCompatible(ModelConfig config, HfFamily family);
 HfLayout decoderMoeLayout(const std::vector<NamedParameter>& parameters, HfFamily family);
 
+// SwitchTransformers (workloads/hf_switch_transformers.cpp).
+ModelConfig switchModelConfig(const HfConfigReader& reader);
+nlohmann::json switchConfigJson(const ModelConfig& config);  // std::invalid_argument if not
+ModelConfig switchCompatible(ModelConfig config);
+HfLayout switchLayout(const std::vector<NamedParameter>& parameters);
+
 }  // namespace moeprof::workloads

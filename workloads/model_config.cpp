@@ -8,9 +8,6 @@ const char* workloadName(WorkloadKind kind) {
 
 namespace {
 
-int64_t attentionParameters(int64_t d) {
-  return 4 * d * d + 4 * d;
-}
 int64_t layerNormParameters(int64_t d) {
   return 2 * d;
 }
@@ -40,8 +37,11 @@ int64_t ModelConfig::parameterCount() const {
   if (sharedExpertFfnDim > 0) moeFfn += ffnParameters(d, sharedExpertFfnDim, true) + d;
   for (int64_t stack = 0; stack < stacks(); ++stack) {
     bool decoderOfMt = workload == WorkloadKind::Mt && stack == 1;
-    int64_t perBlock = block + (decoderOfMt ? attentionParameters(d) + norm : 0);
+    // Cross-attention has the self-attention's biases, or all four when both are on.
+    const int64_t cross = 4 * d * d + (qkvBias ? 3 * d : 0) + (outBias ? d : 0);
+    int64_t perBlock = block + (decoderOfMt ? cross + norm : 0);
     total += layers * perBlock + norm;
+    total += relativeAttentionBuckets * heads;  // the stack's relative position bias
     int64_t moeBlocks = moeBlocksPerStack();
     total += (layers - moeBlocks) * ffnParameters(d, ffnDim, swiGlu);
     total += moeBlocks * moeFfn;

@@ -58,9 +58,28 @@ struct ModelConfig {
   int64_t kvHeadCount() const { return kvHeads > 0 ? kvHeads : heads; }
   // Every MoE layer followed by another in its stack has a trained pre-gate (MoeLayerWeights).
   bool pregates = false;
+  // T5-style MT variants (SwitchTransformers; attention on the ATen path): learned relative
+  // position biases, bucketed as T5 and shared by the blocks of a stack (none on
+  // cross-attention), replace the sinusoidal positions; attention scores are not scaled by
+  // 1 / sqrt(head dim); the decoder's last hidden states are scaled by outputHiddenScale
+  // before the output projection (T5 with tied embeddings: d_model^-0.5); an untied lm_head
+  // when !tiedOutput; decoding starts from decoderStartToken (T5: pad, 0).
+  int64_t relativeAttentionBuckets = 0;  // 0: no relative position bias
+  int64_t relativeAttentionMaxDistance = 128;
+  bool scaleAttention = true;
+  double outputHiddenScale = 1.0;
+  int64_t decoderStartToken = 2;  // fairseq's </s> (MtModel::kBosToken)
+  // The first MoE block, then every moeEvery-th; -1: block moeEvery - 1 (fairseq's rule).
+  // SwitchTransformers: 1 for a sparse step of 2 or more, 0 for a step of 1.
+  int64_t moeFirstBlock = -1;
 
-  bool isMoeBlock(int64_t block) const { return moe && (block + 1) % moeEvery == 0; }
-  int64_t moeBlocksPerStack() const { return moe ? layers / moeEvery : 0; }
+  int64_t firstMoeBlock() const { return moeFirstBlock >= 0 ? moeFirstBlock : moeEvery - 1; }
+  bool isMoeBlock(int64_t block) const {
+    return moe && block >= firstMoeBlock() && (block - firstMoeBlock()) % moeEvery == 0;
+  }
+  int64_t moeBlocksPerStack() const {
+    return moe && layers > firstMoeBlock() ? (layers - 1 - firstMoeBlock()) / moeEvery + 1 : 0;
+  }
   int64_t stacks() const { return workload == WorkloadKind::Mt ? 2 : 1; }
   int64_t moeLayerCount() const { return moeBlocksPerStack() * stacks(); }
   int64_t parameterCount() const;

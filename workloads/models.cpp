@@ -11,6 +11,9 @@ namespace {
 Stack makeStack(const ModelConfig& config, WeightFactory& factory, bool cross,
                 int64_t& nextMoeLayerId) {
   Stack stack;
+  if (config.relativeAttentionBuckets > 0) {
+    stack.relativeBias = factory.normal({config.relativeAttentionBuckets, config.heads});
+  }
   for (int64_t i = 0; i < config.layers; ++i) {
     bool moe = config.isMoeBlock(i);
     stack.blocks.push_back(factory.block(config, cross, moe, moe ? nextMoeLayerId : -1));
@@ -31,6 +34,9 @@ at::Tensor runStack(const Stack& stack, at::Tensor x, BlockInputs inputs,
 
 void appendStackParameters(const Stack& stack, const std::string& prefix,
                            std::vector<NamedParameter>& out) {
+  if (stack.relativeBias.defined()) {
+    out.push_back({prefix + "relative_attention_bias.weight", stack.relativeBias});
+  }
   for (size_t i = 0; i < stack.blocks.size(); ++i) {
     appendBlockParameters(stack.blocks[i], prefix + "layers." + std::to_string(i) + ".", out);
   }
@@ -127,6 +133,7 @@ MtModel::MtModel(const ModelConfig& config, uint64_t seed, at::Device device, We
   int64_t moeLayerId = 0;
   encoder_ = makeStack(config, factory, /*cross=*/false, moeLayerId);
   decoder_ = makeStack(config, factory, /*cross=*/true, moeLayerId);
+  if (!config.tiedOutput) lmHead_ = factory.normal({config.vocab, config.dModel});
   weightBytes_ = factory.bytesCreated();
   if (config.pregates) weightBytes_ += addPregatesTo(encoder_) + addPregatesTo(decoder_);
 }
@@ -143,20 +150,40 @@ at::Tensor MtModel::decode(const at::Tensor& previous, const at::Tensor& encoder
   inputs.heads = config_.heads;
   inputs.causal = true;
   inputs.encoderOut = &encoderOut;
+  at::Tensor bias;
+  setPositionBias(decoder_, 0, previous.size(1), inputs, bias);
   auto y = runStack(decoder_, embed(previous, 0), inputs, nullptr, context);
-  return at::matmul(y, embedding_.t());
+  return logits(y);
+}
+
+void MtModel::setPositionBias(const Stack& stack, int64_t past, int64_t queries,
+                              BlockInputs& inputs, at::Tensor& bias) const {
+  inputs.scaleAttention = config_.scaleAttention;
+  if (!stack.relativeBias.defined()) return;
+  bias =
+      relativePositionBias(stack.relativeBias, past, queries, past + queries,
+                           /*bidirectional=*/!inputs.causal, config_.relativeAttentionMaxDistance);
+  inputs.positionBias = &bias;
+}
+
+at::Tensor MtModel::logits(const at::Tensor& hidden) const {
+  const auto& output = lmHead_.defined() ? lmHead_ : embedding_;
+  if (config_.outputHiddenScale == 1.0) return at::matmul(hidden, output.t());
+  return at::matmul(hidden * config_.outputHiddenScale, output.t());
 }
 
 std::vector<NamedParameter> MtModel::namedParameters() const {
   std::vector<NamedParameter> out{{"embed_tokens.weight", embedding_}};
   appendStackParameters(encoder_, "encoder.", out);
   appendStackParameters(decoder_, "decoder.", out);
+  if (lmHead_.defined()) out.push_back({"lm_head.weight", lmHead_});
   return out;
 }
 
 at::Tensor MtModel::embed(const at::Tensor& tokens, int64_t firstPosition) const {
   auto scaled = at::embedding(embedding_, tokens);
   if (config_.scaleEmbedding) scaled = scaled * std::sqrt(static_cast<double>(config_.dModel));
+  if (config_.relativeAttentionBuckets > 0) return scaled;  // positions are in the attention
   return scaled + sinusoidalPositions(firstPosition + config_.positionOffset, tokens.size(1),
                                       config_.dModel, scaled.options());
 }
@@ -165,6 +192,8 @@ at::Tensor MtModel::encode(const at::Tensor& source, ForwardContext& context) co
   collector::NvtxRange range("mt.encoder");
   BlockInputs inputs;
   inputs.heads = config_.heads;
+  at::Tensor bias;
+  setPositionBias(encoder_, 0, source.size(1), inputs, bias);
   return runStack(encoder_, embed(source, 0), inputs, nullptr, context);
 }
 
@@ -176,9 +205,12 @@ at::Tensor MtModel::decodeStep(const at::Tensor& previous, int64_t step,
   inputs.heads = config_.heads;
   inputs.causal = true;
   inputs.encoderOut = &encoderOut;
+  at::Tensor bias;
+  const int64_t past = caches[0].selfKeys.defined() ? caches[0].selfKeys.size(1) : 0;
+  setPositionBias(decoder_, past, previous.size(1), inputs, bias);
   auto y = runStack(decoder_, embed(previous, step), inputs, &caches, context);
   collector::PhaseScope scope(context.phases, collector::Phase::Other);
-  return at::matmul(y.select(1, 0), embedding_.t());
+  return logits(y.select(1, 0));
 }
 
 }  // namespace moeprof::workloads

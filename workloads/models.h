@@ -18,6 +18,7 @@ namespace moeprof::workloads {
 struct Stack {
   std::vector<BlockWeights> blocks;
   LayerNormWeights finalNorm;
+  at::Tensor relativeBias;  // (buckets, heads) with ModelConfig::relativeAttentionBuckets
 };
 
 // The MoE layers of stacks, in order; and freeing their experts (returns the bytes freed).
@@ -82,14 +83,21 @@ class MtModel {
   std::vector<MoeLayerWeights*> moeLayers() { return moeLayersOf({&encoder_, &decoder_}); }
   void dropExperts() { weightBytes_ -= dropExpertsOf(moeLayers()); }
   void addPregates();
-  static constexpr int64_t kBosToken = 2;  // decoding starts from it, as fairseq's </s>
+  // Decoding starts from it, as fairseq's </s> (ModelConfig::decoderStartToken's default;
+  // T5-style checkpoints start from their pad token instead).
+  static constexpr int64_t kBosToken = 2;
 
  private:
   at::Tensor embed(const at::Tensor& tokens, int64_t firstPosition) const;
+  // The stack's relative position bias in `inputs` (T5 variant); kept alive by `bias`.
+  void setPositionBias(const Stack& stack, int64_t past, int64_t queries, BlockInputs& inputs,
+                       at::Tensor& bias) const;
+  at::Tensor logits(const at::Tensor& hidden) const;
   ModelConfig config_;
   at::Tensor embedding_;  // (vocab, d), shared by encoder, decoder and output projection
   Stack encoder_;
   Stack decoder_;
+  at::Tensor lmHead_;  // (vocab, d) when the output projection is not tied to embedding_
   int64_t weightBytes_ = 0;
 };
 

@@ -215,7 +215,7 @@ struct MtPhases {
 void decodeSteps(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
                   PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
-  auto previous = at::full({m.batch(), 1}, MtModel::kBosToken,
+  auto previous = at::full({m.batch(), 1}, model.config().decoderStartToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));
   at::Tensor references;  // (B, steps): the next input of every step, teacher forcing
   if (m.references) references = m.references->next(m.batch(), m.run.decodeSteps).to(m.device);

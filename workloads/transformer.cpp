@@ -1,6 +1,7 @@
 #include "workloads/transformer.h"
 
 #include <cmath>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -64,6 +65,10 @@ at::Tensor selfAttention(const AttentionWeights& w, const at::Tensor& x, const B
   }
   k = repeatKv(k, kvHeads, in.heads);
   v = repeatKv(v, kvHeads, in.heads);
+  if (!in.scaleAttention || in.positionBias) {
+    const at::Tensor bias = in.positionBias ? *in.positionBias : at::Tensor();
+    return linear(w.out, biasedAttention(q, k, v, in.heads, bias, in.scaleAttention, in.causal));
+  }
   return linear(w.out, kernels::attention(q, k, v, in.heads, in.causal));
 }
 
@@ -81,6 +86,10 @@ at::Tensor crossAttention(const AttentionWeights& w, const at::Tensor& x, const 
       in.cache->crossValues = v;
     }
   }
+  if (!in.scaleAttention) {
+    return linear(w.out, biasedAttention(linear(w.query, x), k, v, in.heads, at::Tensor(),
+                                         /*scale=*/false, /*causal=*/false));
+  }
   return linear(w.out, kernels::attention(linear(w.query, x), k, v, in.heads, /*causal=*/false));
 }
 
@@ -93,6 +102,55 @@ at::Tensor ffnSublayer(const BlockWeights& block, const at::Tensor& x, ForwardCo
 }
 
 }  // namespace
+
+at::Tensor relativePositionBucket(const at::Tensor& relativePosition, bool bidirectional,
+                                  int64_t buckets, int64_t maxDistance) {
+  auto bucket = at::zeros_like(relativePosition);
+  auto distance = relativePosition;
+  if (bidirectional) {
+    buckets /= 2;
+    bucket = bucket + (relativePosition > 0).to(at::kLong) * buckets;
+    distance = relativePosition.abs();
+  } else {
+    distance = -at::clamp_max(relativePosition, 0);  // later keys: distance 0
+  }
+  const int64_t exact = buckets / 2;
+  // Float32 as in Hugging Face's code, so that the truncation lands on the same bucket. Short
+  // distances take the exact branch; clamping them keeps log(0) out of the integer cast.
+  auto logarithmic = (at::log(distance.clamp_min(1).to(at::kFloat) / static_cast<double>(exact)) /
+                      std::log(static_cast<double>(maxDistance) / static_cast<double>(exact)) *
+                      static_cast<double>(buckets - exact))
+                         .to(at::kLong)
+                         .add_(exact)
+                         .clamp_max_(buckets - 1);
+  return bucket + at::where(distance < exact, distance, logarithmic);
+}
+
+at::Tensor relativePositionBias(const at::Tensor& table, int64_t past, int64_t queries,
+                                int64_t keys, bool bidirectional, int64_t maxDistance) {
+  auto options = at::TensorOptions().dtype(at::kLong).device(table.device());
+  auto relative = at::arange(keys, options).unsqueeze(0) -
+                  at::arange(past, past + queries, options).unsqueeze(1);
+  auto buckets = relativePositionBucket(relative, bidirectional, table.size(0), maxDistance);
+  return at::embedding(table, buckets).permute({2, 0, 1}).unsqueeze(0);
+}
+
+at::Tensor biasedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           int64_t heads, const at::Tensor& bias, bool scale, bool causal) {
+  const int64_t batch = q.size(0), queries = q.size(1), keys = k.size(1);
+  auto split = [&](const at::Tensor& x) {
+    return x.reshape({batch, x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+  };
+  auto scores = at::matmul(split(q), split(k).transpose(-2, -1));
+  if (scale) scores = scores * (1.0 / std::sqrt(static_cast<double>(q.size(2) / heads)));
+  if (bias.defined()) scores = scores + bias;
+  if (causal && queries > 1) {
+    auto future = at::ones({queries, keys}, q.options().dtype(at::kBool)).triu(keys - queries + 1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  }
+  auto weights = at::softmax(scores.to(at::kFloat), -1).to(scores.scalar_type());
+  return at::matmul(weights, split(v)).transpose(1, 2).reshape({batch, queries, v.size(2)});
+}
 
 at::Tensor layerNorm(const LayerNormWeights& norm, const at::Tensor& x) {
   if (!norm.beta.defined()) {  // RMSNorm, in Hugging Face's order of operations
@@ -164,6 +222,16 @@ AttentionWeights WeightFactory::attention(int64_t dim) {
   return {linear(dim, dim), linear(dim, dim), linear(dim, dim), linear(dim, dim)};
 }
 
+AttentionWeights WeightFactory::crossAttention(const ModelConfig& config) {
+  const int64_t d = config.dModel;
+  if (config.qkvBias && config.outBias) return attention(d);
+  auto projection = [&](bool bias) {
+    return LinearWeights{normal({d, d}), bias ? zeros({d}) : at::Tensor()};
+  };
+  return {projection(config.qkvBias), projection(config.qkvBias), projection(config.qkvBias),
+          projection(config.outBias)};
+}
+
 kernels::ExpertWeights WeightFactory::experts(int64_t count, int64_t dim, int64_t ffn) {
   return {normal({count, dim, ffn}), zeros({count, ffn}), normal({count, ffn, dim}),
           zeros({count, dim})};
@@ -184,7 +252,7 @@ BlockWeights WeightFactory::block(const ModelConfig& config, bool cross, bool mo
   b.hasCross = cross;
   if (cross) {
     b.crossNorm = norm(config, d);
-    b.cross = attention(d);
+    b.cross = crossAttention(config);
   }
   b.ffnNorm = norm(config, d);
   b.moe = moe;

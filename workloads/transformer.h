@@ -57,6 +57,10 @@ struct BlockInputs {
   bool causal = false;
   BlockCache* cache = nullptr;             // null: no caching (full-sequence forward)
   const at::Tensor* encoderOut = nullptr;  // (B, T_source, d_model) for cross-attention
+  // T5 attention (ModelConfig::scaleAttention false), on the ATen path: scores unscaled, and
+  // the self-attention's plus a (1, heads, T, T_past + T) relative position bias when set.
+  bool scaleAttention = true;
+  const at::Tensor* positionBias = nullptr;
 };
 
 // x: (B, T, d_model) -> (B, T, d_model).
@@ -80,6 +84,7 @@ class WeightFactory {
   LayerNormWeights norm(const ModelConfig& config, int64_t dim);  // LayerNorm or RMSNorm
   AttentionWeights selfAttention(const ModelConfig& config);      // with the config's variants
   AttentionWeights attention(int64_t dim);
+  AttentionWeights crossAttention(const ModelConfig& config);  // the config's biases
   kernels::ExpertWeights experts(int64_t count, int64_t dim, int64_t ffn);
   BlockWeights block(const ModelConfig& config, bool cross, bool moe, int64_t moeLayerId);
   int64_t bytesCreated() const { return bytesCreated_; }
@@ -90,6 +95,22 @@ class WeightFactory {
   WeightInit init_;
   int64_t bytesCreated_ = 0;
 };
+
+// T5's relative position buckets of (key position - query position) values (int64 tensor):
+// half the buckets for each sign when bidirectional (else later keys share bucket 0), half of
+// those one per distance, the rest logarithmic up to maxDistance, beyond it the last bucket.
+at::Tensor relativePositionBucket(const at::Tensor& relativePosition, bool bidirectional,
+                                  int64_t buckets, int64_t maxDistance);
+// The bias a (buckets, heads) table gives queries at positions [past, past + queries) over keys
+// [0, keys): (1, heads, queries, keys).
+at::Tensor relativePositionBias(const at::Tensor& table, int64_t past, int64_t queries,
+                                int64_t keys, bool bidirectional, int64_t maxDistance);
+
+// Attention with ATen operators as Hugging Face's T5 computes it: per head q k^T, optionally
+// scaled by 1 / sqrt(head dim), plus `bias` (broadcast to (B, heads, T, S); may be undefined),
+// causally masked, softmax in float32, times v. q: (B, T, heads x head dim), k, v: (B, S, ..).
+at::Tensor biasedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           int64_t heads, const at::Tensor& bias, bool scale, bool causal);
 
 // Sinusoidal position embeddings (fairseq/M2M100) for positions [start, start + count).
 at::Tensor sinusoidalPositions(int64_t start, int64_t count, int64_t dim,
