@@ -243,13 +243,17 @@ double ExpertFile::measureTrial(const std::vector<int64_t>& offsets, int64_t rea
 
 // The offsets one probe trial reads (see measureBandwidth), and the bytes of each read.
 std::pair<std::vector<int64_t>, int64_t> ExpertFile::probeOffsets(int64_t bytesPerTrial,
+                                                                  uint32_t depth,
                                                                   ProbePattern pattern,
                                                                   int trial) const {
   const int64_t fileBytes = recordOffset(numLayers_, 0);  // a multiple of kIoAlignment
   std::vector<int64_t> offsets;
   if (pattern == ProbePattern::RandomRecords) {
     const int64_t records = int64_t{numLayers_} * numExperts_;
-    const int64_t reads = std::max<int64_t>(1, bytesPerTrial / layout_.recordBytes);
+    // As many reads as the file has records at most (a small file is read about once, as the
+    // sequential probe reads it), and enough to keep `depth` in flight for a while.
+    const int64_t reads = std::max<int64_t>(
+        4 * int64_t{depth}, std::min(bytesPerTrial, fileBytes) / layout_.recordBytes);
     std::mt19937_64 random(static_cast<uint64_t>(trial) + 1);
     for (int64_t i = 0; i < reads; ++i) {
       auto record = static_cast<int64_t>(random() % static_cast<uint64_t>(records));
@@ -277,7 +281,7 @@ TierBandwidth ExpertFile::measureBandwidth(int64_t bytesPerTrial, uint32_t depth
   std::vector<double> rates;
   TierBandwidth out;
   for (int t = 0; t < trials; ++t) {
-    auto [offsets, readBytes] = probeOffsets(bytesPerTrial, pattern, t);
+    auto [offsets, readBytes] = probeOffsets(bytesPerTrial, depth, pattern, t);
     out.readBytes = readBytes;
     rates.push_back(measureTrial(offsets, readBytes, depth));
   }

@@ -95,8 +95,8 @@ class ExpertFile {
   void openForReading();
   int64_t recordOffset(uint32_t layer, uint32_t expert) const;
   void readAt(int64_t offset, std::span<const struct iovec> buffers) const;
-  std::pair<std::vector<int64_t>, int64_t> probeOffsets(int64_t bytesPerTrial, ProbePattern pattern,
-                                                        int trial) const;
+  std::pair<std::vector<int64_t>, int64_t> probeOffsets(int64_t bytesPerTrial, uint32_t depth,
+                                                        ProbePattern pattern, int trial) const;
   double measureTrial(const std::vector<int64_t>& offsets, int64_t readBytes, uint32_t depth) const;
 
   std::filesystem::path path_;
