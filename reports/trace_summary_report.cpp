@@ -366,8 +366,8 @@ std::string rankedTraceSummaryJson(const analysis::RankedTraceSummary& summary,
   root["ranks"] = Json::array();
   for (const analysis::RankSummary& rank : summary.ranks) {
     Json entry = {{"rank", rank.rank}, {"file", rank.file}};
-    for (auto& [key, value] :
-         summaryObject(cutToTop(rank.summary, summary.topN), rank.file).items()) {
+    Json own = summaryObject(cutToTop(rank.summary, summary.topN), rank.file);
+    for (auto& [key, value] : own.items()) {
       entry[key] = value;
     }
     root["ranks"].push_back(std::move(entry));
