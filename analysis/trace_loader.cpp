@@ -2,10 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <map>
+#include <regex>
 #include <system_error>
 
 #include "analysis/nsys_import.h"
 #include "collector/errors.h"
+#include "collector/run_manifest.h"
 #include "collector/sqlite_statement.h"
 #include "collector/trace_reader.h"
 #include "collector/trace_store.h"
@@ -49,6 +53,97 @@ collector::Trace loadTrace(const std::filesystem::path& runOrFile) {
   collector::Trace trace = collector::TraceReader(file).readAll();
   trace.meta.try_emplace("source", "moeprof");
   return trace;
+}
+
+namespace {
+
+// The rank trace files a run directory's run.json lists, in rank order; empty when it lists
+// none (a 1-rank run, an older run, or no run.json).
+std::vector<std::filesystem::path> listedRankTraces(const std::filesystem::path& run) {
+  std::error_code ignored;
+  if (!std::filesystem::exists(run / "run.json", ignored)) return {};
+  const nlohmann::json files = collector::readManifest(run).files;
+  auto listed = files.find("rank_traces");
+  if (listed == files.end() || !listed->is_array()) return {};
+  std::vector<std::filesystem::path> traces;
+  for (const auto& name : *listed) {
+    if (!name.is_string()) {
+      throw InputError(run.string() + "/run.json: files.rank_traces holds " + name.dump() +
+                       ", not a file name");
+    }
+    traces.push_back(run / name.get<std::string>());
+  }
+  return traces;
+}
+
+// trace.sqlite and the trace.rankR.sqlite files beside it, by rank; a gap is an error.
+std::vector<std::filesystem::path> foundRankTraces(const std::filesystem::path& run) {
+  static const std::regex kRankFile(R"(trace\.rank([0-9]{1,6})\.sqlite)");
+  std::map<int, std::filesystem::path> byRank{{0, run / collector::kTraceFileName}};
+  for (const auto& entry : std::filesystem::directory_iterator(run)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, match, kRankFile)) byRank[std::stoi(match[1].str())] = entry.path();
+  }
+  std::vector<std::filesystem::path> traces;
+  for (const auto& [rank, file] : byRank) {
+    if (rank != static_cast<int>(traces.size())) {
+      throw InputError("run directory " + run.string() + " has " + file.filename().string() +
+                       " but no trace of rank " + std::to_string(traces.size()) + " (trace.rank" +
+                       std::to_string(traces.size()) + ".sqlite)");
+    }
+    traces.push_back(file);
+  }
+  return traces;
+}
+
+}  // namespace
+
+std::vector<RankTrace> loadRankTraces(const std::filesystem::path& runOrFile) {
+  std::error_code ignored;
+  if (!std::filesystem::is_directory(runOrFile, ignored)) {
+    return {{0, runOrFile, loadTrace(runOrFile)}};
+  }
+  std::vector<RankTrace> ranks;
+  ranks.push_back({0, runOrFile / collector::kTraceFileName, loadTrace(runOrFile)});
+  auto files = listedRankTraces(runOrFile);
+  if (files.empty()) files = foundRankTraces(runOrFile);
+  for (size_t r = 1; r < files.size(); ++r) {
+    if (!std::filesystem::exists(files[r], ignored)) {
+      throw InputError("run directory " + runOrFile.string() + " lists " +
+                       files[r].filename().string() + " (the trace of rank " + std::to_string(r) +
+                       ") in run.json, but it is missing");
+    }
+    ranks.push_back({static_cast<int>(r), files[r], loadTrace(files[r])});
+  }
+  return ranks;
+}
+
+collector::Trace mergeRankTraces(const std::vector<RankTrace>& ranks) {
+  collector::Trace merged;
+  if (ranks.empty()) return merged;
+  merged.meta = ranks.front().trace.meta;
+  merged.meta["ranks"] = std::to_string(ranks.size());
+  auto append = [](auto& into, const auto& from) {
+    into.insert(into.end(), from.begin(), from.end());
+  };
+  for (const RankTrace& rank : ranks) {
+    const collector::Trace& t = rank.trace;
+    append(merged.operators, t.operators);
+    append(merged.ranges, t.ranges);
+    append(merged.memory, t.memory);
+    append(merged.kernels, t.kernels);
+    append(merged.memcpys, t.memcpys);
+    append(merged.memsets, t.memsets);
+    append(merged.apiCalls, t.apiCalls);
+    append(merged.correlations, t.correlations);
+    append(merged.overheads, t.overheads);
+    append(merged.routing, t.routing);
+    append(merged.cache, t.cache);
+    append(merged.transfers, t.transfers);
+    append(merged.sources, t.sources);
+  }
+  return merged;
 }
 
 }  // namespace moeprof::analysis

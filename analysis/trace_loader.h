@@ -2,6 +2,7 @@
 // The one way front ends (CLI, reports, GUI) read a trace: a moeprof run directory, its
 // trace.sqlite, or an Nsight Systems SQLite export, all as one collector::Trace.
 #include <filesystem>
+#include <vector>
 
 #include "collector/trace_events.h"
 
@@ -14,5 +15,23 @@ namespace moeprof::analysis {
 // a directory without trace.sqlite (a run made with --trace off), not SQLite, another SQLite
 // database, or a store of another schema version.
 collector::Trace loadTrace(const std::filesystem::path& runOrFile);
+
+// One rank's trace of a run: rank 0's is trace.sqlite, rank R's trace.rankR.sqlite.
+struct RankTrace {
+  int rank = 0;
+  std::filesystem::path file;
+  collector::Trace trace;
+};
+
+// Every rank's trace of `runOrFile`, in rank order. A run directory's ranks are those its
+// run.json lists under files.rank_traces (an N-rank run), else trace.sqlite and any
+// trace.rankR.sqlite beside it; a file alone is rank 0. Throws InputError as loadTrace does,
+// and naming the file when a listed rank's trace is missing or the ranks found have a gap.
+std::vector<RankTrace> loadRankTraces(const std::filesystem::path& runOrFile);
+
+// The ranks' events in one Trace, rank after rank (they share the machine's monotonic clock, so
+// times line up; thread ids are the kernel's, distinct across processes). Meta is rank 0's with
+// "ranks" set to their count.
+collector::Trace mergeRankTraces(const std::vector<RankTrace>& ranks);
 
 }  // namespace moeprof::analysis

@@ -128,7 +128,9 @@ void summarizeOperators(const Trace& trace, size_t topN, TraceSummary& summary) 
     ++stat.count;
     stat.totalNs += durationNs;
     stat.selfNs += std::max<int64_t>(0, durationNs - childNs[i]);
+    summary.operatorSelfTotalNs += std::max<int64_t>(0, durationNs - childNs[i]);
   }
+  summary.operatorCalls = static_cast<int64_t>(trace.operators.size());
   summary.operatorsOmitted =
       keepTop(stats, topN, [](const OperatorStat& stat) { return stat.name; });
   summary.operators = std::move(stats);
@@ -198,8 +200,25 @@ TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions&
   summarizeRanges(trace, options.topN, summary);
   summarizeOperators(trace, options.topN, summary);
   summarizeMemory(trace, summary);
+  for (const collector::TransferEvent& transfer : trace.transfers) {
+    ++summary.transferCount;
+    summary.transferBytes += transfer.bytes;
+  }
   summary.eventCounts = countEvents(trace);
   return summary;
+}
+
+RankedTraceSummary summarizeRankTraces(const std::vector<RankTrace>& ranks,
+                                       const SummaryOptions& options) {
+  RankedTraceSummary out;
+  out.topN = options.topN;
+  out.merged =
+      summarizeTrace(ranks.size() == 1 ? ranks.front().trace : mergeRankTraces(ranks), options);
+  for (const RankTrace& rank : ranks) {
+    out.ranks.push_back(
+        {rank.rank, rank.file.filename().string(), summarizeTrace(rank.trace, {0})});
+  }
+  return out;
 }
 
 }  // namespace moeprof::analysis

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/trace_loader.h"
 #include "collector/trace_events.h"
 
 namespace moeprof::analysis {
@@ -80,6 +81,10 @@ struct TraceSummary {
   int64_t markCount = 0;                // NVTX marks (instants)
   std::vector<OperatorStat> operators;  // by total time; the top N
   size_t operatorsOmitted = 0;
+  int64_t operatorCalls = 0;        // every operator, shown or not
+  int64_t operatorSelfTotalNs = 0;  // their self times: the time spent in operators
+  int64_t transferCount = 0;        // expert transfers (Expert Buffering reads)
+  int64_t transferBytes = 0;
   std::vector<MemoryPeak> memoryPeaks;  // by device type, then index
   std::vector<EventCount> eventCounts;  // every kind, in collector::Trace's member order
 };
@@ -89,5 +94,24 @@ struct SummaryOptions {
 };
 
 TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options = {});
+
+// One rank of a multi-rank run (moeprof run --ranks N): its own summary with every row kept, so
+// that the merged tables can show each rank's share of a row.
+struct RankSummary {
+  int rank = 0;
+  std::string file;  // its trace file's name in the run directory
+  TraceSummary summary;
+};
+
+// A run's traces, all ranks together (`merged`, top N rows, its meta "ranks" = their count) and
+// each rank on its own (one entry for a single trace).
+struct RankedTraceSummary {
+  TraceSummary merged;
+  std::vector<RankSummary> ranks;
+  size_t topN = 10;
+};
+
+RankedTraceSummary summarizeRankTraces(const std::vector<RankTrace>& ranks,
+                                       const SummaryOptions& options = {});
 
 }  // namespace moeprof::analysis

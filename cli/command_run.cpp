@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -17,6 +18,23 @@
 namespace moeprof::cli {
 
 namespace {
+
+// One line on what the slow tier delivered, for runs with --buffering: the bandwidth reads
+// achieved while the tier was busy against the tier's peak measured at the same depth.
+void printBufferingLine(const nlohmann::json& metrics) {
+  auto found = metrics.find("buffering");
+  if (found == metrics.end() || !found->contains("bandwidth_efficiency")) return;
+  const nlohmann::json& b = *found;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "expert buffering: %llu misses, %.1f ms reading (%.2f reads in flight), %.3f "
+                "GB/s of the tier's %.3f GB/s peak: efficiency %.2f\n",
+                static_cast<unsigned long long>(b.value("misses", uint64_t{0})),
+                b.value("transfer_ms", 0.0), b.value("mean_reads_in_flight", 0.0),
+                b.value("achieved_bandwidth_gbps", 0.0), b.value("tier_peak_bandwidth_gbps", 0.0),
+                b.value("bandwidth_efficiency", 0.0));
+  std::cout << line;
+}
 
 struct RunCommand {
   RunFlags flags;
@@ -87,6 +105,7 @@ struct RunCommand {
     std::cout << reports::sweepTable(points).toText() << "\n"
               << reports::phaseBreakdownTable(points).toText() << "\nwrote "
               << (outcome.runDir / collector::kManifestFileName).string() << "\n";
+    printBufferingLine(outcome.manifest.metrics);
     return kExitOk;
   }
 };

@@ -31,12 +31,12 @@ struct SummaryCommand {
   size_t top = 10;
 
   int execute() const {
-    collector::Trace trace = analysis::loadTrace(runOrTrace);
-    analysis::TraceSummary summary = analysis::summarizeTrace(trace, {top});
+    auto ranks = analysis::loadRankTraces(runOrTrace);
+    analysis::RankedTraceSummary summary = analysis::summarizeRankTraces(ranks, {top});
     if (json) {
-      std::cout << reports::traceSummaryJson(summary, runOrTrace);
+      std::cout << reports::rankedTraceSummaryJson(summary, runOrTrace);
     } else {
-      std::cout << reports::traceSummaryText(summary, runOrTrace);
+      std::cout << reports::rankedTraceSummaryText(summary, runOrTrace);
     }
     return kExitOk;
   }
@@ -47,7 +47,8 @@ struct SummaryCommand {
 Action addSummaryCommand(CLI::App& app) {
   auto command = std::make_shared<SummaryCommand>();
   app.add_option("RUN_OR_TRACE", command->runOrTrace,
-                 "run directory, its trace.sqlite, or an Nsight Systems SQLite export "
+                 "run directory (every rank's trace of a --ranks N run: merged tables with a "
+                 "column per rank), its trace.sqlite, or an Nsight Systems SQLite export "
                  "(nsys export --type sqlite)")
       ->required();
   app.add_flag("--json", command->json, "print JSON instead of tables");

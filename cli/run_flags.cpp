@@ -75,6 +75,12 @@ void RunFlags::addBufferingTo(CLI::App& app) {
                                   "expert reads in flight at once (I/O threads), 1 to 64; "
                                   "adjacent experts are read with one request")
                        ->capture_default_str();
+  readAheadOption_ =
+      app.add_option("--read-ahead", readAhead_,
+                     "read-ahead buffers (one expert each, counted as resident memory) that "
+                     "misses are read into while their slot's expert has still to run, 0 to "
+                     "1024; 0 reads every miss straight into its slot")
+          ->capture_default_str();
 }
 
 workloads::RunOptions RunFlags::toRunOptions() const {
@@ -94,6 +100,7 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   if (cacheScopeOption_->count() > 0) o.cacheScope = cacheScope_;
   if (prefetchOption_->count() > 0) o.prefetch = prefetch_;
   if (ioDepthOption_->count() > 0) o.ioDepth = ioDepth_;
+  if (readAheadOption_->count() > 0) o.readAhead = readAhead_;
   return o;
 }
 

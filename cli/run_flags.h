@@ -35,6 +35,8 @@ class RunFlags {
   CLI::Option* prefetchOption_ = nullptr;
   int64_t ioDepth_ = workloads::BufferingConfig::kDefaultIoDepth;
   CLI::Option* ioDepthOption_ = nullptr;
+  int64_t readAhead_ = workloads::BufferingConfig::kDefaultReadAheadBuffers;
+  CLI::Option* readAheadOption_ = nullptr;
   CLI::Option* capacityFactorOption_ = nullptr;
   CLI::Option* topKOption_ = nullptr;
   CLI::Option* seqLenOption_ = nullptr;

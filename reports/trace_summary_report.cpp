@@ -1,5 +1,6 @@
 #include "reports/trace_summary_report.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -198,7 +199,9 @@ std::string traceSummaryText(const TraceSummary& summary, const std::string& lab
   return out.str();
 }
 
-std::string traceSummaryJson(const TraceSummary& summary, const std::string& label) {
+namespace {
+
+Json summaryObject(const TraceSummary& summary, const std::string& label) {
   Json root;
   root["trace"] = label;
   root["source"] = metaOr(summary, "source", "unknown");
@@ -214,12 +217,160 @@ std::string traceSummaryJson(const TraceSummary& summary, const std::string& lab
   root["ranges"] = {{"marks", summary.markCount},
                     {"omitted", summary.rangesOmitted},
                     {"top", rowsJson(summary.ranges, rangeJson)}};
-  root["operators"] = {{"omitted", summary.operatorsOmitted},
+  root["operators"] = {{"calls", summary.operatorCalls},
+                       {"self_total_ns", summary.operatorSelfTotalNs},
+                       {"omitted", summary.operatorsOmitted},
                        {"top", rowsJson(summary.operators, operatorJson)}};
+  root["transfers"] = {{"count", summary.transferCount}, {"bytes", summary.transferBytes}};
   root["memory_peaks"] = rowsJson(summary.memoryPeaks, memoryPeakJson);
   root["event_counts"] = Json::object();
   for (const analysis::EventCount& count : summary.eventCounts) {
     root["event_counts"][count.kind] = count.events;
+  }
+  return root;
+}
+
+// `stats` cut to the first topN (0: all), as summarizeTrace cuts them.
+template <typename Stat>
+std::vector<Stat> firstRows(const std::vector<Stat>& stats, size_t topN) {
+  if (topN == 0 || stats.size() <= topN) return stats;
+  return {stats.begin(), stats.begin() + static_cast<std::ptrdiff_t>(topN)};
+}
+
+TraceSummary cutToTop(TraceSummary summary, size_t topN) {
+  auto cut = [&](auto& stats, size_t& omitted) {
+    omitted += stats.size() - firstRows(stats, topN).size();
+    stats = firstRows(stats, topN);
+  };
+  cut(summary.kernels, summary.kernelNamesOmitted);
+  cut(summary.ranges, summary.rangesOmitted);
+  cut(summary.operators, summary.operatorsOmitted);
+  return summary;
+}
+
+// `base` with a column per rank appended (the first kMaxRankColumns), holding what `cell`
+// gives for that rank and the row's position.
+template <typename Cell>
+Table withRankColumns(const Table& base, const analysis::RankedTraceSummary& summary,
+                      const std::string& unit, Cell cell) {
+  auto headers = base.headers();
+  auto alignments = base.alignments();
+  const size_t shown = std::min(summary.ranks.size(), kMaxRankColumns);
+  for (size_t r = 0; r < shown; ++r) {
+    headers.push_back("rank " + std::to_string(summary.ranks[r].rank) + " " + unit);
+    alignments.push_back(Align::Right);
+  }
+  Table table(headers, alignments);
+  for (size_t row = 0; row < base.numRows(); ++row) {
+    auto cells = base.rows()[row];
+    for (size_t r = 0; r < shown; ++r) cells.push_back(cell(summary.ranks[r].summary, row));
+    table.addRow(cells);
+  }
+  return table;
+}
+
+// The total of the row of `stats` that `matches`, in ms, or "-" when the rank has none.
+template <typename Stat, typename Matches, typename Value>
+std::string rankCell(const std::vector<Stat>& stats, Matches matches, Value value) {
+  auto found = std::find_if(stats.begin(), stats.end(), matches);
+  return found == stats.end() ? "-" : milliseconds(value(*found));
+}
+
+int64_t largestPeak(const TraceSummary& summary) {
+  int64_t peak = 0;
+  for (const auto& device : summary.memoryPeaks) peak = std::max(peak, device.peakAllocatedBytes);
+  return peak;
+}
+
+}  // namespace
+
+std::string traceSummaryJson(const TraceSummary& summary, const std::string& label) {
+  return summaryObject(summary, label).dump(2) + "\n";
+}
+
+Table rankSummaryTable(const analysis::RankedTraceSummary& summary) {
+  Table table({"rank", "trace", "span ms", "operators", "operator ms", "NVTX ranges", "kernels",
+               "GPU ms", "transfers", "transfer bytes", "peak allocated"},
+              {Align::Right, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right,
+               Align::Right, Align::Right, Align::Right, Align::Right, Align::Right});
+  for (const analysis::RankSummary& rank : summary.ranks) {
+    const TraceSummary& s = rank.summary;
+    int64_t ranges = 0;
+    for (const auto& range : s.ranges) ranges += range.count;
+    table.addRow({std::to_string(rank.rank), rank.file, milliseconds(s.endNs - s.startNs),
+                  std::to_string(s.operatorCalls), milliseconds(s.operatorSelfTotalNs),
+                  std::to_string(ranges), std::to_string(s.kernelCount),
+                  milliseconds(s.kernelTotalNs), std::to_string(s.transferCount),
+                  formatBytes(static_cast<double>(s.transferBytes)),
+                  formatBytes(static_cast<double>(largestPeak(s)))});
+  }
+  return table;
+}
+
+std::string rankedTraceSummaryText(const analysis::RankedTraceSummary& summary,
+                                   const std::string& label) {
+  const TraceSummary& merged = summary.merged;
+  if (summary.ranks.size() <= 1) return traceSummaryText(merged, label);
+  std::ostringstream out;
+  out << "trace: " << label << " (" << summary.ranks.size() << " ranks, merged)"
+      << "\nsource: " << metaOr(merged, "source", "unknown")
+      << "\nspan: " << milliseconds(merged.endNs - merged.startNs) << " ms"
+      << "\nclock: " << metaOr(merged, "clock", "unknown") << "\n";
+  section(out, "Ranks", rankSummaryTable(summary), "no ranks");
+  auto sameKernel = [&](size_t row) {
+    return [&, row](const analysis::KernelStat& s) { return s.name == merged.kernels[row].name; };
+  };
+  section(out,
+          "GPU kernels (" + std::to_string(merged.kernelCount) + " launches, " +
+              milliseconds(merged.kernelTotalNs) + " ms)",
+          withRankColumns(kernelSummaryTable(merged), summary, "ms",
+                          [&](const TraceSummary& rank, size_t row) {
+                            return rankCell(rank.kernels, sameKernel(row),
+                                            [](const auto& s) { return s.totalNs; });
+                          }),
+          "no kernels in this trace", merged.kernelNamesOmitted);
+  section(out, "Memory copies", copySummaryTable(merged), "no copies in this trace");
+  auto sameRange = [&](size_t row) {
+    return [&, row](const analysis::RangeStat& s) {
+      return s.domain == merged.ranges[row].domain && s.text == merged.ranges[row].text;
+    };
+  };
+  section(out, "NVTX ranges",
+          withRankColumns(rangeSummaryTable(merged), summary, "ms",
+                          [&](const TraceSummary& rank, size_t row) {
+                            return rankCell(rank.ranges, sameRange(row),
+                                            [](const auto& s) { return s.totalNs; });
+                          }),
+          "no ranges in this trace", merged.rangesOmitted);
+  auto sameOperator = [&](size_t row) {
+    return
+        [&, row](const analysis::OperatorStat& s) { return s.name == merged.operators[row].name; };
+  };
+  section(out, "Operators",
+          withRankColumns(operatorSummaryTable(merged), summary, "self ms",
+                          [&](const TraceSummary& rank, size_t row) {
+                            return rankCell(rank.operators, sameOperator(row),
+                                            [](const auto& s) { return s.selfNs; });
+                          }),
+          "no operators in this trace", merged.operatorsOmitted);
+  section(out, "Memory peaks (the largest rank's)", memoryPeakTable(merged),
+          "no memory events in this trace");
+  section(out, "Events (all ranks)", eventCountTable(merged), "the trace is empty");
+  return out.str();
+}
+
+std::string rankedTraceSummaryJson(const analysis::RankedTraceSummary& summary,
+                                   const std::string& label) {
+  if (summary.ranks.size() <= 1) return traceSummaryJson(summary.merged, label);
+  Json root = summaryObject(summary.merged, label);
+  root["ranks"] = Json::array();
+  for (const analysis::RankSummary& rank : summary.ranks) {
+    Json entry = {{"rank", rank.rank}, {"file", rank.file}};
+    Json own = summaryObject(cutToTop(rank.summary, summary.topN), rank.file);
+    for (auto& [key, value] : own.items()) {
+      entry[key] = value;
+    }
+    root["ranks"].push_back(std::move(entry));
   }
   return root.dump(2) + "\n";
 }

@@ -38,4 +38,23 @@ std::string traceSummaryText(const analysis::TraceSummary& summary, const std::s
 // with a 2-space indent, ending in a newline.
 std::string traceSummaryJson(const analysis::TraceSummary& summary, const std::string& label);
 
+// rank | trace | span ms | operators | operator ms (self times summed) | NVTX ranges | kernels |
+// GPU ms | transfers | transfer bytes | peak allocated (the largest device's), one row per rank.
+Table rankSummaryTable(const analysis::RankedTraceSummary& summary);
+
+inline constexpr size_t kMaxRankColumns = 8;  // rank columns beyond these are left out
+
+// A single trace: traceSummaryText of it. Several ranks: the header with the rank count, the
+// rank table, then the merged tables with one column per rank (the first kMaxRankColumns):
+// kernels and NVTX ranges with each rank's total ms, operators with each rank's self ms.
+// Memory peaks of the merged trace are the largest rank's (ranks are processes of their own).
+std::string rankedTraceSummaryText(const analysis::RankedTraceSummary& summary,
+                                   const std::string& label);
+
+// A single trace: traceSummaryJson. Several ranks: the same object for the merged trace, plus
+// "ranks": [{"rank", "file", then traceSummaryJson's keys for that rank's trace alone, with the
+// same top N rows}].
+std::string rankedTraceSummaryJson(const analysis::RankedTraceSummary& summary,
+                                   const std::string& label);
+
 }  // namespace moeprof::reports

@@ -27,6 +27,12 @@ struct BufferingConfig {
   uint32_t ioDepth = kDefaultIoDepth;
   static constexpr uint32_t kDefaultIoDepth = 4;
   static constexpr uint32_t kMaxIoDepth = 64;
+  // Buffers outside the slots (one expert record each) that the misses of a call are read into
+  // while the expert holding their slot has still to run, so that io-depth reads stay in flight
+  // where a policy refills one slot over and over (LIFO); they count as resident expert memory.
+  uint32_t readAheadBuffers = kDefaultReadAheadBuffers;
+  static constexpr uint32_t kDefaultReadAheadBuffers = 8;
+  static constexpr uint32_t kMaxReadAheadBuffers = 1024;
   // Belady's MIN and the oracle prefetcher know the run's future from a recording pass.
   bool needsRecordingPass() const { return policy == "belady" || prefetch == PrefetchMode::Oracle; }
 };

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -208,21 +209,22 @@ namespace {
 constexpr int64_t kProbeChunk = int64_t{8} << 20;
 }
 
-// One probe pass: `depth` threads read [begin, begin + bytes) in 8 MiB chunks, taking the next
-// chunk as they finish one. Bytes per second over the whole pass.
-double ExpertFile::measureTrial(int64_t begin, int64_t bytes, uint32_t depth) const {
-  const int64_t end = begin + bytes;
-  std::atomic<int64_t> next{begin};
+// One probe pass: `depth` threads read `readBytes` at each of `offsets`, taking the next offset
+// as they finish a read, so that `depth` reads are in flight until the last ones. Bytes per
+// second over the whole pass.
+double ExpertFile::measureTrial(const std::vector<int64_t>& offsets, int64_t readBytes,
+                                uint32_t depth) const {
+  std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex errorMutex;
   auto reader = [&] {
     try {
-      AlignedBuffer buffer(kProbeChunk);
-      for (int64_t offset; (offset = next.fetch_add(kProbeChunk)) < end;) {
+      AlignedBuffer buffer(readBytes);
+      for (size_t i; (i = next.fetch_add(1)) < offsets.size();) {
         struct iovec chunk {
-          buffer.data, static_cast<size_t>(std::min(kProbeChunk, end - offset))
+          buffer.data, static_cast<size_t>(readBytes)
         };
-        readAt(offset, std::span(&chunk, 1));
+        readAt(offsets[i], std::span(&chunk, 1));
       }
     } catch (...) {
       std::lock_guard lock(errorMutex);
@@ -235,23 +237,56 @@ double ExpertFile::measureTrial(int64_t begin, int64_t bytes, uint32_t depth) co
   for (auto& t : threads) t.join();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (error) std::rethrow_exception(error);
-  return seconds > 0 ? static_cast<double>(bytes) / seconds : 0.0;
+  const double bytes = static_cast<double>(readBytes) * static_cast<double>(offsets.size());
+  return seconds > 0 ? bytes / seconds : 0.0;
 }
 
-TierBandwidth ExpertFile::measureBandwidth(int64_t bytesPerTrial, uint32_t depth,
-                                           int trials) const {
+// The offsets one probe trial reads (see measureBandwidth), and the bytes of each read.
+std::pair<std::vector<int64_t>, int64_t> ExpertFile::probeOffsets(int64_t bytesPerTrial,
+                                                                  uint32_t depth,
+                                                                  ProbePattern pattern,
+                                                                  int trial) const {
   const int64_t fileBytes = recordOffset(numLayers_, 0);  // a multiple of kIoAlignment
-  const int64_t perTrial = std::min(fileBytes, std::max(kProbeChunk, bytesPerTrial));
+  std::vector<int64_t> offsets;
+  if (pattern == ProbePattern::RandomRecords) {
+    const int64_t records = int64_t{numLayers_} * numExperts_;
+    // As many reads as the file has records at most (a small file is read about once, as the
+    // sequential probe reads it), and enough to keep `depth` in flight for a while.
+    const int64_t reads = std::max<int64_t>(
+        4 * int64_t{depth}, std::min(bytesPerTrial, fileBytes) / layout_.recordBytes);
+    std::mt19937_64 random(static_cast<uint64_t>(trial) + 1);
+    for (int64_t i = 0; i < reads; ++i) {
+      auto record = static_cast<int64_t>(random() % static_cast<uint64_t>(records));
+      offsets.push_back(kIoAlignment + record * layout_.recordBytes);
+    }
+    return {offsets, layout_.recordBytes};
+  }
+  const int64_t chunk = std::min(kProbeChunk, fileBytes - kIoAlignment);
+  const int64_t perTrial = std::min(fileBytes - kIoAlignment, std::max(chunk, bytesPerTrial));
+  // Trials read different parts of the file where it is large enough.
+  int64_t begin =
+      kIoAlignment + (trial * perTrial) % std::max<int64_t>(kIoAlignment, fileBytes - perTrial + 1);
+  begin -= begin % kIoAlignment;
+  for (int64_t offset = begin; offset + chunk <= std::min(fileBytes, begin + perTrial);
+       offset += chunk) {
+    offsets.push_back(offset);
+  }
+  if (offsets.empty()) offsets.push_back(kIoAlignment);
+  return {offsets, chunk};
+}
+
+TierBandwidth ExpertFile::measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials,
+                                           ProbePattern pattern) const {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
   std::vector<double> rates;
+  TierBandwidth out;
   for (int t = 0; t < trials; ++t) {
-    // Trials read different parts of the file where it is large enough.
-    int64_t begin = (t * perTrial) % std::max<int64_t>(kIoAlignment, fileBytes - perTrial + 1);
-    begin -= begin % kIoAlignment;
-    rates.push_back(measureTrial(begin, perTrial, depth));
+    auto [offsets, readBytes] = probeOffsets(bytesPerTrial, depth, pattern, t);
+    out.readBytes = readBytes;
+    rates.push_back(measureTrial(offsets, readBytes, depth));
   }
   std::sort(rates.begin(), rates.end());
-  TierBandwidth out;
+  out.random = pattern == ProbePattern::RandomRecords;
   out.trials = trials;
   out.depth = depth;
   if (rates.empty()) return out;

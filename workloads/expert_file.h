@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <sys/uio.h>
 
@@ -34,13 +36,20 @@ struct ExpertRecordLayout {
 
 inline constexpr int64_t kIoAlignment = 4096;
 
-// The slow tier's read bandwidth as measured by a probe: several trials of large reads with a
-// given number in flight; the median is the peak transfers are judged against.
+// The slow tier's read bandwidth as measured by a probe: several trials of reads of one size
+// with a given number in flight all the time; the median is the peak transfers are judged
+// against.
 struct TierBandwidth {
   double medianBytesPerSecond = 0, minBytesPerSecond = 0, maxBytesPerSecond = 0;
   int trials = 0;
-  uint32_t depth = 1;  // reads in flight during the probe
+  uint32_t depth = 1;     // reads in flight during the probe
+  int64_t readBytes = 0;  // bytes per read
+  bool random = false;    // reads at random record offsets, else one after the other
 };
+
+// What the probe reads: one expert record at a random record of the file per read (what misses
+// read), or large chunks in file order (what the tier streams at best).
+enum class ProbePattern { RandomRecords, LargeSequential };
 
 // How reads reach the device: "direct" (O_DIRECT) or "dropped" (buffered reads whose pages are
 // dropped right after, for file systems without O_DIRECT).
@@ -66,9 +75,12 @@ class ExpertFile {
   // other in the file, into one destination each with a single request (preadv).
   void readAdjacent(uint32_t layer, uint32_t first, std::span<std::byte* const> destinations) const;
 
-  // Read bandwidth of this file in this I/O mode: `trials` passes of 8 MiB reads over up to
-  // `bytesPerTrial` of it each, `depth` of them in flight, pages dropped first.
-  TierBandwidth measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials) const;
+  // Read bandwidth of this file in this I/O mode: `trials` passes of up to `bytesPerTrial` each,
+  // `depth` reads in flight, pages dropped first. RandomRecords: one record per read at
+  // record offsets drawn at random (seeded by the trial, so reruns read the same);
+  // LargeSequential: 8 MiB reads over a contiguous part of the file.
+  TierBandwidth measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials,
+                                 ProbePattern pattern = ProbePattern::RandomRecords) const;
 
   const ExpertRecordLayout& layout() const { return layout_; }
   uint32_t numLayers() const { return numLayers_; }
@@ -83,7 +95,9 @@ class ExpertFile {
   void openForReading();
   int64_t recordOffset(uint32_t layer, uint32_t expert) const;
   void readAt(int64_t offset, std::span<const struct iovec> buffers) const;
-  double measureTrial(int64_t begin, int64_t bytes, uint32_t depth) const;
+  std::pair<std::vector<int64_t>, int64_t> probeOffsets(int64_t bytesPerTrial, uint32_t depth,
+                                                        ProbePattern pattern, int trial) const;
+  double measureTrial(const std::vector<int64_t>& offsets, int64_t readBytes, uint32_t depth) const;
 
   std::filesystem::path path_;
   ExpertRecordLayout layout_;

@@ -65,7 +65,10 @@ nlohmann::json mergeBuffering(const std::vector<nlohmann::json>& perRank) {
                                      "cancelled_loads",
                                      "useful_prefetches",
                                      "wasted_prefetches",
+                                     "read_ahead_loads",
+                                     "reads",
                                      "bytes_moved",
+                                     "read_ahead_bytes",
                                      "resident_expert_bytes",
                                      "unbuffered_weight_bytes"};
   for (const char* key : kSummed) {
@@ -82,7 +85,9 @@ nlohmann::json mergeBuffering(const std::vector<nlohmann::json>& perRank) {
   for (const char* perRankOnly :
        {"stall_ms", "transfer_ms", "achieved_bandwidth_gbps", "bandwidth_efficiency",
         "prefetch_precision", "prefetch_recall", "prefetch_lead_ms_mean", "static_memory_reduction",
-        "tier_peak_bandwidth_gbps", "tier_peak_probe"}) {
+        "tier_peak_bandwidth_gbps", "tier_peak_probe", "mean_read_bytes", "mean_reads_in_flight",
+        "transfer_share_by_reads_in_flight", "mean_queue_ms", "tier_large_read_bandwidth_gbps",
+        "tier_large_read_probe", "bandwidth_efficiency_vs_large_reads"}) {
     merged.erase(perRankOnly);  // rates and times of one rank: see ranks[R].buffering
   }
   merged["slow_tier"].erase("file");

@@ -80,7 +80,9 @@ class ExpertStore final : public ExpertSource {
   // Cache and transfer events go to `trace` (null: none). Set before the run, cleared after.
   void setTrace(collector::TraceSink* trace);
 
-  int64_t residentExpertBytes() const;  // all slots, full or not
+  // All slots, full or not, and the read-ahead buffers (which hold experts on their way in).
+  int64_t residentExpertBytes() const;
+  int64_t readAheadBytes() const;
   // Counts of the measured batches, for run.json ("buffering" metrics).
   nlohmann::json metricsJson() const;
 

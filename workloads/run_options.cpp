@@ -104,6 +104,10 @@ BufferingConfig resolveBuffering(const RunOptions& in, const ModelConfig& model)
   int64_t depth = in.ioDepth.value_or(BufferingConfig::kDefaultIoDepth);
   requireRange("--io-depth", depth, 1, BufferingConfig::kMaxIoDepth, " (reads in flight)");
   config.ioDepth = static_cast<uint32_t>(depth);
+  int64_t readAhead = in.readAhead.value_or(BufferingConfig::kDefaultReadAheadBuffers);
+  requireRange("--read-ahead", readAhead, 0, BufferingConfig::kMaxReadAheadBuffers,
+               " (read-ahead buffers of one expert each)");
+  config.readAheadBuffers = static_cast<uint32_t>(readAhead);
   if (config.policy == "belady" && config.prefetch != PrefetchMode::Off) {
     throw InputError(
         "--buffering belady is the optimum for fetching on demand; it takes "
@@ -121,7 +125,8 @@ void resolveOptimizations(const RunOptions& in, ResolvedRun& out) {
   for (const auto& [given, name] : {std::pair{in.cacheSlots.has_value(), "--cache-slots"},
                                     {in.cacheScope.has_value(), "--cache-scope"},
                                     {in.prefetch.has_value(), "--prefetch"},
-                                    {in.ioDepth.has_value(), "--io-depth"}}) {
+                                    {in.ioDepth.has_value(), "--io-depth"},
+                                    {in.readAhead.has_value(), "--read-ahead"}}) {
     if (given) throw InputError(std::string(name) + " needs --buffering (a cache policy)");
   }
 }
@@ -238,7 +243,8 @@ nlohmann::json bufferingJson(const std::optional<BufferingConfig>& buffering) {
           {"slots_per_layer", buffering->slotsPerLayer},
           {"scope", analysis::cacheScopeName(buffering->scope)},
           {"prefetch", prefetchModeName(buffering->prefetch)},
-          {"io_depth", buffering->ioDepth}};
+          {"io_depth", buffering->ioDepth},
+          {"read_ahead_buffers", buffering->readAheadBuffers}};
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ struct RunOptions {
   std::optional<int64_t> cacheSlots;  // per layer; default: E/4, at least top-k
   std::optional<std::string> cacheScope;
   std::optional<std::string> prefetch;
-  std::optional<int64_t> ioDepth;  // reads in flight; default BufferingConfig::kDefaultIoDepth
+  std::optional<int64_t> ioDepth;    // reads in flight; default BufferingConfig::kDefaultIoDepth
+  std::optional<int64_t> readAhead;  // read-ahead buffers; default kDefaultReadAheadBuffers
   // Expert parallelism (workloads/expert_parallel.h): ranks, which experts each holds, and how
   // long joining the other ranks may take.
   int64_t ranks = 1;

@@ -32,8 +32,8 @@ TEST_F(BufferingCommandTest, BufferedRunsComputeWhatTheUnbufferedRunComputes) {
   const auto digest = runJson("plain")["metrics"]["output_digest"];
   ASSERT_TRUE(digest.is_string());
   for (const std::string& options :
-       {"--buffering lifo --cache-slots 2", "--buffering lru --cache-slots 3 --prefetch pregate",
-        "--buffering belady --cache-slots 2",
+       {"--buffering lifo --cache-slots 2", "--buffering lifo --cache-slots 2 --read-ahead 0",
+        "--buffering lru --cache-slots 3 --prefetch pregate", "--buffering belady --cache-slots 2",
         "--buffering fifo --cache-scope global --prefetch all",
         "--buffering lfu --prefetch oracle"}) {
     auto buffered = testing::runMoeprof(lmTiny("buffered") + " --force " + options);
@@ -45,6 +45,9 @@ TEST_F(BufferingCommandTest, BufferedRunsComputeWhatTheUnbufferedRunComputes) {
               metrics["hits"].get<uint64_t>() + metrics["misses"].get<uint64_t>())
         << options;
     EXPECT_GT(metrics["accesses"].get<uint64_t>(), 0u) << options;
+    // The run prints what the tier delivered against its peak.
+    EXPECT_NE(buffered.output.find("of the tier's"), std::string::npos) << buffered.output;
+    EXPECT_NE(buffered.output.find("efficiency"), std::string::npos) << buffered.output;
   }
   unsetenv("MOEPROF_CACHE_DIR");
 }
@@ -92,6 +95,9 @@ TEST_F(BufferingCommandTest, BadBufferingOptionsExit2AndWriteNothing) {
            {"--buffering lifo --io-depth 0", "--io-depth"},
            {"--buffering lifo --io-depth 65", "--io-depth"},
            {"--io-depth 2", "needs --buffering"},
+           {"--buffering lifo --read-ahead -1", "--read-ahead"},
+           {"--buffering lifo --read-ahead 1025", "--read-ahead"},
+           {"--read-ahead 2", "needs --buffering"},
            {"--prefetch pregate", "needs --buffering"}}) {
     auto result = testing::runMoeprof(lmTiny("bad") + " " + bad.options);
     EXPECT_EQ(result.exitCode, 2) << bad.options << ": " << result.output;

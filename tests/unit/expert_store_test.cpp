@@ -76,12 +76,21 @@ TEST_F(ExpertFileTest, AdjacentRecordsReadWithOneRequestLandInTheirOwnSlots) {
 TEST_F(ExpertFileTest, TheBandwidthProbeReportsItsTrialsSpread) {
   workloads::LmModel model(workloads::findPreset("lm-tiny"), 7, at::kCPU);
   auto file = ExpertFile::openOrCreate(dir_ / "tiny.experts", expertsOf(model), 42);
-  auto peak = file.measureBandwidth(int64_t{1} << 20, 3, 5);
-  EXPECT_EQ(peak.trials, 5);
-  EXPECT_EQ(peak.depth, 3u);
-  EXPECT_GT(peak.minBytesPerSecond, 0);
-  EXPECT_LE(peak.minBytesPerSecond, peak.medianBytesPerSecond);
-  EXPECT_LE(peak.medianBytesPerSecond, peak.maxBytesPerSecond);
+  for (auto pattern :
+       {workloads::ProbePattern::RandomRecords, workloads::ProbePattern::LargeSequential}) {
+    auto peak = file.measureBandwidth(int64_t{1} << 20, 3, 5, pattern);
+    EXPECT_EQ(peak.trials, 5);
+    EXPECT_EQ(peak.depth, 3u);
+    EXPECT_GT(peak.minBytesPerSecond, 0);
+    EXPECT_LE(peak.minBytesPerSecond, peak.medianBytesPerSecond);
+    EXPECT_LE(peak.medianBytesPerSecond, peak.maxBytesPerSecond);
+    // Random reads are one expert record each (what a miss reads); sequential ones as large as
+    // the tiny file allows (all of its records at once).
+    const bool random = pattern == workloads::ProbePattern::RandomRecords;
+    EXPECT_EQ(peak.random, random);
+    EXPECT_EQ(peak.readBytes,
+              random ? file.layout().recordBytes : int64_t{2} * 8 * file.layout().recordBytes);
+  }
 }
 
 TEST_F(ExpertFileTest, ATruncatedFileFailsToReadWithAClearError) {
@@ -180,21 +189,34 @@ class BufferedModelTest : public testing::TempDirTest {
 };
 
 TEST_F(BufferedModelTest, WithoutPrefetchEveryPolicyGivesIdenticalOutputsAndTheReplaysDecisions) {
-  for (auto scope : {analysis::CacheScope::Layer, analysis::CacheScope::Global}) {
-    for (std::string_view policy : analysis::kPolicyNames) {
-      BufferingConfig config{std::string(policy), 3, scope, PrefetchMode::Off};
-      auto metrics = runBuffered(config);
-      auto expected = replay(config);
-      SCOPED_TRACE(std::string(policy) + " " + analysis::cacheScopeName(scope));
-      EXPECT_EQ(metrics["accesses"].get<uint64_t>(), expected.accesses);
-      EXPECT_EQ(metrics["misses"].get<uint64_t>(), expected.misses);
-      EXPECT_EQ(metrics["evictions"].get<uint64_t>(), expected.evictions);
-      EXPECT_EQ(metrics["demand_loads"].get<uint64_t>(), expected.misses);
-      EXPECT_EQ(metrics["bytes_moved"].get<int64_t>(),
-                static_cast<int64_t>(expected.misses) * openFile().layout().recordBytes);
-      EXPECT_GT(expected.misses, 0u);
+  for (uint32_t readAhead : {0u, 1u, 8u})
+    for (auto scope : {analysis::CacheScope::Layer, analysis::CacheScope::Global}) {
+      for (std::string_view policy : analysis::kPolicyNames) {
+        BufferingConfig config{std::string(policy), 3, scope, PrefetchMode::Off};
+        config.readAheadBuffers = readAhead;
+        auto metrics = runBuffered(config);
+        auto expected = replay(config);
+        SCOPED_TRACE(std::string(policy) + " " + analysis::cacheScopeName(scope) + " read-ahead " +
+                     std::to_string(readAhead));
+        if (readAhead == 0) EXPECT_EQ(metrics["read_ahead_loads"].get<uint64_t>(), 0u);
+        EXPECT_LE(metrics["read_ahead_loads"].get<uint64_t>(), expected.misses);
+        // The tier's busy time split by reads in flight covers all of it, at most io-depth deep.
+        const auto& shares = metrics["transfer_share_by_reads_in_flight"];
+        EXPECT_LE(shares.size(), config.ioDepth);
+        double total = 0;
+        for (const auto& share : shares) total += share.get<double>();
+        EXPECT_NEAR(total, 1.0, 1e-9);
+        EXPECT_GE(metrics["mean_reads_in_flight"].get<double>(), 1.0);
+        EXPECT_GE(metrics["reads"].get<uint64_t>(), 1u);
+        EXPECT_EQ(metrics["accesses"].get<uint64_t>(), expected.accesses);
+        EXPECT_EQ(metrics["misses"].get<uint64_t>(), expected.misses);
+        EXPECT_EQ(metrics["evictions"].get<uint64_t>(), expected.evictions);
+        EXPECT_EQ(metrics["demand_loads"].get<uint64_t>(), expected.misses);
+        EXPECT_EQ(metrics["bytes_moved"].get<int64_t>(),
+                  static_cast<int64_t>(expected.misses) * openFile().layout().recordBytes);
+        EXPECT_GT(expected.misses, 0u);
+      }
     }
-  }
 }
 
 TEST_F(BufferedModelTest, PrefetchingKeepsOutputsIdenticalAndTheOracleIsNeverWrong) {
@@ -235,11 +257,26 @@ TEST_F(BufferedModelTest, ARunThatRoutesDifferentlyFromItsRecordingIsRefused) {
   }
 }
 
+// LIFO refills the slot it filled last once every cached expert is active, so a call that needs
+// more experts than there are slots chains its misses through one slot: only read-ahead buffers
+// let those reads start before the expert holding the slot has run.
+TEST_F(BufferedModelTest, ReadAheadServesTheMissesThatWaitForTheirSlot) {
+  BufferingConfig config{"lifo", 2, analysis::CacheScope::Layer, PrefetchMode::Off};
+  auto metrics = runBuffered(config);
+  EXPECT_GT(metrics["read_ahead_loads"].get<uint64_t>(), 0u);
+  EXPECT_EQ(metrics["read_ahead_buffers"].get<uint32_t>(), config.readAheadBuffers);
+  config.readAheadBuffers = 0;
+  EXPECT_EQ(runBuffered(config)["read_ahead_loads"].get<uint64_t>(), 0u);
+}
+
 TEST_F(BufferedModelTest, BuffersHoldLessThanAllExperts) {
   BufferingConfig config{"lifo", 3, analysis::CacheScope::Layer, PrefetchMode::Off};
+  config.readAheadBuffers = 2;
   ExpertStore store(config, openFile(), storeModel_, calls_);
   const auto layout = openFile().layout();  // a copy: the file closes at the end of the line
-  EXPECT_EQ(store.residentExpertBytes(), 2 * 3 * layout.expertBytes);  // 2 layers x 3 slots
+  // 2 layers x 3 slots, and the read-ahead buffers (experts on their way in).
+  EXPECT_EQ(store.residentExpertBytes(), (2 * 3 + 2) * layout.expertBytes);
+  EXPECT_EQ(store.readAheadBytes(), 2 * layout.expertBytes);
   EXPECT_LT(buffered_->weightBytes(), full_->weightBytes());
   EXPECT_EQ(full_->weightBytes() - buffered_->weightBytes(),
             2 * full_->config().numExperts * layout.expertBytes);
