@@ -31,7 +31,7 @@ TEST_F(BufferingCommandTest, BufferedRunsComputeWhatTheUnbufferedRunComputes) {
   ASSERT_EQ(plain.exitCode, 0) << plain.output;
   const auto digest = runJson("plain")["metrics"]["output_digest"];
   ASSERT_TRUE(digest.is_string());
-  for (const std::string& options :
+  for (const char* options :
        {"--buffering lifo --cache-slots 2", "--buffering lifo --cache-slots 2 --read-ahead 0",
         "--buffering lru --cache-slots 3 --prefetch pregate", "--buffering belady --cache-slots 2",
         "--buffering fifo --cache-scope global --prefetch all",

@@ -198,7 +198,9 @@ TEST_F(BufferedModelTest, WithoutPrefetchEveryPolicyGivesIdenticalOutputsAndTheR
         auto expected = replay(config);
         SCOPED_TRACE(std::string(policy) + " " + analysis::cacheScopeName(scope) + " read-ahead " +
                      std::to_string(readAhead));
-        if (readAhead == 0) EXPECT_EQ(metrics["read_ahead_loads"].get<uint64_t>(), 0u);
+        if (readAhead == 0) {
+          EXPECT_EQ(metrics["read_ahead_loads"].get<uint64_t>(), 0u);
+        }
         EXPECT_LE(metrics["read_ahead_loads"].get<uint64_t>(), expected.misses);
         // The tier's busy time split by reads in flight covers all of it, at most io-depth deep.
         const auto& shares = metrics["transfer_share_by_reads_in_flight"];
