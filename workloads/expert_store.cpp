@@ -1,4 +1,5 @@
 #include "workloads/expert_store.h"
+#include "workloads/expert_store_state.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -34,88 +35,15 @@ kernels::ExpertView LayerCallRecorder::expert(int64_t expert) {
   return layers_.at(layer_)->expert(expert);
 }
 
-namespace {
+using store_detail::Cache;
+using store_detail::LoadJob;
+using store_detail::ReadAheadBuffer;
+using store_detail::ReadStats;
+using store_detail::Slot;
+using store_detail::StoreCounters;
+using store_detail::Use;
 
-// What the store counts over the measured batches.
-struct StoreCounters {
-  uint64_t hits = 0, misses = 0, evictions = 0;
-  uint64_t demandLoads = 0, prefetchLoads = 0, cancelledLoads = 0;
-  uint64_t readAheadLoads = 0;  // demand loads whose record came through a read-ahead buffer
-  uint64_t usefulPrefetches = 0, wastedPrefetches = 0;
-  int64_t bytesMoved = 0, stallNs = 0, leadNs = 0;
-  uint64_t predicted = 0, actual = 0, truePositives = 0;  // prefetch predictions vs the truth
-};
-
-// A slot's contents and the loads that fill it. Tickets are global and increasing; a slot is
-// ready when its latest issued load has completed (older queued loads into it are skipped).
-struct Slot {
-  kernels::ExpertView view;
-  uint64_t issuedTicket = 0;
-  uint64_t loadedTicket = 0;
-  bool prefetchedUnused = false;  // brought in by a prefetch and not used since
-  bool prefetchCounted = false;   // that prefetch was issued in a measured batch
-  int64_t prefetchIssuedNs = 0;
-  bool reading = false;  // an I/O thread is writing into it
-};
-
-struct Cache {
-  analysis::ExpertCache cache;
-  AlignedBuffer memory;
-  std::vector<Slot> slots;
-};
-
-// One load into a slot, or, with `readAhead` >= 0, the read of a slot's next expert into that
-// read-ahead buffer. Demand loads and read-aheads are served before prefetches.
-struct LoadJob {
-  uint32_t cache = 0, slot = 0, layer = 0, expert = 0;
-  uint64_t ticket = 0, transferId = 0;
-  int64_t submittedNs = 0;
-  int32_t readAhead = -1;
-  bool prefetch = false;
-  bool counted = false;  // issued in a measured batch
-};
-
-// A needed expert of the current call: its slot, and the earlier expert of the same call whose
-// slot it takes (its load waits until that one has run), or -1. Such a load is `deferred`; its
-// record may meanwhile be read into read-ahead buffer `readAhead`.
-struct Use {
-  uint32_t expert = 0;
-  uint32_t slot = 0;
-  int32_t blockedBy = -1;
-  int32_t readAhead = -1;
-  std::optional<LoadJob> deferred;
-};
-
-// A buffer outside the slots that a deferred load's record is read into while the expert that
-// holds its slot has still to run; copied into the slot once it has (memory to memory, not a
-// transfer from the slow tier). Whichever comes second, the read or the release of the slot,
-// makes the copy. Without these, a policy that keeps refilling one slot within a call (LIFO once
-// every cached expert is active) serializes the call's misses: read, compute, read, compute.
-struct ReadAheadBuffer {
-  std::byte* data = nullptr;
-  bool claimed = false;
-  bool read = false;
-  bool released = false;  // the slot is free; its load's ticket and place follow
-  uint32_t cache = 0, slot = 0;
-  uint64_t ticket = 0;
-};
-
-// How busy the slow tier was over the measured reads: the union of their [start, end) intervals
-// (reads in flight together count once) and, to see whether the depth was used, the time spent
-// with exactly k reads in flight.
-struct ReadStats {
-  uint64_t reads = 0;     // requests (one preadv each, of one or more adjacent records)
-  int64_t readBytes = 0;  // what they read
-  int64_t readNs = 0;     // the sum of their durations
-  int64_t queuedNs = 0;   // from submission to the start of the read, summed over loads
-  uint64_t queuedLoads = 0;
-  std::vector<int64_t> nsByReadsInFlight;  // [k]: ns with k reads in flight, k >= 1
-  int64_t unionNs() const {
-    int64_t total = 0;
-    for (size_t k = 1; k < nsByReadsInFlight.size(); ++k) total += nsByReadsInFlight[k];
-    return total;
-  }
-};
+namespace store_detail {
 
 // Adds `intervals` to `stats` with a sweep over their ends, then clears them.
 void foldIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals, ReadStats& stats) {
@@ -138,95 +66,7 @@ void foldIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals, ReadStat
   intervals.clear();
 }
 
-}  // namespace
-
-struct ExpertStore::State {
-  BufferingConfig config;
-  ExpertFile file;
-  StoreModel model;
-  std::vector<LayerCall> calls;
-  std::vector<Cache> caches;
-  std::optional<AlignedBuffer> readAheadMemory;  // none without read-ahead buffers
-  std::vector<ReadAheadBuffer> readAhead;        // shared with the I/O threads, under the mutex
-  uint32_t numExperts = 0;
-
-  // The current call.
-  uint32_t layer = 0;
-  size_t callIndex = 0;
-  std::vector<Use> uses;
-  size_t cursor = 0;
-  size_t nextToReadAhead = 0;  // the first use that may still get a read-ahead buffer
-  at::Tensor input;
-  int64_t batch = 0;
-  bool measuring = false;
-  collector::TraceSink* trace = nullptr;
-  // Per MoE layer: the experts the last prefetch for it predicted (sorted), if any.
-  std::vector<std::optional<std::vector<uint32_t>>> predictions;
-
-  StoreCounters counters;
-  uint64_t nextTicket = 1, nextTransferId = 1;
-
-  // Shared with the I/O thread.
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<LoadJob> demand, prefetches;
-  std::vector<collector::TransferEvent> finished;
-  std::exception_ptr ioError;
-  bool stopping = false;
-  uint32_t readsInFlight = 0;
-  bool ioThreadsPreempt = true;  // every I/O thread got SCHED_FIFO
-  // When measured reads ran, [start, end) ns, until folded into readStats.
-  std::vector<std::pair<int64_t, int64_t>> readIntervals;
-  ReadStats readStats;
-  std::vector<std::thread> io;
-  // The slow tier's read bandwidth at the same depth: random expert records (what misses read,
-  // the peak transfers are judged against) and large sequential reads (the tier at its best).
-  TierBandwidth peak, largeReadPeak;
-
-  State(const BufferingConfig& c, ExpertFile f, StoreModel m, std::vector<LayerCall> future);
-  ~State();
-
-  uint32_t cacheIndex(uint32_t moeLayer) const {
-    return config.scope == analysis::CacheScope::Layer ? moeLayer : 0;
-  }
-  ExpertKey key(uint32_t moeLayer, uint32_t expert) const {
-    return config.scope == analysis::CacheScope::Layer
-               ? expert
-               : analysis::expertKey(moeLayer, expert, numExperts);
-  }
-  uint32_t layerOfKey(uint32_t cache, ExpertKey k) const {
-    return config.scope == analysis::CacheScope::Layer ? cache : k / numExperts;
-  }
-  std::vector<ExpertKey> keys(uint32_t moeLayer, const std::vector<uint32_t>& experts) const;
-  void buildCaches();
-  std::vector<ExpertKey> futureKeys(uint32_t cache) const;
-
-  void ioLoop();
-  std::vector<LoadJob> takeReads();
-  void markReading(const std::vector<LoadJob>& jobs, bool reading);
-  void runJobs(const std::vector<LoadJob>& jobs);
-  void submit(LoadJob job);
-  void submit(std::vector<LoadJob>& jobs);  // under one lock; assigns their tickets
-  LoadJob newJob(uint32_t cache, uint32_t slot, uint32_t moeLayer, uint32_t expert, bool prefetch);
-  void waitReady(uint32_t cache, uint32_t slot);
-  void waitIdle();
-  void drainTransfers();
-
-  void record(CacheAction action, uint32_t moeLayer, uint32_t expert, int32_t slot,
-              uint64_t transferId = 0);
-  void noteEviction(uint32_t cache, const CacheAccess& access);
-  void demandAccesses(const std::vector<uint32_t>& experts);
-  void releaseDeferred(size_t upTo);
-  void readAheadDeferred();
-  void releaseReadAhead(Use& use);
-  void copyReadAhead(uint32_t buffer);
-  void checkAgainstRecording(const std::vector<uint32_t>& experts);
-  void scorePrediction(const std::vector<uint32_t>& experts);
-
-  std::optional<std::pair<uint32_t, std::vector<uint32_t>>> predictNext() const;
-  void prefetch();
-  bool prefetchAtBegin() const;
-};
+}  // namespace store_detail
 
 ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, StoreModel m,
                           std::vector<LayerCall> future)
@@ -788,96 +628,6 @@ int64_t ExpertStore::residentExpertBytes() const {
     bytes += int64_t{cache.cache.capacity()} * state_->file.layout().expertBytes;
   }
   return bytes + readAheadBytes();
-}
-
-namespace {
-nlohmann::json probeJson(const TierBandwidth& probe) {
-  return {{"reads", probe.random ? "random expert records" : "sequential chunks"},
-          {"read_bytes", probe.readBytes},
-          {"depth", probe.depth},
-          {"trials", probe.trials},
-          {"min_gbps", probe.minBytesPerSecond * 1e-9},
-          {"max_gbps", probe.maxBytesPerSecond * 1e-9}};
-}
-
-// Share of the transfer time (the union) spent with 1, 2, ... reads in flight.
-nlohmann::json readsInFlightShares(const ReadStats& stats) {
-  nlohmann::json shares = nlohmann::json::array();
-  const double total = static_cast<double>(stats.unionNs());
-  for (size_t k = 1; k < stats.nsByReadsInFlight.size(); ++k) {
-    shares.push_back(total > 0 ? static_cast<double>(stats.nsByReadsInFlight[k]) / total : 0.0);
-  }
-  return shares;
-}
-}  // namespace
-
-nlohmann::json ExpertStore::metricsJson() const {
-  State& s = *state_;
-  s.waitIdle();
-  std::lock_guard lock(s.mutex);
-  const StoreCounters& c = s.counters;
-  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-  const uint64_t accesses = c.hits + c.misses;
-  foldIntervals(s.readIntervals, s.readStats);
-  const ReadStats& r = s.readStats;
-  const int64_t transferNs = r.unionNs();
-  const double transferSeconds = static_cast<double>(transferNs) * 1e-9;
-  const double achieved = ratio(static_cast<double>(c.bytesMoved), transferSeconds);
-  return {
-      {"policy", s.config.policy},
-      {"scope", analysis::cacheScopeName(s.config.scope)},
-      {"slots_per_layer", s.config.slotsPerLayer},
-      {"prefetch", prefetchModeName(s.config.prefetch)},
-      {"pregate_predictor", std::any_of(s.model.pregates.begin(), s.model.pregates.end(),
-                                        [](const at::Tensor& gate) { return gate.defined(); })
-                                ? "trained pre-gates"
-                                : "next layer's router"},
-      {"slow_tier",
-       {{"tier", "disk"},
-        {"io", expertIoModeName(s.file.ioMode())},
-        {"file", s.file.path().string()},
-        {"reused", s.file.reused()}}},
-      {"accesses", accesses},
-      {"hits", c.hits},
-      {"misses", c.misses},
-      {"miss_rate", ratio(static_cast<double>(c.misses), static_cast<double>(accesses))},
-      {"evictions", c.evictions},
-      {"demand_loads", c.demandLoads},
-      {"read_ahead_loads", c.readAheadLoads},
-      {"prefetch_loads", c.prefetchLoads},
-      {"cancelled_loads", c.cancelledLoads},
-      {"useful_prefetches", c.usefulPrefetches},
-      {"wasted_prefetches", c.wastedPrefetches},
-      {"bytes_moved", c.bytesMoved},
-      {"io_depth", s.config.ioDepth},
-      {"io_threads", s.ioThreadsPreempt ? "SCHED_FIFO" : "normal (SCHED_FIFO not permitted)"},
-      {"reads", r.reads},
-      {"mean_read_bytes", ratio(static_cast<double>(r.readBytes), static_cast<double>(r.reads))},
-      {"mean_reads_in_flight",
-       ratio(static_cast<double>(r.readNs), static_cast<double>(transferNs))},
-      {"transfer_share_by_reads_in_flight", readsInFlightShares(r)},
-      {"mean_queue_ms",
-       ratio(static_cast<double>(r.queuedNs) * 1e-6, static_cast<double>(r.queuedLoads))},
-      {"transfer_ms", static_cast<double>(transferNs) * 1e-6},
-      {"stall_ms", static_cast<double>(c.stallNs) * 1e-6},
-      {"achieved_bandwidth_gbps", achieved * 1e-9},
-      {"tier_peak_bandwidth_gbps", s.peak.medianBytesPerSecond * 1e-9},
-      {"tier_peak_probe", probeJson(s.peak)},
-      {"bandwidth_efficiency", ratio(achieved, s.peak.medianBytesPerSecond)},
-      {"tier_large_read_bandwidth_gbps", s.largeReadPeak.medianBytesPerSecond * 1e-9},
-      {"tier_large_read_probe", probeJson(s.largeReadPeak)},
-      {"bandwidth_efficiency_vs_large_reads",
-       ratio(achieved, s.largeReadPeak.medianBytesPerSecond)},
-      {"prefetch_precision",
-       ratio(static_cast<double>(c.truePositives), static_cast<double>(c.predicted))},
-      {"prefetch_recall",
-       ratio(static_cast<double>(c.truePositives), static_cast<double>(c.actual))},
-      {"prefetch_lead_ms_mean",
-       ratio(static_cast<double>(c.leadNs) * 1e-6, static_cast<double>(c.usefulPrefetches))},
-      {"resident_expert_bytes", residentExpertBytes()},
-      {"read_ahead_buffers", s.config.readAheadBuffers},
-      {"read_ahead_bytes", readAheadBytes()},
-  };
 }
 
 }  // namespace moeprof::workloads

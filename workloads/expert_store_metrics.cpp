@@ -1,0 +1,104 @@
+// ExpertStore's metrics: what run.json's metrics.buffering holds.
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "workloads/expert_store.h"
+#include "workloads/expert_store_state.h"
+
+namespace moeprof::workloads {
+
+using store_detail::ReadStats;
+using store_detail::StoreCounters;
+
+namespace {
+nlohmann::json probeJson(const TierBandwidth& probe) {
+  return {{"reads", probe.random ? "random expert records" : "sequential chunks"},
+          {"read_bytes", probe.readBytes},
+          {"depth", probe.depth},
+          {"trials", probe.trials},
+          {"min_gbps", probe.minBytesPerSecond * 1e-9},
+          {"max_gbps", probe.maxBytesPerSecond * 1e-9}};
+}
+
+// Share of the transfer time (the union) spent with 1, 2, ... reads in flight.
+nlohmann::json readsInFlightShares(const ReadStats& stats) {
+  nlohmann::json shares = nlohmann::json::array();
+  const double total = static_cast<double>(stats.unionNs());
+  for (size_t k = 1; k < stats.nsByReadsInFlight.size(); ++k) {
+    shares.push_back(total > 0 ? static_cast<double>(stats.nsByReadsInFlight[k]) / total : 0.0);
+  }
+  return shares;
+}
+}  // namespace
+
+nlohmann::json ExpertStore::metricsJson() const {
+  State& s = *state_;
+  s.waitIdle();
+  std::lock_guard lock(s.mutex);
+  const StoreCounters& c = s.counters;
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  const uint64_t accesses = c.hits + c.misses;
+  store_detail::foldIntervals(s.readIntervals, s.readStats);
+  const ReadStats& r = s.readStats;
+  const int64_t transferNs = r.unionNs();
+  const double transferSeconds = static_cast<double>(transferNs) * 1e-9;
+  const double achieved = ratio(static_cast<double>(c.bytesMoved), transferSeconds);
+  return {
+      {"policy", s.config.policy},
+      {"scope", analysis::cacheScopeName(s.config.scope)},
+      {"slots_per_layer", s.config.slotsPerLayer},
+      {"prefetch", prefetchModeName(s.config.prefetch)},
+      {"pregate_predictor", std::any_of(s.model.pregates.begin(), s.model.pregates.end(),
+                                        [](const at::Tensor& gate) { return gate.defined(); })
+                                ? "trained pre-gates"
+                                : "next layer's router"},
+      {"slow_tier",
+       {{"tier", "disk"},
+        {"io", expertIoModeName(s.file.ioMode())},
+        {"file", s.file.path().string()},
+        {"reused", s.file.reused()}}},
+      {"accesses", accesses},
+      {"hits", c.hits},
+      {"misses", c.misses},
+      {"miss_rate", ratio(static_cast<double>(c.misses), static_cast<double>(accesses))},
+      {"evictions", c.evictions},
+      {"demand_loads", c.demandLoads},
+      {"read_ahead_loads", c.readAheadLoads},
+      {"prefetch_loads", c.prefetchLoads},
+      {"cancelled_loads", c.cancelledLoads},
+      {"useful_prefetches", c.usefulPrefetches},
+      {"wasted_prefetches", c.wastedPrefetches},
+      {"bytes_moved", c.bytesMoved},
+      {"io_depth", s.config.ioDepth},
+      {"io_threads", s.ioThreadsPreempt ? "SCHED_FIFO" : "normal (SCHED_FIFO not permitted)"},
+      {"reads", r.reads},
+      {"mean_read_bytes", ratio(static_cast<double>(r.readBytes), static_cast<double>(r.reads))},
+      {"mean_reads_in_flight",
+       ratio(static_cast<double>(r.readNs), static_cast<double>(transferNs))},
+      {"transfer_share_by_reads_in_flight", readsInFlightShares(r)},
+      {"mean_queue_ms",
+       ratio(static_cast<double>(r.queuedNs) * 1e-6, static_cast<double>(r.queuedLoads))},
+      {"transfer_ms", static_cast<double>(transferNs) * 1e-6},
+      {"stall_ms", static_cast<double>(c.stallNs) * 1e-6},
+      {"achieved_bandwidth_gbps", achieved * 1e-9},
+      {"tier_peak_bandwidth_gbps", s.peak.medianBytesPerSecond * 1e-9},
+      {"tier_peak_probe", probeJson(s.peak)},
+      {"bandwidth_efficiency", ratio(achieved, s.peak.medianBytesPerSecond)},
+      {"tier_large_read_bandwidth_gbps", s.largeReadPeak.medianBytesPerSecond * 1e-9},
+      {"tier_large_read_probe", probeJson(s.largeReadPeak)},
+      {"bandwidth_efficiency_vs_large_reads",
+       ratio(achieved, s.largeReadPeak.medianBytesPerSecond)},
+      {"prefetch_precision",
+       ratio(static_cast<double>(c.truePositives), static_cast<double>(c.predicted))},
+      {"prefetch_recall",
+       ratio(static_cast<double>(c.truePositives), static_cast<double>(c.actual))},
+      {"prefetch_lead_ms_mean",
+       ratio(static_cast<double>(c.leadNs) * 1e-6, static_cast<double>(c.usefulPrefetches))},
+      {"resident_expert_bytes", residentExpertBytes()},
+      {"read_ahead_buffers", s.config.readAheadBuffers},
+      {"read_ahead_bytes", readAheadBytes()},
+  };
+}
+
+}  // namespace moeprof::workloads
