@@ -10,6 +10,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 #include "workloads/checkpoint.h"
@@ -27,66 +28,10 @@ using workloads::MtModel;
 using workloads::NamedTensor;
 using workloads::SafetensorsFile;
 
-at::Tensor tokens(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randint(4, vocab, {batch, length}, generator, at::TensorOptions().dtype(at::kLong));
-}
-
-at::Tensor lmLogits(const LmModel& model, GatingMode gating) {
-  ForwardContext context;
-  context.gating = gating;
-  context.capacityFactor = model.config().capacityFactor;
-  return model.forward(tokens(2, 8, model.config().vocab, 11), context);
-}
-
-// Encoder output and a few greedy decoding steps' logits, concatenated.
-at::Tensor mtOutputs(const MtModel& model, GatingMode gating) {
-  ForwardContext context;
-  context.gating = gating;
-  auto source = tokens(3, 6, model.config().vocab, 12);
-  auto encoded = model.encode(source, context);
-  auto caches = model.newCaches();
-  auto previous = at::full({3, 1}, MtModel::kBosToken, at::kLong);
-  std::vector<at::Tensor> outputs{encoded.flatten()};
-  for (int64_t step = 0; step < 4; ++step) {
-    auto logits = model.decodeStep(previous, step, encoded, caches, context);
-    outputs.push_back(logits.flatten());
-    previous = logits.argmax(-1, true);
-  }
-  return at::cat(outputs);
-}
-
-class CheckpointTest : public testing::TempDirTest {
+class CheckpointTest : public testing::CheckpointDirTest {
  protected:
   const workloads::ModelConfig& lmTiny = workloads::findPreset("lm-tiny");
   const workloads::ModelConfig& mtTiny = workloads::findPreset("mt-tiny");
-
-  // Every tensor of the single-file checkpoint, changed by `edit`, written back with the same
-  // metadata (so the checkpoint id still matches).
-  void rewriteWeights(const std::function<void(std::vector<NamedTensor>&)>& edit) {
-    auto path = dir_ / workloads::kSafetensorsFileName;
-    std::vector<NamedTensor> tensors;
-    workloads::SafetensorsMetadata metadata;
-    {
-      auto file = SafetensorsFile::open(path);
-      metadata = file.metadata();
-      for (const auto& tensor : file.tensors()) {
-        tensors.push_back({tensor.name, workloads::loadTensor(file, tensor)});
-      }
-    }
-    edit(tensors);
-    workloads::saveTensors(path, tensors, metadata);
-  }
-  std::string lmLoadError() {
-    return testing::inputErrorMessage([&] { workloads::loadLmModel(dir_); });
-  }
-  void editConfig(const std::function<void(nlohmann::json&)>& edit) {
-    auto path = dir_ / workloads::kCheckpointConfigName;
-    nlohmann::json config;
-    std::ifstream(path) >> config;
-    edit(config);
-    std::ofstream(path) << config.dump();
-  }
 };
 
 TEST_F(CheckpointTest, NamedParametersCoverEveryWeightOnce) {
@@ -116,11 +61,11 @@ TEST_F(CheckpointTest, LmTinyLoadsBitIdentical) {
   EXPECT_EQ(loaded.config().capacityFactor, lmTiny.capacityFactor);
   EXPECT_EQ(loaded.weightBytes(), model.weightBytes());
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(lmLogits(loaded, gating), lmLogits(model, gating)));
+    EXPECT_TRUE(at::equal(testing::lmLogits(loaded, gating), testing::lmLogits(model, gating)));
   }
   LmModel other(lmTiny, 6, at::kCPU);  // the comparison can fail: another seed differs
-  EXPECT_FALSE(
-      at::equal(lmLogits(other, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  EXPECT_FALSE(at::equal(testing::lmLogits(other, GatingMode::Dynamic),
+                         testing::lmLogits(model, GatingMode::Dynamic)));
 }
 
 TEST_F(CheckpointTest, MtTinyLoadsBitIdenticalFromShards) {
@@ -133,7 +78,7 @@ TEST_F(CheckpointTest, MtTinyLoadsBitIdenticalFromShards) {
   EXPECT_GT(workloads::SafetensorsShards::open(dir_).files().size(), 1u);
   auto loaded = workloads::loadMtModel(dir_);
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)));
+    EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, gating), testing::mtOutputs(model, gating)));
   }
 }
 
@@ -250,8 +195,8 @@ TEST_F(CheckpointTest, NameMapRenamesStoredTensors) {
   EXPECT_NE(file.find("model.decoder.embed_tokens.weight"), nullptr);
   EXPECT_EQ(file.find("embed_tokens.weight"), nullptr);
   auto loaded = workloads::loadLmModel(dir_, at::kCPU, options.names);
-  EXPECT_TRUE(
-      at::equal(lmLogits(loaded, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::lmLogits(loaded, GatingMode::Dynamic),
+                        testing::lmLogits(model, GatingMode::Dynamic)));
   auto unmapped = lmLoadError();
   EXPECT_NE(unmapped.find("missing tensors 'embed_tokens.weight'"), std::string::npos) << unmapped;
 }

@@ -16,6 +16,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 #include "workloads/checkpoint.h"
@@ -36,58 +37,10 @@ using workloads::NamedTensor;
 using workloads::SafetensorsDtype;
 using workloads::SafetensorsFile;
 
-at::Tensor randomTokens(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randint(4, vocab, {batch, length}, generator, at::TensorOptions().dtype(at::kLong));
-}
-
-// Encoder output and a few greedy decoding steps' logits, concatenated.
-at::Tensor mtOutputs(const MtModel& model, GatingMode gating) {
-  ForwardContext context;
-  context.gating = gating;
-  context.capacityFactor = model.config().capacityFactor;
-  auto encoded = model.encode(randomTokens(3, 6, model.config().vocab, 12), context);
-  auto caches = model.newCaches();
-  auto previous = at::full({3, 1}, MtModel::kBosToken, at::kLong);
-  std::vector<at::Tensor> outputs{encoded.flatten()};
-  for (int64_t step = 0; step < 4; ++step) {
-    auto logits = model.decodeStep(previous, step, encoded, caches, context);
-    outputs.push_back(logits.flatten());
-    previous = logits.argmax(-1, true);
-  }
-  return at::cat(outputs);
-}
-
-class HfCheckpointTest : public testing::TempDirTest {
+class HfCheckpointTest : public testing::CheckpointDirTest {
  protected:
   const workloads::ModelConfig nllbTiny =
       workloads::hfCompatibleConfig(workloads::findPreset("mt-tiny"), HfFamily::NllbMoe);
-
-  nlohmann::json savedConfig() const {
-    nlohmann::json config;
-    std::ifstream(dir_ / workloads::kCheckpointConfigName) >> config;
-    return config;
-  }
-  void editConfig(const std::function<void(nlohmann::json&)>& edit) {
-    auto json = savedConfig();
-    edit(json);
-    std::ofstream(dir_ / workloads::kCheckpointConfigName) << json.dump();
-  }
-  void rewriteWeights(const std::function<void(std::vector<NamedTensor>&)>& edit) {
-    auto path = dir_ / workloads::kSafetensorsFileName;
-    std::vector<NamedTensor> tensors;
-    {
-      auto file = SafetensorsFile::open(path);
-      for (const auto& tensor : file.tensors()) {
-        tensors.push_back({tensor.name, workloads::loadTensor(file, tensor)});
-      }
-    }
-    edit(tensors);
-    workloads::saveTensors(path, tensors, {{"format", "pt"}});
-  }
-  std::string loadError() {
-    return testing::inputErrorMessage([&] { workloads::loadMtModel(dir_); });
-  }
 };
 
 TEST_F(HfCheckpointTest, NllbMoeLoadsBitIdenticalThroughLoadMtModel) {
@@ -105,11 +58,11 @@ TEST_F(HfCheckpointTest, NllbMoeLoadsBitIdenticalThroughLoadMtModel) {
   EXPECT_EQ(read.parameterCount(), nllbTiny.parameterCount());
   auto loaded = workloads::loadMtModel(dir_);
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)));
+    EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, gating), testing::mtOutputs(model, gating)));
   }
   MtModel other(nllbTiny, 10, at::kCPU);  // the comparison can fail: another seed differs
-  EXPECT_FALSE(
-      at::equal(mtOutputs(other, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_FALSE(at::equal(testing::mtOutputs(other, GatingMode::Dynamic),
+                         testing::mtOutputs(model, GatingMode::Dynamic)));
 }
 
 TEST_F(HfCheckpointTest, NllbMoeTensorsHaveHuggingFaceNamesShapesAndConfigKeys) {
@@ -175,11 +128,11 @@ TEST_F(HfCheckpointTest, HalfPrecisionShardsEqualTheRoundedModel) {
     EXPECT_GT(shards.files().size(), 1u);
     EXPECT_EQ(shards.at("model.shared.weight").tensor->dtype, dtype);
     auto loaded = workloads::loadMtModel(dir_);
-    EXPECT_FALSE(
-        at::equal(mtOutputs(loaded, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+    EXPECT_FALSE(at::equal(testing::mtOutputs(loaded, GatingMode::Dynamic),
+                           testing::mtOutputs(model, GatingMode::Dynamic)));
     for (auto& p : model.namedParameters()) p.tensor.copy_(p.tensor.to(type));
     for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-      EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)))
+      EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, gating), testing::mtOutputs(model, gating)))
           << workloads::dtypeName(dtype);
     }
   }
@@ -192,14 +145,14 @@ TEST_F(HfCheckpointTest, MissingExtraAndMisShapedTensorsAreNamed) {
   rewriteWeights([&](auto& tensors) {
     std::erase_if(tensors, [&](const NamedTensor& t) { return t.name == victim; });
   });
-  auto missing = loadError();
+  auto missing = mtLoadError();
   EXPECT_NE(missing.find("missing tensors '" + victim + "'"), std::string::npos) << missing;
 
   workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
   rewriteWeights([](auto& tensors) {
     tensors.push_back({"model.encoder.layers.0.ffn.bonus", at::ones({2})});
   });
-  auto extra = loadError();
+  auto extra = mtLoadError();
   EXPECT_NE(extra.find("'model.encoder.layers.0.ffn.bonus' are not parameters"), std::string::npos)
       << extra;
 
@@ -209,7 +162,7 @@ TEST_F(HfCheckpointTest, MissingExtraAndMisShapedTensorsAreNamed) {
       if (t.name == victim) t.tensor = t.tensor.t().contiguous();
     }
   });
-  auto shape = loadError();
+  auto shape = mtLoadError();
   EXPECT_NE(shape.find("tensor '" + victim + "' has shape [16, 32], expected [32, 16]"),
             std::string::npos)
       << shape;
@@ -222,8 +175,8 @@ TEST_F(HfCheckpointTest, MissingExtraAndMisShapedTensorsAreNamed) {
     tensors.push_back({"lm_head.weight", shared->tensor.clone()});
   });
   auto loaded = workloads::loadMtModel(dir_);
-  EXPECT_TRUE(
-      at::equal(mtOutputs(loaded, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, GatingMode::Dynamic),
+                        testing::mtOutputs(model, GatingMode::Dynamic)));
 }
 
 TEST_F(HfCheckpointTest, UnknownModelTypesAndUnsupportedOptionsAreRefused) {
@@ -243,7 +196,7 @@ TEST_F(HfCheckpointTest, UnknownModelTypesAndUnsupportedOptionsAreRefused) {
   for (const auto& [edit, expected] : cases) {
     workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
     editConfig(edit);
-    auto message = loadError();
+    auto message = mtLoadError();
     EXPECT_NE(message.find(expected), std::string::npos) << message;
     EXPECT_NE(message.find(dir_.string()), std::string::npos) << message;
   }
@@ -266,7 +219,7 @@ TEST_F(HfCheckpointTest, EncoderPositionsAndEmbeddingScaleMatchAHandComputation)
   }
   workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
   auto loaded = workloads::loadMtModel(dir_);
-  auto source = randomTokens(1, 3, nllbTiny.vocab, 4);
+  auto source = testing::seededTokens(1, 3, nllbTiny.vocab, 4);
   ForwardContext context;
   auto encoded = loaded.encode(source, context);
   const auto embedding = model.namedParameters()[0].tensor;
@@ -298,13 +251,6 @@ TEST_F(HfCheckpointTest, EncoderPositionsAndEmbeddingScaleMatchAHandComputation)
   EXPECT_GT(worstWithout, 1e-2);  // the offset is visible in the output
 }
 
-at::Tensor lmLogits(const LmModel& model, GatingMode gating) {
-  ForwardContext context;
-  context.gating = gating;
-  context.capacityFactor = model.config().capacityFactor;
-  return model.forward(randomTokens(2, 8, model.config().vocab, 11), context);
-}
-
 class HfDecoderTest : public HfCheckpointTest, public ::testing::WithParamInterface<HfFamily> {
  protected:
   workloads::ModelConfig tiny() const {
@@ -330,17 +276,18 @@ TEST_P(HfDecoderTest, LoadsBitIdenticalThroughLoadLmModel) {
   EXPECT_EQ(read.capacityFactor, config.capacityFactor);
   auto loaded = workloads::loadLmModel(dir_);
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(lmLogits(loaded, gating), lmLogits(model, gating)));
+    EXPECT_TRUE(at::equal(testing::lmLogits(loaded, gating), testing::lmLogits(model, gating)));
   }
   // Saved again as moeprof's own checkpoint, the variants travel in its config.json.
   workloads::saveCheckpoint(loaded, dir_ / "own");
   auto own = workloads::loadLmModel(dir_ / "own");
-  EXPECT_TRUE(at::equal(lmLogits(own, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::lmLogits(own, GatingMode::Dynamic),
+                        testing::lmLogits(model, GatingMode::Dynamic)));
   LmModel other(config, 6, at::kCPU);
-  EXPECT_FALSE(
-      at::equal(lmLogits(other, GatingMode::Dynamic), lmLogits(model, GatingMode::Dynamic)));
+  EXPECT_FALSE(at::equal(testing::lmLogits(other, GatingMode::Dynamic),
+                         testing::lmLogits(model, GatingMode::Dynamic)));
   // Rotary positions continue across the KV cache: 5 tokens then 3 give the full run's logits.
-  auto tokens = randomTokens(2, 8, config.vocab, 11);
+  auto tokens = testing::seededTokens(2, 8, config.vocab, 11);
   ForwardContext context;
   auto full = loaded.forward(tokens, context);
   auto caches = loaded.newCaches();
@@ -548,13 +495,13 @@ TEST_F(HfCheckpointTest, GroupedKvHeadsMatchRepeatedKvHeads) {
       pb[i].tensor.copy_(pa[i].tensor);
     }
   }
-  auto logits = lmLogits(a, GatingMode::Dynamic);
-  EXPECT_TRUE(at::allclose(logits, lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
+  auto logits = testing::lmLogits(a, GatingMode::Dynamic);
+  EXPECT_TRUE(at::allclose(logits, testing::lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
   // Tiling instead (heads 0, 2 on KV head 0) computes something else.
   for (size_t i = 0; i < pa.size(); ++i) {
     if (pa[i].name.ends_with("k_proj.weight")) pb[i].tensor.copy_(pa[i].tensor.repeat({1, 2}));
   }
-  EXPECT_FALSE(at::allclose(logits, lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
+  EXPECT_FALSE(at::allclose(logits, testing::lmLogits(b, GatingMode::Dynamic), 1e-5, 1e-6));
 }
 
 TEST_F(HfCheckpointTest, DecoderOptionsMoeprofDoesNotImplementAreRefused) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/run_manifest.h"
+#include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 #include "workloads/checkpoint.h"
@@ -36,59 +37,10 @@ using workloads::NamedTensor;
 using workloads::SafetensorsDtype;
 using workloads::SafetensorsFile;
 
-at::Tensor randomTokens(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randint(1, vocab, {batch, length}, generator, at::TensorOptions().dtype(at::kLong));
-}
-
-// Encoder output and a few greedy decoding steps' logits (from the decoder start token),
-// concatenated.
-at::Tensor mtOutputs(const MtModel& model, GatingMode gating) {
-  ForwardContext context;
-  context.gating = gating;
-  context.capacityFactor = model.config().capacityFactor;
-  auto encoded = model.encode(randomTokens(3, 6, model.config().vocab, 12), context);
-  auto caches = model.newCaches();
-  auto previous = at::full({3, 1}, model.config().decoderStartToken, at::kLong);
-  std::vector<at::Tensor> outputs{encoded.flatten()};
-  for (int64_t step = 0; step < 4; ++step) {
-    auto logits = model.decodeStep(previous, step, encoded, caches, context);
-    outputs.push_back(logits.flatten());
-    previous = logits.argmax(-1, true);
-  }
-  return at::cat(outputs);
-}
-
-class HfSwitchTest : public testing::TempDirTest {
+class HfSwitchTest : public testing::CheckpointDirTest {
  protected:
   const ModelConfig tiny =
       workloads::hfCompatibleConfig(workloads::findPreset("mt-tiny"), HfFamily::SwitchTransformers);
-
-  nlohmann::json savedConfig() const {
-    nlohmann::json config;
-    std::ifstream(dir_ / workloads::kCheckpointConfigName) >> config;
-    return config;
-  }
-  void editConfig(const std::function<void(nlohmann::json&)>& edit) {
-    auto json = savedConfig();
-    edit(json);
-    std::ofstream(dir_ / workloads::kCheckpointConfigName) << json.dump();
-  }
-  void rewriteWeights(const std::function<void(std::vector<NamedTensor>&)>& edit) {
-    auto path = dir_ / workloads::kSafetensorsFileName;
-    std::vector<NamedTensor> tensors;
-    {
-      auto file = SafetensorsFile::open(path);
-      for (const auto& tensor : file.tensors()) {
-        tensors.push_back({tensor.name, workloads::loadTensor(file, tensor)});
-      }
-    }
-    edit(tensors);
-    workloads::saveTensors(path, tensors, {{"format", "pt"}});
-  }
-  std::string loadError() {
-    return testing::inputErrorMessage([&] { workloads::loadMtModel(dir_); });
-  }
 };
 
 TEST_F(HfSwitchTest, LoadsBitIdenticalThroughLoadMtModel) {
@@ -108,17 +60,17 @@ TEST_F(HfSwitchTest, LoadsBitIdenticalThroughLoadMtModel) {
   EXPECT_DOUBLE_EQ(read.outputHiddenScale, 0.25);  // 16^-0.5
   auto loaded = workloads::loadMtModel(dir_);
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)));
+    EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, gating), testing::mtOutputs(model, gating)));
   }
   // Saved again as moeprof's own checkpoint, the T5 variants travel in its config.json.
   workloads::saveCheckpoint(loaded, dir_ / "own");
   auto own = workloads::loadMtModel(dir_ / "own");
   EXPECT_EQ(own.config().relativeAttentionBuckets, 32);
-  EXPECT_TRUE(
-      at::equal(mtOutputs(own, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::mtOutputs(own, GatingMode::Dynamic),
+                        testing::mtOutputs(model, GatingMode::Dynamic)));
   MtModel other(tiny, 10, at::kCPU);  // the comparison can fail: another seed differs
-  EXPECT_FALSE(
-      at::equal(mtOutputs(other, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_FALSE(at::equal(testing::mtOutputs(other, GatingMode::Dynamic),
+                         testing::mtOutputs(model, GatingMode::Dynamic)));
 }
 
 // The decoder's relative positions follow the KV cache: step by step gives what teacher
@@ -126,8 +78,8 @@ TEST_F(HfSwitchTest, LoadsBitIdenticalThroughLoadMtModel) {
 TEST_F(HfSwitchTest, IncrementalDecodingMatchesTeacherForcing) {
   MtModel model(tiny, 9, at::kCPU);
   ForwardContext context;
-  auto encoded = model.encode(randomTokens(2, 5, tiny.vocab, 3), context);
-  auto targets = randomTokens(2, 4, tiny.vocab, 4);
+  auto encoded = model.encode(testing::seededTokens(2, 5, tiny.vocab, 3), context);
+  auto targets = testing::seededTokens(2, 4, tiny.vocab, 4);
   auto full = model.decode(targets, encoded, context);
   auto caches = model.newCaches();
   for (int64_t step = 0; step < 4; ++step) {
@@ -220,8 +172,8 @@ TEST_F(HfSwitchTest, SparseBlocksFollowHuggingFacesRule) {
     EXPECT_TRUE(file.find("encoder.block.1.layer.1.mlp.router.classifier.weight"));
     EXPECT_TRUE(file.find("decoder.block.3.layer.2.mlp.wi.weight"));
   }
-  EXPECT_TRUE(at::equal(mtOutputs(workloads::loadMtModel(dir_), GatingMode::Dynamic),
-                        mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::mtOutputs(workloads::loadMtModel(dir_), GatingMode::Dynamic),
+                        testing::mtOutputs(model, GatingMode::Dynamic)));
   // Without the stored steps, Hugging Face derives them: num_layers // num_sparse_*_layers.
   const std::tuple<int, int, std::vector<int64_t>> cases[] = {
       {2, 2, {1, 3}}, {4, 1, {0, 1, 2, 3}}, {1, 4, {1}}, {0, 0, {}}};
@@ -253,11 +205,11 @@ TEST_F(HfSwitchTest, HalfPrecisionShardsEqualTheRoundedModel) {
   EXPECT_GT(shards.files().size(), 1u);
   EXPECT_EQ(shards.at("shared.weight").tensor->dtype, SafetensorsDtype::BF16);
   auto loaded = workloads::loadMtModel(dir_);
-  EXPECT_FALSE(
-      at::equal(mtOutputs(loaded, GatingMode::Dynamic), mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_FALSE(at::equal(testing::mtOutputs(loaded, GatingMode::Dynamic),
+                         testing::mtOutputs(model, GatingMode::Dynamic)));
   for (auto& p : model.namedParameters()) p.tensor.copy_(p.tensor.to(at::kBFloat16));
   for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
-    EXPECT_TRUE(at::equal(mtOutputs(loaded, gating), mtOutputs(model, gating)));
+    EXPECT_TRUE(at::equal(testing::mtOutputs(loaded, gating), testing::mtOutputs(model, gating)));
   }
 }
 
@@ -267,7 +219,7 @@ TEST_F(HfSwitchTest, UntiedLmHeadIsLoadedAndUnscaled) {
   MtModel tied(tiny, 9, at::kCPU);
   workloads::saveHfCheckpoint(tied, dir_, HfFamily::SwitchTransformers);
   editConfig([](auto& c) { c["tie_word_embeddings"] = false; });
-  auto missing = loadError();
+  auto missing = mtLoadError();
   EXPECT_NE(missing.find("missing tensors 'lm_head.weight'"), std::string::npos) << missing;
   rewriteWeights([](auto& tensors) {
     auto shared = std::find_if(tensors.begin(), tensors.end(),
@@ -277,13 +229,15 @@ TEST_F(HfSwitchTest, UntiedLmHeadIsLoadedAndUnscaled) {
   auto untied = workloads::loadMtModel(dir_);
   EXPECT_FALSE(untied.config().tiedOutput);
   EXPECT_EQ(untied.config().outputHiddenScale, 1.0);
-  auto a = mtOutputs(tied, GatingMode::Dynamic), b = mtOutputs(untied, GatingMode::Dynamic);
+  auto a = testing::mtOutputs(tied, GatingMode::Dynamic),
+       b = testing::mtOutputs(untied, GatingMode::Dynamic);
   const int64_t encoded = 3 * 6 * tiny.dModel, logits = 3 * tiny.vocab;
   EXPECT_TRUE(at::equal(a.narrow(0, 0, encoded), b.narrow(0, 0, encoded)));
   EXPECT_TRUE(
       at::allclose(a.narrow(0, encoded, logits) * 4.0, b.narrow(0, encoded, logits), 1e-5, 1e-5));
   workloads::saveHfCheckpoint(untied, dir_ / "again", HfFamily::SwitchTransformers);
-  EXPECT_TRUE(at::equal(mtOutputs(workloads::loadMtModel(dir_ / "again"), GatingMode::Dynamic), b));
+  EXPECT_TRUE(at::equal(
+      testing::mtOutputs(workloads::loadMtModel(dir_ / "again"), GatingMode::Dynamic), b));
 }
 
 TEST_F(HfSwitchTest, MissingExtraAndMisShapedTensorsAreNamed) {
@@ -295,14 +249,14 @@ TEST_F(HfSwitchTest, MissingExtraAndMisShapedTensorsAreNamed) {
     rewriteWeights([&](auto& tensors) {
       std::erase_if(tensors, [&](const NamedTensor& t) { return t.name == name; });
     });
-    auto missing = loadError();
+    auto missing = mtLoadError();
     EXPECT_NE(missing.find("missing tensors '" + name + "'"), std::string::npos) << missing;
   }
   // Only the first block of a stack holds the relative position bias.
   const std::string second = "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight";
   workloads::saveHfCheckpoint(model, dir_, HfFamily::SwitchTransformers);
   rewriteWeights([&](auto& tensors) { tensors.push_back({second, at::zeros({32, tiny.heads})}); });
-  auto extra = loadError();
+  auto extra = mtLoadError();
   EXPECT_NE(extra.find("'" + second + "' are not parameters"), std::string::npos) << extra;
 
   workloads::saveHfCheckpoint(model, dir_, HfFamily::SwitchTransformers);
@@ -312,7 +266,7 @@ TEST_F(HfSwitchTest, MissingExtraAndMisShapedTensorsAreNamed) {
       if (t.name == bias) t.tensor = at::zeros({16, tiny.heads});
     }
   });
-  auto shape = loadError();
+  auto shape = mtLoadError();
   EXPECT_NE(shape.find("has shape"), std::string::npos) << shape;
   EXPECT_TRUE(shape.find("tensor '" + victim + "' has shape [16, 32], expected [32, 16]") !=
                   std::string::npos ||
@@ -331,8 +285,8 @@ TEST_F(HfSwitchTest, MissingExtraAndMisShapedTensorsAreNamed) {
       tensors.push_back({copy, shared.clone()});
     }
   });
-  EXPECT_TRUE(at::equal(mtOutputs(workloads::loadMtModel(dir_), GatingMode::Dynamic),
-                        mtOutputs(model, GatingMode::Dynamic)));
+  EXPECT_TRUE(at::equal(testing::mtOutputs(workloads::loadMtModel(dir_), GatingMode::Dynamic),
+                        testing::mtOutputs(model, GatingMode::Dynamic)));
 }
 
 TEST_F(HfSwitchTest, UnsupportedOptionsAreRefusedNamingTheKey) {
@@ -353,7 +307,7 @@ TEST_F(HfSwitchTest, UnsupportedOptionsAreRefusedNamingTheKey) {
   for (const auto& [edit, expected] : cases) {
     workloads::saveHfCheckpoint(model, dir_, HfFamily::SwitchTransformers);
     editConfig(edit);
-    auto message = loadError();
+    auto message = mtLoadError();
     EXPECT_NE(message.find(expected), std::string::npos) << message;
     EXPECT_NE(message.find(dir_.string()), std::string::npos) << message;
   }
