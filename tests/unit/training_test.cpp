@@ -66,6 +66,21 @@ void expectLearned(const nlohmann::json& report) {
       << report.dump(1);
   EXPECT_GT(report.at("val_tokens").get<int64_t>(), 0);
   EXPECT_GT(report.at("balance_loss").get<double>(), 0.9);  // 1 is perfectly balanced
+  // Validation routing per MoE layer: shares within their bounds, and the mean of the layers.
+  const auto& routing = report.at("val_routing");
+  const auto& layers = routing.at("layers");
+  ASSERT_FALSE(layers.empty()) << routing.dump(1);
+  constexpr double kMicroExperts = 8;  // the micro size's E
+  double usedSum = 0;
+  for (const auto& layer : layers) {
+    const double used = layer.at("experts_used").get<double>();
+    EXPECT_GT(used, 0.0);
+    EXPECT_LE(used, 1.0);
+    EXPECT_GE(layer.at("hottest_share").get<double>(), 1.0 / kMicroExperts);  // max >= mean
+    EXPECT_LE(layer.at("hottest_share").get<double>(), 1.0);
+    usedSum += used;
+  }
+  EXPECT_NEAR(routing.at("mean_experts_used").get<double>(), usedSum / layers.size(), 1e-12);
 }
 
 TEST_F(TrainingTest, LmLossFallsBelowTheUnigramBaseline) {
