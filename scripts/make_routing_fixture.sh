@@ -25,4 +25,9 @@ for lang in fr ja ast; do
   "$B" run --checkpoint "$models/mt-default" --batch 48 --lang "$lang" --decode reference \
     "${common[@]}" --out "$out/mt-$lang"
 done
+# The committed run.json files name the cache as $MOEPROF_CACHE_DIR, not this machine's path,
+# and no host name.
+for run in "$out"/*/run.json; do
+  sed -i -e "s|$models|\$MOEPROF_CACHE_DIR/models|g" -e 's|"hostname": "[^"]*"|"hostname": ""|' "$run"
+done
 du -sh "$out"
