@@ -54,8 +54,9 @@ void resolveShape(const RunOptions& in, ResolvedRun& out, ModelConfig& model) {
       throw InputError("--decode '" + in.decode + "' is not one of: greedy, reference");
     }
     if (in.decode == "reference" && in.text.language.empty()) {
-      throw InputError("--decode reference needs --lang (fr, ja or ast): it feeds the decoder "
-                       "the references of the corpus' validation pairs");
+      throw InputError(
+          "--decode reference needs --lang (fr, ja or ast): it feeds the decoder "
+          "the references of the corpus' validation pairs");
     }
   } else {
     if (in.decodeSteps)

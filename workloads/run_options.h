@@ -40,9 +40,9 @@ struct RunOptions {
   // references of --lang, still one token per step: the routing of real target text where a
   // small model's greedy output would repeat one token).
   std::string decode = "greedy";
-  int64_t generateTokens = 0;          // LM greedy generation after the forward
-  int64_t repeats = 3;                 // measured batches
-  int64_t warmup = 1;                  // unmeasured batches before them
+  int64_t generateTokens = 0;  // LM greedy generation after the forward
+  int64_t repeats = 3;         // measured batches
+  int64_t warmup = 1;          // unmeasured batches before them
   uint64_t seed = 1;
   std::string device = "cpu";
   int64_t threads = 0;               // 0: one per core

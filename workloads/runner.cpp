@@ -213,7 +213,7 @@ struct MtPhases {
 };
 
 void decodeSteps(const MtModel& model, const at::Tensor& encoderOut, Measurer& m, int64_t batch,
-                  PhaseMeasurement& decoder) {
+                 PhaseMeasurement& decoder) {
   auto caches = model.newCaches();
   auto previous = at::full({m.batch(), 1}, model.config().decoderStartToken,
                            at::TensorOptions().dtype(at::kLong).device(m.device));

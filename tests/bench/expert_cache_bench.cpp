@@ -112,15 +112,11 @@ void BM_ExpertCache(benchmark::State& state, const std::string& policy, bool rea
 
 }  // namespace
 
-
-#define MOEPROF_CACHE_BENCHMARKS(policy)                                                 \
-  BENCHMARK_CAPTURE(BM_ExpertCache, policy, std::string(#policy), false)                 \
-      ->Arg(4)                                                                           \
-      ->Arg(8)                                                                           \
-      ->Arg(16);                                                                         \
-  BENCHMARK_CAPTURE(BM_ExpertCache, policy##_real_decoder, std::string(#policy), true) \
-      ->Arg(4)                                                                           \
-      ->Arg(8)                                                                           \
+#define MOEPROF_CACHE_BENCHMARKS(policy)                                                           \
+  BENCHMARK_CAPTURE(BM_ExpertCache, policy, std::string(#policy), false)->Arg(4)->Arg(8)->Arg(16); \
+  BENCHMARK_CAPTURE(BM_ExpertCache, policy##_real_decoder, std::string(#policy), true)             \
+      ->Arg(4)                                                                                     \
+      ->Arg(8)                                                                                     \
       ->Arg(16)
 
 MOEPROF_CACHE_BENCHMARKS(lifo);

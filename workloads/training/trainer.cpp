@@ -328,8 +328,7 @@ bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
            plan.at("lr") == options.lr.value_or(defaults.lr) &&
            plan.value("balance_weight", -1.0) ==
                options.balanceWeight.value_or(defaults.balanceWeight) &&
-           plan.at("seed") == options.seed &&
-           plan.at("pregates") == options.pregates &&
+           plan.at("seed") == options.seed && plan.at("pregates") == options.pregates &&
            report.at("checkpoint_id") == readCheckpointId(dir);
   } catch (const std::exception&) {
     return false;  // unreadable: train again
@@ -433,30 +432,31 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
   fs::copy_file(data.tokenizerPath(), dir / kCheckpointTokenizerName,
                 fs::copy_options::overwrite_existing);
 
-  json report{{"schema_version", kTrainSchemaVersion},
-              {"checkpoint_id", readCheckpointId(dir)},
-              {"model", plan.model.name},
-              {"parameters", plan.model.parameterCount()},
-              {"plan", planText},
-              {"threads", at::get_num_threads()},
-              {"load_average_at_start", loadAtStart},
-              {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
-              {"steps", state.step},
-              {"time_s", state.seconds},
-              {"tokens", state.tokens},
-              {"tokens_per_s", state.tokens / std::max(1e-9, state.seconds)},
-              {"loss_curve", state.curve},
-              {"final_train_loss", losses.crossEntropy},
-              {"balance_loss", losses.balance},
-              {"balance_weight", plan.balanceWeight},
-              {"val_tokens", validTokens},
-              {"val_loss", validLoss},
-              {"val_perplexity", std::exp(validLoss)},
-              {"unigram_perplexity", data.unigramPerplexity(valid)},
-              {"val_routing", validRouting},
-              {"pregates", pregates},
-              {"corpus", corpus.string()},
-              {"tokenizer", kCheckpointTokenizerName}};
+  json report{
+      {"schema_version", kTrainSchemaVersion},
+      {"checkpoint_id", readCheckpointId(dir)},
+      {"model", plan.model.name},
+      {"parameters", plan.model.parameterCount()},
+      {"plan", planText},
+      {"threads", at::get_num_threads()},
+      {"load_average_at_start", loadAtStart},
+      {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
+      {"steps", state.step},
+      {"time_s", state.seconds},
+      {"tokens", state.tokens},
+      {"tokens_per_s", state.tokens / std::max(1e-9, state.seconds)},
+      {"loss_curve", state.curve},
+      {"final_train_loss", losses.crossEntropy},
+      {"balance_loss", losses.balance},
+      {"balance_weight", plan.balanceWeight},
+      {"val_tokens", validTokens},
+      {"val_loss", validLoss},
+      {"val_perplexity", std::exp(validLoss)},
+      {"unigram_perplexity", data.unigramPerplexity(valid)},
+      {"val_routing", validRouting},
+      {"pregates", pregates},
+      {"corpus", corpus.string()},
+      {"tokenizer", kCheckpointTokenizerName}};
   collector::writeFileAtomically(dir / kTrainReportName, report.dump(2) + "\n");
   outcome.report = report;
   return outcome;
