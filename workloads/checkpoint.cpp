@@ -20,6 +20,16 @@ namespace moeprof::workloads {
 
 namespace {
 
+std::string listOf(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 5;
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) {
+    text += (i ? ", '" : "'") + names[i] + "'";
+  }
+  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
+  return text;
+}
+
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -256,16 +266,6 @@ void checkCheckpointIds(const SafetensorsShards& shards, const std::string& id) 
   }
 }
 
-std::string listOf(const std::vector<std::string>& names) {
-  constexpr size_t kShown = 5;
-  std::string text;
-  for (size_t i = 0; i < names.size() && i < kShown; ++i) {
-    text += (i ? ", '" : "'") + names[i] + "'";
-  }
-  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
-  return text;
-}
-
 // Matches the stored tensors to the model's parameters: all there, nothing more, float dtypes,
 // the config's shapes. Then fills the parameters.
 void fillParameters(const std::vector<NamedParameter>& parameters, const SafetensorsShards& shards,
@@ -291,18 +291,8 @@ void fillParameters(const std::vector<NamedParameter>& parameters, const Safeten
                        ", expected " + c10::str(parameter.tensor.sizes()) + " (from config.json)");
     }
   }
-  if (!missing.empty()) {
-    throw InputError(shards.source().string() + ": missing tensors " + listOf(missing) +
-                     " that the model's config needs");
-  }
-  std::vector<std::string> extra;
-  for (const auto& [name, entry] : shards.tensors()) {
-    if (!used.count(name)) extra.push_back(name);
-  }
-  if (!extra.empty()) {
-    throw InputError(shards.source().string() + ": tensors " + listOf(extra) +
-                     " are not parameters of the model config.json describes");
-  }
+  requireNoMissingTensors(shards, missing);
+  requireNoExtraTensors(shards, used);
   for (const auto& parameter : parameters) {
     const auto& entry = shards.at(names.storedName(parameter.name));
     copyTensorInto(*entry.file, *entry.tensor, parameter.tensor);
@@ -370,6 +360,23 @@ OpenedCheckpoint openCheckpoint(const fs::path& dir, WorkloadKind kind) {
 // and mismatches named; a config far larger than the weights (corrupt or hostile) must not get
 // that far, nor overflow the parameter count. A few times the weights is allowed, so that a
 // config that is merely wrong gets the precise message naming the first tensor that differs.
+void requireNoMissingTensors(const SafetensorsShards& shards,
+                             const std::vector<std::string>& missing) {
+  if (missing.empty()) return;
+  throw InputError(shards.source().string() + ": missing tensors " + listOf(missing) +
+                   " that the model's config.json needs");
+}
+
+void requireNoExtraTensors(const SafetensorsShards& shards, const std::set<std::string>& used) {
+  std::vector<std::string> extra;
+  for (const auto& [name, entry] : shards.tensors()) {
+    if (!used.count(name)) extra.push_back(name);
+  }
+  if (extra.empty()) return;
+  throw InputError(shards.source().string() + ": tensors " + listOf(extra) +
+                   " are not parameters of the model config.json describes");
+}
+
 void checkConfigFitsWeights(const ModelConfig& c, const SafetensorsShards& shards,
                             const fs::path& dir) {
   uint64_t elements = 0;

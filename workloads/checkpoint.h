@@ -6,7 +6,9 @@
 // stored as float32, so a loaded model computes bit for bit what the saved one did.
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -58,6 +60,12 @@ std::string readCheckpointId(const std::filesystem::path& dir);
 // (a corrupt or hostile config.json of `dir`), before the model is allocated.
 void checkConfigFitsWeights(const ModelConfig& config, const SafetensorsShards& shards,
                             const std::filesystem::path& dir);
+
+// InputErrors naming the tensors (the first few, then a count): the config needs `missing`,
+// which `shards` lack; `shards` hold tensors outside `used`. For every checkpoint layout.
+void requireNoMissingTensors(const SafetensorsShards& shards,
+                             const std::vector<std::string>& missing);
+void requireNoExtraTensors(const SafetensorsShards& shards, const std::set<std::string>& used);
 
 // Loads a checkpoint onto `device`. Every parameter's tensor must be there with the shape the
 // config gives and a float dtype (F16 and BF16 are widened exactly), and nothing else may be;

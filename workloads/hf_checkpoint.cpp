@@ -23,16 +23,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string listOf(const std::vector<std::string>& names) {
-  constexpr size_t kShown = 5;
-  std::string text;
-  for (size_t i = 0; i < names.size() && i < kShown; ++i) {
-    text += (i ? ", '" : "'") + names[i] + "'";
-  }
-  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
-  return text;
-}
-
 std::vector<int64_t> storedShape(const HfTensorBinding& binding) {
   auto sizes = binding.transposed ? binding.target.t().sizes() : binding.target.sizes();
   return {sizes.begin(), sizes.end()};
@@ -65,10 +55,7 @@ void fillFromLayout(const HfLayout& layout, const SafetensorsShards& shards) {
     shapes[binding.name] = storedShape(binding);
     if (!shards.find(binding.name)) missing.push_back(binding.name);
   }
-  if (!missing.empty()) {
-    throw InputError(shards.source().string() + ": missing tensors " + listOf(missing) +
-                     " that the model's config.json needs");
-  }
+  requireNoMissingTensors(shards, missing);
   for (const auto& binding : layout.tensors) {
     checkedEntry(shards, binding.name, shapes[binding.name]);
     used.insert(binding.name);
@@ -78,14 +65,7 @@ void fillFromLayout(const HfLayout& layout, const SafetensorsShards& shards) {
     checkedEntry(shards, copy.name, shapes.at(copy.tiedTo));
     used.insert(copy.name);
   }
-  std::vector<std::string> extra;
-  for (const auto& [name, entry] : shards.tensors()) {
-    if (!used.count(name)) extra.push_back(name);
-  }
-  if (!extra.empty()) {
-    throw InputError(shards.source().string() + ": tensors " + listOf(extra) +
-                     " are not parameters of the model config.json describes");
-  }
+  requireNoExtraTensors(shards, used);
   for (const auto& binding : layout.tensors) {
     const auto& entry = shards.at(binding.name);
     copyTensorInto(*entry.file, *entry.tensor,

@@ -350,7 +350,8 @@ std::string spinningThreadsWarning(int64_t threads) {
 
 TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progress) {
   checkTrainOptions(options);
-  TrainOutcome outcome{resolvedTrainDirectory(options)};
+  TrainOutcome outcome;
+  outcome.dir = resolvedTrainDirectory(options);
   const fs::path& dir = outcome.dir;
   if (!options.resume && !options.stopAfter && trainedModelMatches(dir, options)) {
     outcome.report = readJson(dir / kTrainReportName);
