@@ -20,19 +20,22 @@ namespace moeprof::cli {
 namespace {
 
 // One line on what the slow tier delivered, for runs with --buffering: the bandwidth reads
-// achieved while the tier was busy against the tier's peak measured at the same depth.
+// achieved while the tier was busy against the tier's peak at the same depth, sampled around
+// every measured batch; and how much that peak drifted during the run.
 void printBufferingLine(const nlohmann::json& metrics) {
   auto found = metrics.find("buffering");
   if (found == metrics.end() || !found->contains("bandwidth_efficiency")) return;
   const nlohmann::json& b = *found;
-  char line[256];
+  char line[320];
   std::snprintf(line, sizeof line,
                 "expert buffering: %llu misses, %.1f ms reading (%.2f reads in flight), %.3f "
-                "GB/s of the tier's %.3f GB/s peak: efficiency %.2f\n",
+                "GB/s; the tier's peak %.3f GB/s (samples %.1fx apart): efficiency %.2f (%.2f at "
+                "the depths offered)\n",
                 static_cast<unsigned long long>(b.value("misses", uint64_t{0})),
                 b.value("transfer_ms", 0.0), b.value("mean_reads_in_flight", 0.0),
                 b.value("achieved_bandwidth_gbps", 0.0), b.value("tier_peak_bandwidth_gbps", 0.0),
-                b.value("bandwidth_efficiency", 0.0));
+                b.value("tier_peak_spread", 0.0), b.value("bandwidth_efficiency", 0.0),
+                b.value("bandwidth_efficiency_at_offered_depth", 0.0));
   std::cout << line;
 }
 

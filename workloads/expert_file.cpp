@@ -275,26 +275,37 @@ std::pair<std::vector<int64_t>, int64_t> ExpertFile::probeOffsets(int64_t bytesP
   return {offsets, chunk};
 }
 
+void TierBandwidth::addTrial(double bytesPerSecond) {
+  trialBytesPerSecond.push_back(bytesPerSecond);
+  trials = static_cast<int>(trialBytesPerSecond.size());
+  std::vector<double> sorted = trialBytesPerSecond;
+  std::sort(sorted.begin(), sorted.end());
+  minBytesPerSecond = sorted.front();
+  maxBytesPerSecond = sorted.back();
+  const size_t n = sorted.size();
+  medianBytesPerSecond = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+void TierBandwidth::add(const TierBandwidth& other) {
+  if (trials == 0) {
+    depth = other.depth;
+    readBytes = other.readBytes;
+    random = other.random;
+  }
+  for (double rate : other.trialBytesPerSecond) addTrial(rate);
+}
+
 TierBandwidth ExpertFile::measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials,
-                                           ProbePattern pattern) const {
+                                           ProbePattern pattern, int firstTrial) const {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
-  std::vector<double> rates;
   TierBandwidth out;
-  for (int t = 0; t < trials; ++t) {
+  out.random = pattern == ProbePattern::RandomRecords;
+  out.depth = depth;
+  for (int t = firstTrial; t < firstTrial + trials; ++t) {
     auto [offsets, readBytes] = probeOffsets(bytesPerTrial, depth, pattern, t);
     out.readBytes = readBytes;
-    rates.push_back(measureTrial(offsets, readBytes, depth));
+    out.addTrial(measureTrial(offsets, readBytes, depth));
   }
-  std::sort(rates.begin(), rates.end());
-  out.random = pattern == ProbePattern::RandomRecords;
-  out.trials = trials;
-  out.depth = depth;
-  if (rates.empty()) return out;
-  out.minBytesPerSecond = rates.front();
-  out.maxBytesPerSecond = rates.back();
-  out.medianBytesPerSecond = rates.size() % 2 == 1
-                                 ? rates[rates.size() / 2]
-                                 : (rates[rates.size() / 2 - 1] + rates[rates.size() / 2]) / 2;
   return out;
 }
 

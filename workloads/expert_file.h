@@ -36,15 +36,18 @@ struct ExpertRecordLayout {
 
 inline constexpr int64_t kIoAlignment = 4096;
 
-// The slow tier's read bandwidth as measured by a probe: several trials of reads of one size
-// with a given number in flight all the time; the median is the peak transfers are judged
-// against.
+// The slow tier's read bandwidth as measured by a probe: trials of reads of one size with a given
+// number in flight all the time; the median is the peak transfers are judged against. Trials of
+// several probes of the same kind can be pooled (add), e.g. samples taken over a whole run.
 struct TierBandwidth {
+  std::vector<double> trialBytesPerSecond;  // in the order measured
   double medianBytesPerSecond = 0, minBytesPerSecond = 0, maxBytesPerSecond = 0;
   int trials = 0;
   uint32_t depth = 1;     // reads in flight during the probe
   int64_t readBytes = 0;  // bytes per read
   bool random = false;    // reads at random record offsets, else one after the other
+  void addTrial(double bytesPerSecond);
+  void add(const TierBandwidth& other);  // pools other's trials (same kind of probe) into these
 };
 
 // What the probe reads: one expert record at a random record of the file per read (what misses
@@ -78,9 +81,11 @@ class ExpertFile {
   // Read bandwidth of this file in this I/O mode: `trials` passes of up to `bytesPerTrial` each,
   // `depth` reads in flight, pages dropped first. RandomRecords: one record per read at
   // record offsets drawn at random (seeded by the trial, so reruns read the same);
-  // LargeSequential: 8 MiB reads over a contiguous part of the file.
+  // LargeSequential: 8 MiB reads over a contiguous part of the file. Trials are numbered from
+  // `firstTrial`, so that repeated probes read different records.
   TierBandwidth measureBandwidth(int64_t bytesPerTrial, uint32_t depth, int trials,
-                                 ProbePattern pattern = ProbePattern::RandomRecords) const;
+                                 ProbePattern pattern = ProbePattern::RandomRecords,
+                                 int firstTrial = 0) const;
 
   const ExpertRecordLayout& layout() const { return layout_; }
   uint32_t numLayers() const { return numLayers_; }

@@ -82,12 +82,28 @@ nlohmann::json mergeBuffering(const std::vector<nlohmann::json>& perRank) {
   merged["stall_ms_max_rank"] = stallMs;
   const double accesses = merged["accesses"].get<double>();
   merged["miss_rate"] = accesses > 0 ? merged["misses"].get<double>() / accesses : 0.0;
-  for (const char* perRankOnly :
-       {"stall_ms", "transfer_ms", "achieved_bandwidth_gbps", "bandwidth_efficiency",
-        "prefetch_precision", "prefetch_recall", "prefetch_lead_ms_mean", "static_memory_reduction",
-        "tier_peak_bandwidth_gbps", "tier_peak_probe", "mean_read_bytes", "mean_reads_in_flight",
-        "transfer_share_by_reads_in_flight", "mean_queue_ms", "tier_large_read_bandwidth_gbps",
-        "tier_large_read_probe", "bandwidth_efficiency_vs_large_reads"}) {
+  for (const char* perRankOnly : {"stall_ms",
+                                  "transfer_ms",
+                                  "achieved_bandwidth_gbps",
+                                  "bandwidth_efficiency",
+                                  "prefetch_precision",
+                                  "prefetch_recall",
+                                  "prefetch_lead_ms_mean",
+                                  "static_memory_reduction",
+                                  "tier_peak_bandwidth_gbps",
+                                  "tier_peak_probe",
+                                  "mean_read_bytes",
+                                  "mean_reads_in_flight",
+                                  "transfer_share_by_reads_in_flight",
+                                  "mean_queue_ms",
+                                  "tier_large_read_bandwidth_gbps",
+                                  "tier_large_read_probe",
+                                  "bandwidth_efficiency_vs_large_reads",
+                                  "tier_peak_samples_gbps",
+                                  "tier_peak_spread",
+                                  "bandwidth_efficiency_vs_median_peak",
+                                  "tier_peak_by_depth_gbps",
+                                  "bandwidth_efficiency_at_offered_depth"}) {
     merged.erase(perRankOnly);  // rates and times of one rank: see ranks[R].buffering
   }
   merged["slow_tier"].erase("file");

@@ -86,8 +86,6 @@ ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, StoreModel m,
   }
   constexpr int64_t kProbeBytesPerTrial = int64_t{64} << 20;
   constexpr int kProbeTrials = 5;
-  peak = file.measureBandwidth(kProbeBytesPerTrial, config.ioDepth, kProbeTrials,
-                               ProbePattern::RandomRecords);
   largeReadPeak = file.measureBandwidth(kProbeBytesPerTrial, config.ioDepth, kProbeTrials,
                                         ProbePattern::LargeSequential);
   for (uint32_t t = 0; t < config.ioDepth; ++t) io.emplace_back([this] { ioLoop(); });
@@ -342,6 +340,45 @@ void ExpertStore::State::drainTransfers() {
   }
   if (trace) {
     for (const auto& event : done) trace->append(event);
+  }
+}
+
+// Takes one sample of the tier's random-record peak (PeakSamples) and closes the batch before
+// it. The probe's time is kept out of the run's figures: no read is in flight while it runs, and
+// prefetches waiting to be used have their issue time moved on by its duration (lead time).
+void ExpertStore::State::samplePeak() {
+  constexpr int64_t kBytesPerTrial = int64_t{32} << 20;
+  constexpr int kTrialsPerSample = 2;
+  waitIdle();
+  {
+    std::lock_guard lock(mutex);
+    foldIntervals(readIntervals, readStats);
+    if (!peakSamples.bytesPerSecond.empty()) {
+      peakSamples.batches.emplace_back(counters.bytesMoved - peakSamples.bytesMovedBefore,
+                                       readStats.unionNs() - peakSamples.transferNsBefore);
+    }
+    peakSamples.bytesMovedBefore = counters.bytesMoved;
+    peakSamples.transferNsBefore = readStats.unionNs();
+  }
+  const int64_t start = traceClockNs();
+  if (peakByDepth.empty()) {
+    for (uint32_t depth = 1; depth < config.ioDepth; depth *= 2) peakByDepth.emplace_back();
+    peakByDepth.emplace_back();
+  }
+  for (size_t i = 0; i + 1 < peakByDepth.size(); ++i) {
+    peakByDepth[i].add(file.measureBandwidth(kBytesPerTrial, uint32_t{1} << i, 1,
+                                             ProbePattern::RandomRecords, peakByDepth[i].trials));
+  }
+  TierBandwidth sample = file.measureBandwidth(kBytesPerTrial, config.ioDepth, kTrialsPerSample,
+                                               ProbePattern::RandomRecords, peak.trials);
+  const int64_t probeNs = traceClockNs() - start;
+  peak.add(sample);
+  peakByDepth.back() = peak;
+  peakSamples.bytesPerSecond.push_back(sample.medianBytesPerSecond);
+  for (auto& cache : caches) {
+    for (auto& slot : cache.slots) {
+      if (slot.prefetchedUnused) slot.prefetchIssuedNs += probeNs;
+    }
   }
 }
 
@@ -607,6 +644,7 @@ void ExpertStore::endLayer() {
 }
 
 void ExpertStore::setBatch(int64_t batch) {
+  if (batch >= 0) state_->samplePeak();
   state_->batch = batch;
   state_->measuring = batch >= 0;
 }

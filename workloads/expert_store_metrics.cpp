@@ -12,13 +12,30 @@ using store_detail::ReadStats;
 using store_detail::StoreCounters;
 
 namespace {
-nlohmann::json probeJson(const TierBandwidth& probe) {
+// A probe's description in run.json; `when` says when its trials ran.
+nlohmann::json probeJson(const TierBandwidth& probe, const char* when) {
   return {{"reads", probe.random ? "random expert records" : "sequential chunks"},
           {"read_bytes", probe.readBytes},
           {"depth", probe.depth},
           {"trials", probe.trials},
+          {"when", when},
           {"min_gbps", probe.minBytesPerSecond * 1e-9},
           {"max_gbps", probe.maxBytesPerSecond * 1e-9}};
+}
+
+std::vector<double> gbps(const std::vector<double>& bytesPerSecond) {
+  std::vector<double> out;
+  for (double rate : bytesPerSecond) out.push_back(rate * 1e-9);
+  return out;
+}
+
+// {"depth": median GB/s} of the probes at each depth.
+nlohmann::json peaksByDepthJson(const std::vector<TierBandwidth>& byDepth) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& probe : byDepth) {
+    out[std::to_string(probe.depth)] = probe.medianBytesPerSecond * 1e-9;
+  }
+  return out;
 }
 
 // Share of the transfer time (the union) spent with 1, 2, ... reads in flight.
@@ -32,8 +49,52 @@ nlohmann::json readsInFlightShares(const ReadStats& stats) {
 }
 }  // namespace
 
+namespace store_detail {
+
+double PeakSamples::pairedEfficiency() const {
+  double moved = 0, possible = 0;
+  for (size_t b = 0; b < batches.size() && b + 1 < bytesPerSecond.size(); ++b) {
+    moved += static_cast<double>(batches[b].first);
+    possible += static_cast<double>(batches[b].second) * 1e-9 *
+                (bytesPerSecond[b] + bytesPerSecond[b + 1]) / 2;
+  }
+  return finished && possible > 0 ? moved / possible : 0.0;
+}
+
+double bytesAtOfferedDepth(const ReadStats& stats, const std::vector<TierBandwidth>& byDepth) {
+  auto at = [&](double depth) {
+    if (byDepth.empty()) return 0.0;
+    for (size_t i = 0; i + 1 < byDepth.size(); ++i) {
+      const double low = byDepth[i].depth, high = byDepth[i + 1].depth;
+      if (depth <= high) {
+        const double t = std::clamp((depth - low) / (high - low), 0.0, 1.0);
+        return byDepth[i].medianBytesPerSecond +
+               t * (byDepth[i + 1].medianBytesPerSecond - byDepth[i].medianBytesPerSecond);
+      }
+    }
+    return byDepth.back().medianBytesPerSecond;
+  };
+  double bytes = 0;
+  for (size_t k = 1; k < stats.nsByReadsInFlight.size(); ++k) {
+    bytes += static_cast<double>(stats.nsByReadsInFlight[k]) * 1e-9 * at(static_cast<double>(k));
+  }
+  return bytes;
+}
+
+double PeakSamples::spread() const {
+  if (bytesPerSecond.empty()) return 0.0;
+  auto [low, high] = std::minmax_element(bytesPerSecond.begin(), bytesPerSecond.end());
+  return *low > 0 ? *high / *low : 0.0;
+}
+
+}  // namespace store_detail
+
 nlohmann::json ExpertStore::metricsJson() const {
   State& s = *state_;
+  if (!s.peakSamples.bytesPerSecond.empty() && !s.peakSamples.finished) {
+    s.samplePeak();  // the sample after the last measured batch
+    s.peakSamples.finished = true;
+  }
   s.waitIdle();
   std::lock_guard lock(s.mutex);
   const StoreCounters& c = s.counters;
@@ -83,10 +144,18 @@ nlohmann::json ExpertStore::metricsJson() const {
       {"stall_ms", static_cast<double>(c.stallNs) * 1e-6},
       {"achieved_bandwidth_gbps", achieved * 1e-9},
       {"tier_peak_bandwidth_gbps", s.peak.medianBytesPerSecond * 1e-9},
-      {"tier_peak_probe", probeJson(s.peak)},
-      {"bandwidth_efficiency", ratio(achieved, s.peak.medianBytesPerSecond)},
+      {"tier_peak_probe",
+       probeJson(s.peak, "before the first measured batch, between each two and after the last")},
+      {"tier_peak_samples_gbps", gbps(s.peakSamples.bytesPerSecond)},
+      {"tier_peak_spread", s.peakSamples.spread()},
+      {"bandwidth_efficiency", s.peakSamples.pairedEfficiency()},
+      {"bandwidth_efficiency_vs_median_peak", ratio(achieved, s.peak.medianBytesPerSecond)},
+      {"tier_peak_by_depth_gbps", peaksByDepthJson(s.peakByDepth)},
+      {"bandwidth_efficiency_at_offered_depth",
+       ratio(static_cast<double>(c.bytesMoved),
+             store_detail::bytesAtOfferedDepth(r, s.peakByDepth))},
       {"tier_large_read_bandwidth_gbps", s.largeReadPeak.medianBytesPerSecond * 1e-9},
-      {"tier_large_read_probe", probeJson(s.largeReadPeak)},
+      {"tier_large_read_probe", probeJson(s.largeReadPeak, "before the run")},
       {"bandwidth_efficiency_vs_large_reads",
        ratio(achieved, s.largeReadPeak.medianBytesPerSecond)},
       {"prefetch_precision",

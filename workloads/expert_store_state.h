@@ -99,6 +99,27 @@ struct ReadStats {
   }
 };
 
+// The slow tier's peak sampled around the measured batches rather than once before the run: a
+// shared or virtual disk's speed drifts within minutes, so each batch's transfers are judged
+// against the tier as it was just before and just after that batch. A sample is taken before the
+// first measured batch, between each two and after the last.
+struct PeakSamples {
+  std::vector<double> bytesPerSecond;  // each sample's median, in order
+  // Per measured batch (between samples b and b + 1): bytes moved and transfer time (union).
+  std::vector<std::pair<int64_t, int64_t>> batches;
+  int64_t bytesMovedBefore = 0, transferNsBefore = 0;  // the totals at the last sample
+  bool finished = false;                               // the sample after the last batch is in
+  // Bytes moved over what the tier could have moved in the same transfer time at the mean of
+  // the samples around each batch; 0 before the run is finished.
+  double pairedEfficiency() const;
+  double spread() const;  // largest sample over smallest; 0 without samples
+};
+
+// The bytes the tier could have moved in the time of `stats` at the depths the reads had:
+// sum over k of the time with k reads in flight times the tier's bandwidth at depth k, from
+// `byDepth` (ascending depths; linear between them, the deepest beyond).
+double bytesAtOfferedDepth(const ReadStats& stats, const std::vector<TierBandwidth>& byDepth);
+
 // Adds `intervals` to `stats` with a sweep over their ends, then clears them.
 void foldIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals, ReadStats& stats);
 
@@ -145,8 +166,13 @@ struct ExpertStore::State {
   store_detail::ReadStats readStats;
   std::vector<std::thread> io;
   // The slow tier's read bandwidth at the same depth: random expert records (what misses read,
-  // the peak transfers are judged against) and large sequential reads (the tier at its best).
+  // the peak transfers are judged against; all of peakSamples' trials) and large sequential
+  // reads (the tier at its best, probed once at the start).
   TierBandwidth peak, largeReadPeak;
+  store_detail::PeakSamples peakSamples;
+  // The same random-record probe at fewer reads in flight (1, 2, 4, ... below io-depth; the last
+  // entry is `peak`), sampled with it: what the tier gives at the depths a run offers it.
+  std::vector<TierBandwidth> peakByDepth;
 
   State(const BufferingConfig& c, ExpertFile f, StoreModel m, std::vector<LayerCall> future);
   ~State();
@@ -178,6 +204,7 @@ struct ExpertStore::State {
   void waitReady(uint32_t cache, uint32_t slot);
   void waitIdle();
   void drainTransfers();
+  void samplePeak();  // with no read in flight; see PeakSamples
 
   void record(collector::CacheAction action, uint32_t moeLayer, uint32_t expert, int32_t slot,
               uint64_t transferId = 0);

@@ -10,6 +10,7 @@
 #include "analysis/cache_simulation.h"
 #include "tests/support/moeprof_command.h"
 #include "workloads/expert_store.h"
+#include "workloads/expert_store_state.h"
 #include "workloads/models.h"
 #include "workloads/presets.h"
 
@@ -91,6 +92,47 @@ TEST_F(ExpertFileTest, TheBandwidthProbeReportsItsTrialsSpread) {
     EXPECT_EQ(peak.readBytes,
               random ? file.layout().recordBytes : int64_t{2} * 8 * file.layout().recordBytes);
   }
+}
+
+TEST(TierBandwidthTest, PoolingTrialsGivesTheMedianAndRangeOfThemAll) {
+  workloads::TierBandwidth pooled, later;
+  for (double rate : {4.0, 1.0}) pooled.addTrial(rate);
+  later.depth = 3;
+  for (double rate : {9.0, 2.0, 3.0}) later.addTrial(rate);
+  pooled.add(later);
+  EXPECT_EQ(pooled.trials, 5);
+  EXPECT_EQ(pooled.medianBytesPerSecond, 3.0);  // of 1, 2, 3, 4, 9
+  EXPECT_EQ(pooled.minBytesPerSecond, 1.0);
+  EXPECT_EQ(pooled.maxBytesPerSecond, 9.0);
+  EXPECT_EQ(pooled.trialBytesPerSecond, (std::vector<double>{4, 1, 9, 2, 3}));
+  EXPECT_EQ(pooled.depth, 1u);  // the first probe's description stays
+}
+
+TEST(PeakSamplesTest, EachBatchIsJudgedAgainstTheSamplesAroundIt) {
+  workloads::store_detail::PeakSamples samples;
+  samples.bytesPerSecond = {1e9, 3e9, 2e9};
+  // 1 GB in 1 s around a 2 GB/s mean peak, 1 GB in 0.5 s around 2.5 GB/s: 2 GB of 3.25 GB.
+  samples.batches = {{1'000'000'000, 1'000'000'000}, {1'000'000'000, 500'000'000}};
+  EXPECT_EQ(samples.pairedEfficiency(), 0.0);  // not finished: the last batch has no sample after
+  samples.finished = true;
+  EXPECT_NEAR(samples.pairedEfficiency(), 2.0 / 3.25, 1e-12);
+  EXPECT_DOUBLE_EQ(samples.spread(), 3.0);
+  EXPECT_EQ(workloads::store_detail::PeakSamples{}.spread(), 0.0);
+}
+
+TEST(PeakSamplesTest, TheOfferedDepthsAreJudgedAgainstTheTierAtThoseDepths) {
+  std::vector<workloads::TierBandwidth> byDepth(3);
+  const std::pair<uint32_t, double> probes[] = {{1, 1e9}, {2, 1.5e9}, {4, 2.5e9}};
+  for (size_t i = 0; i < byDepth.size(); ++i) {
+    byDepth[i].depth = probes[i].first;
+    byDepth[i].addTrial(probes[i].second);
+  }
+  workloads::store_detail::ReadStats stats;
+  stats.nsByReadsInFlight = {0, 1'000'000'000, 1'000'000'000, 2'000'000'000, 1'000'000'000};
+  // 1 s at 1 GB/s, 1 s at 1.5, 2 s at depth 3 (2.0, halfway from 2 to 4), 1 s at 2.5.
+  EXPECT_NEAR(workloads::store_detail::bytesAtOfferedDepth(stats, byDepth), 9e9, 1);
+  stats.nsByReadsInFlight.push_back(1'000'000'000);  // depth 5: beyond the deepest probe
+  EXPECT_NEAR(workloads::store_detail::bytesAtOfferedDepth(stats, byDepth), 11.5e9, 1);
 }
 
 TEST_F(ExpertFileTest, ATruncatedFileFailsToReadWithAClearError) {
@@ -209,6 +251,13 @@ TEST_F(BufferedModelTest, WithoutPrefetchEveryPolicyGivesIdenticalOutputsAndTheR
         for (const auto& share : shares) total += share.get<double>();
         EXPECT_NEAR(total, 1.0, 1e-9);
         EXPECT_GE(metrics["mean_reads_in_flight"].get<double>(), 1.0);
+        // The peak was sampled before, between and after the measured batches.
+        EXPECT_EQ(metrics["tier_peak_samples_gbps"].size(), size_t{kBatches + 1});
+        EXPECT_EQ(metrics["tier_peak_probe"]["trials"].get<int>(), 2 * (kBatches + 1));
+        EXPECT_GT(metrics["bandwidth_efficiency"].get<double>(), 0.0);
+        EXPECT_GE(metrics["tier_peak_spread"].get<double>(), 1.0);
+        EXPECT_EQ(metrics["tier_peak_by_depth_gbps"].size(), 3u);  // depths 1, 2 and io-depth 4
+        EXPECT_GT(metrics["bandwidth_efficiency_at_offered_depth"].get<double>(), 0.0);
         EXPECT_GE(metrics["reads"].get<uint64_t>(), 1u);
         EXPECT_EQ(metrics["accesses"].get<uint64_t>(), expected.accesses);
         EXPECT_EQ(metrics["misses"].get<uint64_t>(), expected.misses);
