@@ -125,8 +125,9 @@ Action addRunCommand(CLI::App& app) {
   app.add_option("--out", command->out, "run directory to write")->required();
   command->ranksOption = app.add_option(
       "--ranks", command->ranks,
-      "expert parallelism: run N ranks (this binary starts N processes on this machine, Gloo "
-      "on 127.0.0.1), each holding batch/N sequences and E/N experts per MoE layer. Under "
+      "expert parallelism: run N ranks (this binary starts N processes on this machine; they "
+      "meet in a file under $TMPDIR and talk over Gloo on 127.0.0.1), each holding batch/N "
+      "sequences and E/N experts per MoE layer. Under "
       "torchrun, mpirun or srun (RANK/WORLD_SIZE, OMPI_COMM_WORLD_*, SLURM_PROCID/NTASKS set, "
       "with MASTER_ADDR/MASTER_PORT) each process is one rank and N defaults to the world size");
   command->ranksOption->capture_default_str();

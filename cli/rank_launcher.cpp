@@ -1,9 +1,6 @@
 #include "cli/rank_launcher.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -18,28 +16,37 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "workloads/rank_environment.h"
 
 namespace moeprof::cli {
 
 namespace {
 
-// A port nobody listens on now: the kernel picks it for a socket bound to port 0. Rank 0 binds
-// it moments later; another process taking it in between makes the run fail with exit 2.
-int freeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-            getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  int error = errno;
-  close(fd);
-  if (!ok) throw std::runtime_error(std::string("no free port on 127.0.0.1: ") + strerror(error));
-  return ntohs(address.sin_port);
-}
+// A private directory (mode 0700) for the ranks' rendezvous file, removed when the run ends: the
+// ranks meet through a c10d FileStore in it, so the rendezvous opens no socket at all, and no
+// port can be taken by another process between choosing it and binding it.
+class RendezvousDirectory {
+ public:
+  RendezvousDirectory() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/moeprof-ranks-XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+      throw std::runtime_error("cannot create a rendezvous directory " + pattern + ": " +
+                               std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~RendezvousDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  RendezvousDirectory(const RendezvousDirectory&) = delete;
+  RendezvousDirectory& operator=(const RendezvousDirectory&) = delete;
+  std::string storeFile() const { return (path_ / "store").string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // This process's own arguments, exactly as it was started.
 std::vector<std::string> ownArguments() {
@@ -57,11 +64,14 @@ std::vector<std::string> ownArguments() {
 }
 
 [[noreturn]] void execRank(const std::vector<std::string>& arguments, int rank, int ranks,
-                           int port) {
+                           const std::string& storeFile) {
   const std::pair<const char*, std::string> variables[] = {
-      {"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(ranks)},
-      {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(ranks)},
-      {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
+      {"RANK", std::to_string(rank)},
+      {"WORLD_SIZE", std::to_string(ranks)},
+      {"LOCAL_RANK", std::to_string(rank)},
+      {"LOCAL_WORLD_SIZE", std::to_string(ranks)},
+      {"MASTER_ADDR", "127.0.0.1"},  // Gloo's connections on the loopback device
+      {workloads::kRendezvousFileVariable, storeFile},
   };
   for (const auto& [name, value] : variables) setenv(name, value.c_str(), 1);
   std::vector<char*> argv;
@@ -82,7 +92,7 @@ int exitCodeOf(int status) {
 
 int launchLocalRanks(int ranks) {
   const auto arguments = ownArguments();
-  const int port = freeLoopbackPort();
+  const RendezvousDirectory rendezvous;
   std::fflush(nullptr);
   std::vector<pid_t> running;
   for (int rank = 0; rank < ranks; ++rank) {
@@ -91,7 +101,7 @@ int launchLocalRanks(int ranks) {
       for (pid_t child : running) kill(child, SIGTERM);
       throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     }
-    if (pid == 0) execRank(arguments, rank, ranks, port);
+    if (pid == 0) execRank(arguments, rank, ranks, rendezvous.storeFile());
     running.push_back(pid);
   }
   int result = kExitOk;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -42,6 +43,27 @@ std::string firstLine(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
+// The store the ranks meet in: a FileStore (no socket) or the TCPStore rank 0 hosts.
+c10::intrusive_ptr<c10d::Store> openStore(const Rendezvous& r) {
+  if (!r.storeFile.empty()) {
+    auto store = c10::make_intrusive<c10d::FileStore>(r.storeFile, r.worldSize);
+    store->setTimeout(r.timeout);
+    return store;
+  }
+  c10d::TCPStoreOptions options;
+  options.port = r.masterPort;
+  options.isServer = r.rank == 0;
+  options.numWorkers = r.worldSize;
+  options.timeout = r.timeout;
+  return c10::make_intrusive<c10d::TCPStore>(r.masterAddr, options);
+}
+
+std::string rendezvousName(const Rendezvous& r) {
+  return r.storeFile.empty()
+             ? r.masterAddr + ":" + std::to_string(r.masterPort) + " (MASTER_ADDR:MASTER_PORT)"
+             : "file " + r.storeFile + " (" + kRendezvousFileVariable + ")";
+}
+
 int64_t sum(const std::vector<int64_t>& v) {
   return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
@@ -49,7 +71,7 @@ int64_t sum(const std::vector<int64_t>& v) {
 }  // namespace
 
 struct ExpertParallelGroup::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 };
 
@@ -81,13 +103,8 @@ void ExpertParallelGroup::Pending::wait() {
 
 std::unique_ptr<ExpertParallelGroup> ExpertParallelGroup::join(const Rendezvous& r) {
   auto impl = std::make_unique<Impl>();
-  c10d::TCPStoreOptions storeOptions;
-  storeOptions.port = r.masterPort;
-  storeOptions.isServer = r.rank == 0;
-  storeOptions.numWorkers = r.worldSize;
-  storeOptions.timeout = r.timeout;
   try {
-    impl->store = c10::make_intrusive<c10d::TCPStore>(r.masterAddr, storeOptions);
+    impl->store = openStore(r);
     // The store's wait bounds the rendezvous: once it returns every rank is there, and the
     // group's own timeout bounds each collective instead.
     auto options = c10d::ProcessGroupGloo::Options::create(kCollectiveTimeout);
@@ -96,12 +113,13 @@ std::unique_ptr<ExpertParallelGroup> ExpertParallelGroup::join(const Rendezvous&
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, r.rank, r.worldSize, options);
     impl->store->setTimeout(kCollectiveTimeout);
   } catch (const std::exception& e) {  // c10::Error, or c10d's socket and timeout errors
-    throw InputError("rendezvous at " + r.masterAddr + ":" + std::to_string(r.masterPort) +
-                     " (MASTER_ADDR:MASTER_PORT) as rank " + std::to_string(r.rank) + " of " +
-                     std::to_string(r.worldSize) + " failed within " +
+    const char* hint = r.storeFile.empty() ? "rank 0 must be able to listen there"
+                                           : "each must be able to create and write that file";
+    throw InputError("rendezvous at " + rendezvousName(r) + " as rank " + std::to_string(r.rank) +
+                     " of " + std::to_string(r.worldSize) + " failed within " +
                      std::to_string(r.timeout.count() / 1000.0).substr(0, 5) +
                      " s (--rendezvous-timeout): " + firstLine(e.what()) +
-                     "; every rank must be started and rank 0 must be able to listen there");
+                     "; every rank must be started and " + hint);
   }
   return std::unique_ptr<ExpertParallelGroup>(
       new ExpertParallelGroup(std::move(impl), r.rank, r.worldSize));

@@ -63,6 +63,7 @@ std::optional<Rendezvous> rendezvousFromEnvironment(const EnvironmentLookup& loo
     if (const char* port = lookup("MASTER_PORT")) {
       r.masterPort = static_cast<uint16_t>(parseVariable("MASTER_PORT", port, 1, 65535));
     }
+    if (const char* file = lookup(kRendezvousFileVariable); file && *file) r.storeFile = file;
     return r;
   }
   return std::nullopt;

@@ -1,6 +1,7 @@
 // Expert parallelism: the launcher environment, placements from a routing history, the
-// all-to-all MoE layers (ranks as threads of this process, joined through a real TCPStore and
-// Gloo on 127.0.0.1) against a single-rank reference, and `moeprof run --ranks 2` end to end.
+// all-to-all MoE layers (ranks as threads of this process, joined through a real TCPStore or
+// FileStore and Gloo on 127.0.0.1) against a single-rank reference, and `moeprof run --ranks 2`
+// end to end.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -53,15 +56,21 @@ int freePort() {
 }
 
 // Runs perRank(group) on `world` threads, each a rank of one group; rethrows the first failure.
-void runRanks(int world, const std::function<void(ExpertParallelGroup&)>& perRank) {
+// The ranks meet in a TCPStore on a free port, or in a FileStore at `storeFile` where given.
+void runRanks(int world, const std::function<void(ExpertParallelGroup&)>& perRank,
+              const std::string& storeFile = "") {
   const int port = freePort();
   std::vector<std::exception_ptr> errors(world);
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&, r] {
       try {
-        Rendezvous rendezvous{r, world, "127.0.0.1", static_cast<uint16_t>(port),
-                              std::chrono::milliseconds(20000)};
+        Rendezvous rendezvous{r,
+                              world,
+                              "127.0.0.1",
+                              static_cast<uint16_t>(port),
+                              std::chrono::milliseconds(20000),
+                              storeFile};
         auto group = ExpertParallelGroup::join(rendezvous);
         perRank(*group);
         group->barrier();  // nobody leaves while another rank still talks to it
@@ -74,6 +83,40 @@ void runRanks(int world, const std::function<void(ExpertParallelGroup&)>& perRan
   for (auto& error : errors) {
     if (error) std::rethrow_exception(error);
   }
+}
+
+// The TCP sockets this process listens on that accept more than loopback connections, as
+// "address:port" in /proc/net/tcp{,6} hex form: its open socket inodes matched against the
+// kernel's tables.
+std::vector<std::string> nonLoopbackListeners() {
+  std::set<std::string> inodes;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    auto target = std::filesystem::read_symlink(fd.path(), error).string();
+    if (!error && target.rfind("socket:[", 0) == 0) {
+      inodes.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  constexpr const char* kLoopback[] = {"0100007F", "00000000000000000000000001000000",
+                                       "0000000000000000FFFF00000100007F"};
+  std::vector<std::string> found;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      if (state != "0A" || !inodes.count(inode)) continue;  // 0A: LISTEN
+      const std::string address = local.substr(0, local.find(':'));
+      if (std::find(std::begin(kLoopback), std::end(kLoopback), address) == std::end(kLoopback)) {
+        found.push_back(local);
+      }
+    }
+  }
+  return found;
 }
 
 EnvironmentLookup fakeEnvironment(std::map<std::string, std::string> values) {
@@ -109,6 +152,11 @@ TEST(RankEnvironmentTest, ReadsTorchrunOpenMpiAndSlurmVariablesInThatOrder) {
       rendezvousFromEnvironment(fakeEnvironment({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}}));
   ASSERT_TRUE(slurm.has_value());
   EXPECT_EQ(slurm->worldSize, 2);
+  EXPECT_TRUE(slurm->storeFile.empty());
+  auto local = rendezvousFromEnvironment(fakeEnvironment(
+      {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MOEPROF_RENDEZVOUS_FILE", "/tmp/d/store"}}));
+  ASSERT_TRUE(local.has_value());
+  EXPECT_EQ(local->storeFile, "/tmp/d/store");
   EXPECT_EQ(localWorldSize(fakeEnvironment({{"LOCAL_WORLD_SIZE", "2"}})), 2);
   EXPECT_EQ(localWorldSize(fakeEnvironment({{"SLURM_NTASKS_PER_NODE", "2(x3)"}})), 1);
 }
@@ -419,6 +467,38 @@ TEST(ExpertParallelLayerTest, LmModelLogitsOnTwoRanksEqualOneRank) {
   }
 }
 
+class RendezvousTest : public TempDirTest {};
+
+// A FileStore rendezvous listens on nothing but Gloo's loopback sockets; the TCPStore one (rank
+// 0's store listens on every interface in LibTorch) shows that the check sees a listener.
+TEST_F(RendezvousTest, RanksMeetingInAFileListenOnLoopbackOnly) {
+  for (bool file : {true, false}) {
+    std::vector<std::string> listeners;
+    runRanks(
+        2,
+        [&](ExpertParallelGroup& group) {
+          group.barrier();  // both ranks' sockets are open
+          if (group.rank() == 0) listeners = nonLoopbackListeners();
+          group.barrier();
+        },
+        file ? path("store") : "");
+    if (file) {
+      EXPECT_TRUE(listeners.empty()) << listeners.front();
+    } else {
+      EXPECT_FALSE(listeners.empty());
+    }
+  }
+}
+
+TEST_F(RendezvousTest, AFileRendezvousThatNobodyJoinsFailsFastNamingTheFile) {
+  Rendezvous rendezvous{1, 2, "127.0.0.1", 29500, std::chrono::milliseconds(500), path("store")};
+  auto start = std::chrono::steady_clock::now();
+  auto message = inputErrorMessage([&] { ExpertParallelGroup::join(rendezvous); });
+  EXPECT_NE(message.find("file " + path("store") + " (MOEPROF_RENDEZVOUS_FILE)"), std::string::npos)
+      << message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 TEST(ExpertParallelGroupTest, UnreachableRendezvousFailsFastWithAnInputError) {
   const int port = freePort();  // nobody listens there
   Rendezvous rendezvous{1, 2, "127.0.0.1", static_cast<uint16_t>(port),
@@ -445,9 +525,14 @@ constexpr const char* kTiny = "run --preset lm-tiny --repeats 2 --warmup 0 --thr
 TEST_F(ExpertParallelCliTest, TwoRanksWriteOneRunWithPerRankMetricsTracesAndTheWholeRouting) {
   auto single = runMoeprof(std::string(kTiny) + "--out " + path("one"));
   ASSERT_EQ(single.exitCode, 0) << single.output;
+  // The ranks' rendezvous directory goes under TMPDIR, and is gone after the run.
+  std::filesystem::create_directories(path("tmp"));
+  setenv("TMPDIR", path("tmp").c_str(), 1);
   auto two = runMoeprof(std::string(kTiny) + "--ranks 2 --trace ops --out " + path("two"));
+  unsetenv("TMPDIR");
   ASSERT_EQ(two.exitCode, 0) << two.output;
   EXPECT_NE(two.output.find("wrote"), std::string::npos) << two.output;  // rank 0 reports once
+  EXPECT_TRUE(std::filesystem::is_empty(path("tmp")));
 
   auto metrics = metricsOf("two");
   ASSERT_EQ(metrics["ranks"].size(), 2u);
