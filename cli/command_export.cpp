@@ -29,10 +29,11 @@ trace.sqlite itself. OUT ending in .gz is gzip-compressed; anything else is plai
 
 A run of several ranks (`run --ranks N`: trace.sqlite is rank 0's, trace.rankR.sqlite rank R's,
 as its run.json lists) exports as one timeline of every rank: processes "rank R · host" and
-"rank R · GPU D" in rank order, thread and flow ids never shared between ranks, and all ranks on
-one time axis (their CLOCK_MONOTONIC timestamps, unshifted: ranks of one machine share that
-clock). --rank R exports only some ranks: repeat it or give a list (--rank 1 --rank 3,
---rank 1,3). A one-rank run or a trace file alone exports as before (process "Host").
+"rank R · GPU D" in rank order, thread and flow ids never shared between ranks, each rank's
+events exactly those of its own export, all on one time axis (CLOCK_MONOTONIC, unshifted: the
+ranks of one machine share it; ranks whose META boot_id differs, i.e. other machines, are
+written with a warning). --rank R exports only some ranks: repeat it or give a list (--rank 1
+--rank 3, --rank 1,3). A one-rank run or a trace file alone exports as before (process "Host").
 
 The output (Chrome Trace Event Format, JSON object form) opens in ui.perfetto.dev and
 chrome://tracing:
@@ -94,6 +95,29 @@ std::vector<analysis::RankTraceFile> selectRanks(const std::vector<analysis::Ran
   std::vector<analysis::RankTraceFile> selected;
   for (int rank : chosen) selected.push_back(all[static_cast<size_t>(rank)]);
   return selected;
+}
+
+// Ranks traced on different machines (or boots) have CLOCK_MONOTONIC times that do not compare;
+// the export still draws them, but says so. Stores without a boot_id (older ones) are assumed to
+// share the clock.
+void warnIfClocksDiffer(const std::vector<analysis::RankTraceFile>& ranks,
+                        const std::vector<collector::Trace>& traces) {
+  const std::string* first = nullptr;
+  size_t firstRank = 0;
+  for (size_t i = 0; i < traces.size(); ++i) {
+    auto boot = traces[i].meta.find("boot_id");
+    if (boot == traces[i].meta.end()) continue;
+    if (first == nullptr) {
+      first = &boot->second;
+      firstRank = i;
+    } else if (boot->second != *first) {
+      std::cerr << "warning: rank " << ranks[i].rank << " was traced on another machine or boot "
+                << "than rank " << ranks[firstRank].rank << " (META boot_id " << boot->second
+                << " vs " << *first << "): their times are on different clocks and do not "
+                << "line up in the timeline\n";
+      return;
+    }
+  }
 }
 
 // Everything about OUT that can be refused before the (possibly long) read of the trace.
@@ -184,6 +208,7 @@ struct ExportCommand {
                       " of " + std::to_string(rankCount) + ")");
       traces.push_back(collector::TraceReader(rank.file).readAll());
     }
+    warnIfClocksDiffer(selected, traces);
     std::vector<collector::RankedTrace> ranked;
     for (size_t i = 0; i < selected.size(); ++i) ranked.push_back({selected[i].rank, &traces[i]});
     progress.update("writing " + out);

@@ -197,6 +197,11 @@ TEST_F(RankExportTest, EveryRankIsLabelledOrderedAndKeepsItsOwnIds) {
   EXPECT_EQ(both.at("otherData").at("export.flows").get<int64_t>(),
             flowsPerRank[0] + flowsPerRank[1]);
   EXPECT_EQ(both.at("otherData").at("rank 1").at("rank"), 1);
+  // Both ranks ran on this machine in this boot: one CLOCK_MONOTONIC, nothing to warn about.
+  const json& data = both.at("otherData");
+  ASSERT_TRUE(data.at("rank 0").contains("boot_id"));
+  EXPECT_EQ(data.at("rank 0").at("boot_id"), data.at("rank 1").at("boot_id"));
+  EXPECT_EQ(exportResult_->output.find("warning"), std::string::npos) << exportResult_->output;
 }
 
 TEST_F(RankExportTest, EachRankHoldsExactlyTheEventsOfItsOwnExport) {
@@ -345,6 +350,32 @@ TEST_F(RankedPerfettoFileTest, AFailedWriteLeavesNoFile) {
   EXPECT_TRUE(fs::is_empty(dir_)) << "neither the output nor a temporary";
   writer.writeFile(dir_ / "ranks.json", false);
   EXPECT_EQ(readFile(dir_ / "ranks.json"), writer.json());
+}
+
+TEST_F(RankedPerfettoFileTest, RanksOfAnotherBootAreExportedWithAWarning) {
+  std::ifstream proc("/proc/sys/kernel/random/boot_id");
+  std::string boot;
+  std::getline(proc, boot);
+  ASSERT_FALSE(boot.empty()) << "Linux has /proc/sys/kernel/random/boot_id";
+  for (const char* name : {"trace.sqlite", "trace.rank1.sqlite"}) {
+    collector::TraceWriter writer(dir_ / name);
+    collector::OperatorEvent op;
+    op.name = "aten::mm";
+    op.threadId = 7;
+    op.startNs = 1000;
+    op.endNs = 2000;
+    writer.append(op);
+    if (std::string(name) == "trace.rank1.sqlite") writer.setMeta("boot_id", "another-boot");
+    writer.close();
+  }
+  EXPECT_EQ(collector::TraceReader(dir_ / "trace.sqlite").meta("boot_id"), boot)
+      << "every store records the boot its clock counts from";
+  auto result = runMoeprof("export --perfetto " + dir_.string() + " -o " + path("x.json"));
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_NE(result.output.find("warning: rank 1"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("another-boot"), std::string::npos) << result.output;
+  json document = parseFile(dir_ / "x.json");
+  EXPECT_EQ(document.at("otherData").at("ranks"), json::array({0, 1}));
 }
 
 }  // namespace
