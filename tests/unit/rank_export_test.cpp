@@ -149,6 +149,14 @@ class RankExportTest : public ::testing::Test {
     return parseFile(out_ / name);
   }
 
+  // Each is one part of the tests below; the 2-rank run is made once per test process, and
+  // ctest runs every test in a process of its own, so the parts share tests.
+  void expectRanksLabelledOrderedWithTheirOwnIds();
+  void expectEachRankToHoldTheEventsOfItsOwnExport();
+  void expectAllToAllsToOverlapAcrossRanks();
+  void expectRankToSelectRanks();
+  void expectBadRanksToExitTwoWritingNothing();
+
   static fs::path* root_;
   static testing::CommandResult* runResult_;
   static testing::CommandResult* exportResult_;
@@ -160,7 +168,7 @@ testing::CommandResult* RankExportTest::runResult_ = nullptr;
 testing::CommandResult* RankExportTest::exportResult_ = nullptr;
 json* RankExportTest::both_ = nullptr;
 
-TEST_F(RankExportTest, EveryRankIsLabelledOrderedAndKeepsItsOwnIds) {
+void RankExportTest::expectRanksLabelledOrderedWithTheirOwnIds() {
   const json& both = this->both();
   EXPECT_NE(exportResult_->output.find("2 of 2 ranks"), std::string::npos) << exportResult_->output;
   auto names = processNames(both);
@@ -204,7 +212,7 @@ TEST_F(RankExportTest, EveryRankIsLabelledOrderedAndKeepsItsOwnIds) {
   EXPECT_EQ(exportResult_->output.find("warning"), std::string::npos) << exportResult_->output;
 }
 
-TEST_F(RankExportTest, EachRankHoldsExactlyTheEventsOfItsOwnExport) {
+void RankExportTest::expectEachRankToHoldTheEventsOfItsOwnExport() {
   const json& both = this->both();
   const fs::path files[] = {run() / collector::kTraceFileName, run() / "trace.rank1.sqlite"};
   for (int rank = 0; rank < 2; ++rank) {
@@ -220,7 +228,7 @@ TEST_F(RankExportTest, EachRankHoldsExactlyTheEventsOfItsOwnExport) {
   }
 }
 
-TEST_F(RankExportTest, RanksShareOneTimeAxisSoTheirAllToAllsOverlap) {
+void RankExportTest::expectAllToAllsToOverlapAcrossRanks() {
   const json& both = this->both();
   // The k-th token (or output) all-to-all of each rank is the same blocking collective: no rank
   // can leave it before the other has entered, so on a common time axis the two ranges intersect.
@@ -245,7 +253,7 @@ TEST_F(RankExportTest, RanksShareOneTimeAxisSoTheirAllToAllsOverlap) {
   }
 }
 
-TEST_F(RankExportTest, RankSelectsRanksAsAListOrRepeated) {
+void RankExportTest::expectRankToSelectRanks() {
   const json& both = this->both();
   json one = exported(run(), "one.json", "--rank 1");
   for (const auto& [pid, name] : processNames(one)) {
@@ -260,7 +268,9 @@ TEST_F(RankExportTest, RankSelectsRanksAsAListOrRepeated) {
   EXPECT_EQ(readFile(out_ / "all.json"), readFile(bothPath()));
 }
 
-TEST_F(RankExportTest, ARankNotInTheRunExitsTwoAndWritesNothing) {
+void RankExportTest::expectBadRanksToExitTwoWritingNothing() {
+  const fs::path out = out / "bad";
+  fs::create_directories(out);
   struct Case {
     fs::path source;
     std::string flags, mentions;
@@ -272,23 +282,49 @@ TEST_F(RankExportTest, ARankNotInTheRunExitsTwoAndWritesNothing) {
   };
   for (const Case& c : cases) {
     auto result = runMoeprof("export --perfetto " + c.source.string() + " " + c.flags + " -o " +
-                             (out_ / "x.json").string());
+                             (out / "x.json").string());
     EXPECT_EQ(result.exitCode, 2) << c.flags << "\n" << result.output;
     EXPECT_NE(result.output.find(c.mentions), std::string::npos) << c.flags << "\n"
                                                                  << result.output;
   }
-  EXPECT_TRUE(fs::is_empty(out_)) << "neither the output nor a temporary";
+  EXPECT_TRUE(fs::is_empty(out)) << "neither the output nor a temporary";
 
   // A rank whose trace is unreadable fails the export before OUT is opened.
-  fs::copy(run(), out_ / "broken", fs::copy_options::recursive);
-  std::ofstream(out_ / "broken" / "trace.rank1.sqlite", std::ios::trunc) << "not a database";
-  auto result = runMoeprof("export --perfetto " + (out_ / "broken").string() + " -o " +
-                           (out_ / "x.json").string());
+  fs::copy(run(), out / "broken", fs::copy_options::recursive);
+  std::ofstream(out / "broken" / "trace.rank1.sqlite", std::ios::trunc) << "not a database";
+  auto result = runMoeprof("export --perfetto " + (out / "broken").string() + " -o " +
+                           (out / "x.json").string());
   EXPECT_EQ(result.exitCode, 2) << result.output;
   EXPECT_NE(result.output.find("trace.rank1.sqlite"), std::string::npos) << result.output;
-  EXPECT_FALSE(fs::exists(out_ / "x.json"));
-  fs::remove_all(out_ / "broken");
-  EXPECT_TRUE(fs::is_empty(out_)) << "no temporary left";
+  EXPECT_FALSE(fs::exists(out / "x.json"));
+  fs::remove_all(out / "broken");
+  EXPECT_TRUE(fs::is_empty(out)) << "no temporary left";
+}
+
+TEST_F(RankExportTest, EveryRankIsLabelledWithItsOwnIdsAndEventsOnOneTimeAxis) {
+  {
+    SCOPED_TRACE("labels, order and ids");
+    expectRanksLabelledOrderedWithTheirOwnIds();
+  }
+  {
+    SCOPED_TRACE("events per rank");
+    expectEachRankToHoldTheEventsOfItsOwnExport();
+  }
+  {
+    SCOPED_TRACE("time axis");
+    expectAllToAllsToOverlapAcrossRanks();
+  }
+}
+
+TEST_F(RankExportTest, RankSelectsRanksAndABadOneExitsTwoWritingNothing) {
+  {
+    SCOPED_TRACE("--rank");
+    expectRankToSelectRanks();
+  }
+  {
+    SCOPED_TRACE("bad --rank");
+    expectBadRanksToExitTwoWritingNothing();
+  }
 }
 
 // Without a run: the same synthetic trace as two ranks, so that every real thread id and stream
