@@ -99,22 +99,35 @@ std::vector<std::filesystem::path> foundRankTraces(const std::filesystem::path& 
 
 }  // namespace
 
-std::vector<RankTrace> loadRankTraces(const std::filesystem::path& runOrFile) {
+std::vector<RankTraceFile> findRankTraces(const std::filesystem::path& runOrFile) {
   std::error_code ignored;
-  if (!std::filesystem::is_directory(runOrFile, ignored)) {
-    return {{0, runOrFile, loadTrace(runOrFile)}};
+  if (!std::filesystem::exists(runOrFile, ignored)) {
+    throw InputError(runOrFile.string() + " does not exist; " + kAccepted);
   }
-  std::vector<RankTrace> ranks;
-  ranks.push_back({0, runOrFile / collector::kTraceFileName, loadTrace(runOrFile)});
+  if (!std::filesystem::is_directory(runOrFile, ignored)) return {{0, runOrFile}};
+  if (!std::filesystem::exists(runOrFile / collector::kTraceFileName, ignored)) {
+    throw InputError("run directory " + runOrFile.string() + " has no " +
+                     collector::kTraceFileName +
+                     " (runs record one with --trace ops or --trace full); " + kAccepted);
+  }
   auto files = listedRankTraces(runOrFile);
   if (files.empty()) files = foundRankTraces(runOrFile);
+  std::vector<RankTraceFile> ranks{{0, runOrFile / collector::kTraceFileName}};
   for (size_t r = 1; r < files.size(); ++r) {
     if (!std::filesystem::exists(files[r], ignored)) {
       throw InputError("run directory " + runOrFile.string() + " lists " +
                        files[r].filename().string() + " (the trace of rank " + std::to_string(r) +
                        ") in run.json, but it is missing");
     }
-    ranks.push_back({static_cast<int>(r), files[r], loadTrace(files[r])});
+    ranks.push_back({static_cast<int>(r), files[r]});
+  }
+  return ranks;
+}
+
+std::vector<RankTrace> loadRankTraces(const std::filesystem::path& runOrFile) {
+  std::vector<RankTrace> ranks;
+  for (const RankTraceFile& rank : findRankTraces(runOrFile)) {
+    ranks.push_back({rank.rank, rank.file, loadTrace(rank.file)});
   }
   return ranks;
 }

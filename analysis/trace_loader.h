@@ -23,10 +23,21 @@ struct RankTrace {
   collector::Trace trace;
 };
 
-// Every rank's trace of `runOrFile`, in rank order. A run directory's ranks are those its
-// run.json lists under files.rank_traces (an N-rank run), else trace.sqlite and any
-// trace.rankR.sqlite beside it; a file alone is rank 0. Throws InputError as loadTrace does,
-// and naming the file when a listed rank's trace is missing or the ranks found have a gap.
+// Where one rank's trace of a run is, before it is read.
+struct RankTraceFile {
+  int rank = 0;
+  std::filesystem::path file;
+};
+
+// The trace file of every rank of `runOrFile`, in rank order, without reading them. A run
+// directory's ranks are those its run.json lists under files.rank_traces (an N-rank run), else
+// trace.sqlite and any trace.rankR.sqlite beside it; a file alone is rank 0. Throws InputError
+// naming the path when it does not exist or a directory has no trace.sqlite, and naming the file
+// when a listed rank's trace is missing or the ranks found have a gap.
+std::vector<RankTraceFile> findRankTraces(const std::filesystem::path& runOrFile);
+
+// Every rank's trace of `runOrFile` (the files findRankTraces finds), in rank order, each read
+// by loadTrace. Throws InputError as those two do.
 std::vector<RankTrace> loadRankTraces(const std::filesystem::path& runOrFile);
 
 // The ranks' events in one Trace, rank after rank (they share the machine's monotonic clock, so

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 
@@ -401,6 +402,46 @@ void Builder::resolveCacheFlows() {
 
 Layout layOut(const Trace& trace) {
   return Builder(trace).build();
+}
+
+void RankIdSpace::relabel(Layout& layout, int rank) {
+  constexpr int kMaxRank = 2'000'000;  // rank * kRankPidStride stays within int32 sort indices
+  if (rank < 0 || rank > kMaxRank) {
+    throw std::invalid_argument("rank " + std::to_string(rank) + " is outside 0.." +
+                                std::to_string(kMaxRank) + " for the Perfetto export");
+  }
+  if (layout.processes.size() > kRankPidStride - kGpuPidBase + 1) {
+    throw std::invalid_argument("rank " + std::to_string(rank) + " has more GPUs than the " +
+                                "Perfetto export numbers per rank");
+  }
+  const uint32_t pidBase = static_cast<uint32_t>(rank) * kRankPidStride;
+  const std::string prefix = "rank " + std::to_string(rank) + kSeparator;
+  // Keyed by the layout's (pid, tid): one thread id may appear in two processes of one rank
+  // (stream 7 on two GPUs), and keeps doing so.
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> tids;
+  auto tidOf = [&](uint32_t pid, uint32_t tid) {
+    auto [it, added] = tids.try_emplace({pid, tid}, tid);
+    if (added && (tid >= kSyntheticTidBase || takenTids_.count(tid) > 0)) {
+      it->second = nextSyntheticTid_++;
+    }
+    return it->second;
+  };
+  for (Track& track : layout.tracks) {
+    track.tid = tidOf(track.pid, track.tid);
+    track.pid += pidBase;
+  }
+  for (MemorySeries& series : layout.memory) {
+    series.tid = tidOf(series.pid, series.tid);
+    series.pid += pidBase;
+  }
+  for (Process& process : layout.processes) {
+    if (process.countersTid != 0) process.countersTid = tidOf(process.pid, process.countersTid);
+    process.name = prefix + (process.pid == kHostPid ? std::string("host") : process.name);
+    process.pid += pidBase;
+    process.sortIndex += static_cast<int32_t>(pidBase);
+  }
+  for (const auto& [local, tid] : tids) takenTids_.insert(tid);
+  for (Flow& flow : layout.flows) flow.id = nextFlowId_++;
 }
 
 }  // namespace moeprof::collector::perfetto

@@ -4,6 +4,7 @@
 // writing so that the nesting and flow-binding rules (collector/TRACE_STORE.md, "Perfetto
 // export") live in one place.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ inline constexpr uint32_t kGpuPidBase = 100;
 // overlap tracks, the expert cache, ...). Real thread ids are below it (Linux caps them at 2^22);
 // one that is not (or is 0) gets a made-up id too, its real id stays in the track's name.
 inline constexpr uint32_t kSyntheticTidBase = 0x40000000;
+// In a multi-rank export, rank R's processes get pid R * kRankPidStride + the pid above (rank 0
+// keeps the one-rank pids), and sort indices R * kRankPidStride + their position.
+inline constexpr uint32_t kRankPidStride = 1000;
 
 enum class SliceKind : uint8_t {
   Operator,
@@ -90,10 +94,28 @@ struct Layout {
   uint32_t cacheTrack = 0;             // valid when cacheOrder is not empty
   uint32_t routingTrack = 0;           // valid when routingOrder is not empty
   std::vector<Flow> flows;             // by id; CacheToTransfer ones start at their instant
-  std::vector<uint64_t> cacheFlow;     // per Trace::cache index: its flow id, 0 = none
+  std::vector<uint64_t> cacheFlow;     // per Trace::cache index: 1 + its flow's position, 0 = none
   PerfettoExportStats stats;           // all but events and bytes
 };
 
 Layout layOut(const Trace& trace);
+
+// Hands out the process ids, thread ids and flow ids of a multi-rank export, rank after rank, so
+// that no two ranks share one: Perfetto would merge their threads or join their flows. Relabel
+// the ranks in increasing order; the first keeps its layout's ids.
+class RankIdSpace {
+ public:
+  // Moves `layout` (one rank's, from layOut) into rank `rank`'s pids, names its processes
+  // "rank R · host" and "rank R · GPU D", keeps a real thread id unless an earlier rank has it
+  // (then it gets a made-up one, its track's name still shows the real id), gives made-up
+  // thread ids and flow ids after the earlier ranks'. Throws std::invalid_argument when the
+  // rank or its number of GPUs do not fit the pid scheme.
+  void relabel(Layout& layout, int rank);
+
+ private:
+  std::set<uint32_t> takenTids_;
+  uint32_t nextSyntheticTid_ = kSyntheticTidBase;
+  uint64_t nextFlowId_ = 1;
+};
 
 }  // namespace moeprof::collector::perfetto

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <map>
+#include <stdexcept>
 #include <system_error>
 
 #include "collector/errors.h"
@@ -61,15 +62,52 @@ class ArgWriter {
   bool empty_ = true;
 };
 
-// Writes the document for one layout. Event order in the file matters where Perfetto's
-// importer sees equal timestamps (it processes complete events first, longest first, then the
-// rest in file order): slices and instants first, each cache flow's start right behind its
-// instant, counters, then every other flow start, then every flow end.
+// The "otherData" entries of one trace: its META rows and its sources' stats, each after a ','.
+void writeTraceEntries(JsonTextWriter& out, const Trace& trace) {
+  for (const auto& [key, value] : trace.meta) {
+    out.put(',');
+    out.string(key);
+    out.put(':');
+    out.string(value);
+  }
+  for (const auto& source : trace.sources) {
+    out.put(',');
+    out.string("source." + source.source);
+    out.raw(":{\"events\":");
+    out.i64(source.events);
+    out.raw(",\"dropped\":");
+    out.i64(source.dropped);
+    out.raw(",\"overhead_ns\":");
+    out.i64(source.overheadNs);
+    out.put('}');
+  }
+}
+
+// The export's own counts in "otherData", each after a ','.
+void writeExportCounts(JsonTextWriter& out, const PerfettoExportStats& s) {
+  std::pair<const char*, int64_t> counts[] = {{"export.flows", s.flows},
+                                              {"export.flows_dropped", s.flowsDropped},
+                                              {"export.flows_unbindable", s.flowsUnbindable},
+                                              {"export.overlap_slices", s.overlapSlices}};
+  for (const auto& [key, value] : counts) {
+    out.raw(",\"");
+    out.raw(key);
+    out.raw("\":");
+    out.i64(value);
+  }
+}
+
+// Writes the events of one layout (one rank's, or the trace's when it has no ranks). Event order
+// in the file matters where Perfetto's importer sees equal timestamps (it processes complete
+// events first, longest first, then the rest in file order): slices and instants first, each
+// cache flow's start right behind its instant, counters, then every other flow start, then every
+// flow end. Ranks never share a track, so writing them one after the other keeps that per track.
 class Emitter {
  public:
+  // `first` is shared by the emitters of one document: whether no event is written yet.
   Emitter(const Trace& trace, const perfetto::Layout& layout, JsonTextWriter& out,
-          PerfettoExportStats& stats)
-      : trace_(trace), layout_(layout), out_(out), stats_(stats) {
+          PerfettoExportStats& stats, bool& first)
+      : trace_(trace), layout_(layout), out_(out), stats_(stats), first_(first) {
     prefixes_.reserve(layout.tracks.size());
     for (const Track& track : layout.tracks) {
       prefixes_.push_back(",\"pid\":" + std::to_string(track.pid) +
@@ -80,8 +118,7 @@ class Emitter {
     }
   }
 
-  void document() {
-    header();
+  void events() {
     metadata();
     for (size_t t = 0; t < layout_.tracks.size(); ++t) track(t);
     memoryCounters();
@@ -90,7 +127,6 @@ class Emitter {
       if (flow.kind != FlowKind::CacheToTransfer) flowEvent(flow, false);
     }
     for (const auto& flow : layout_.flows) flowEvent(flow, true);
-    out_.raw("\n]}\n");
   }
 
  private:
@@ -108,39 +144,6 @@ class Emitter {
     out_.string(name);
     out_.raw(prefixes_[track]);
     out_.micros(ts);
-  }
-
-  void header() {
-    out_.raw("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"exporter\":\"moeprof\"");
-    for (const auto& [key, value] : trace_.meta) {
-      out_.put(',');
-      out_.string(key);
-      out_.put(':');
-      out_.string(value);
-    }
-    for (const auto& source : trace_.sources) {
-      out_.put(',');
-      out_.string("source." + source.source);
-      out_.raw(":{\"events\":");
-      out_.i64(source.events);
-      out_.raw(",\"dropped\":");
-      out_.i64(source.dropped);
-      out_.raw(",\"overhead_ns\":");
-      out_.i64(source.overheadNs);
-      out_.put('}');
-    }
-    const auto& s = layout_.stats;
-    std::pair<const char*, int64_t> counts[] = {{"export.flows", s.flows},
-                                                {"export.flows_dropped", s.flowsDropped},
-                                                {"export.flows_unbindable", s.flowsUnbindable},
-                                                {"export.overlap_slices", s.overlapSlices}};
-    for (const auto& [key, value] : counts) {
-      out_.raw(",\"");
-      out_.raw(key);
-      out_.raw("\":");
-      out_.i64(value);
-    }
-    out_.raw("},\"traceEvents\":[");
   }
 
   void metadataEvent(const char* name, uint32_t pid, const uint32_t* tid) {
@@ -401,6 +404,8 @@ class Emitter {
     };
     std::map<uint32_t, Tally> layers;
     Tally all;
+    // The host process comes first and carries the cache counters.
+    uint32_t pid = layout_.processes.empty() ? perfetto::kHostPid : layout_.processes.front().pid;
     uint32_t tid = layout_.processes.empty() ? 0 : layout_.processes.front().countersTid;
     for (uint32_t index : layout_.cacheOrder) {
       const CacheEvent& e = trace_.cache[index];
@@ -415,13 +420,13 @@ class Emitter {
       out_.raw("\"ph\":\"C\",\"name\":\"expert cache layer ");
       out_.u64(e.moeLayer);
       out_.put('"');
-      counterHead(perfetto::kHostPid, tid, e.timestampNs);
+      counterHead(pid, tid, e.timestampNs);
       out_.raw("\"hit_rate\":");
       out_.ratio(layer.hits, layer.lookups);
       out_.raw("}}");
       next();
       out_.raw("\"ph\":\"C\",\"name\":\"expert cache all layers\"");
-      counterHead(perfetto::kHostPid, tid, e.timestampNs);
+      counterHead(pid, tid, e.timestampNs);
       out_.raw("\"hit_rate\":");
       out_.ratio(all.hits, all.lookups);
       out_.raw("}}");
@@ -445,18 +450,50 @@ class Emitter {
   PerfettoExportStats& stats_;
   std::vector<std::string> prefixes_;  // per track: ,"pid":P,"tid":T,"ts":
   std::array<std::string, 256> memcpyNames_;
-  bool first_ = true;
+  bool& first_;
 };
 
 }  // namespace
 
 struct PerfettoWriter::Layout {
-  perfetto::Layout data;
+  struct Part {
+    int rank = 0;
+    const Trace* trace = nullptr;
+    perfetto::Layout data;
+  };
+  std::vector<Part> parts;
+  bool ranked = false;  // the document labels ranks (multi-rank export)
+  PerfettoExportStats stats;
+
+  void add(int rank, const Trace& trace) {
+    parts.push_back({rank, &trace, perfetto::layOut(trace)});
+    // The layout's counts; slices, instants and counters are counted as they are written.
+    const PerfettoExportStats& s = parts.back().data.stats;
+    stats.tracks += s.tracks;
+    stats.flows += s.flows;
+    stats.flowsDropped += s.flowsDropped;
+    stats.flowsUnbindable += s.flowsUnbindable;
+    stats.overlapSlices += s.overlapSlices;
+  }
 };
 
-PerfettoWriter::PerfettoWriter(const Trace& trace)
-    : trace_(trace), layout_(new Layout{perfetto::layOut(trace)}) {
-  stats_ = layout_->data.stats;
+PerfettoWriter::PerfettoWriter(const Trace& trace) : layout_(new Layout) {
+  layout_->add(0, trace);
+  stats_ = layout_->stats;
+}
+
+PerfettoWriter::PerfettoWriter(const std::vector<RankedTrace>& ranks) : layout_(new Layout) {
+  layout_->ranked = true;
+  perfetto::RankIdSpace ids;
+  for (const RankedTrace& rank : ranks) {
+    if (rank.trace == nullptr) throw std::invalid_argument("a rank without a trace to export");
+    if (!layout_->parts.empty() && rank.rank <= layout_->parts.back().rank) {
+      throw std::invalid_argument("ranks to export must be in increasing order, each once");
+    }
+    layout_->add(rank.rank, *rank.trace);
+    ids.relabel(layout_->parts.back().data, rank.rank);
+  }
+  stats_ = layout_->stats;
 }
 
 PerfettoWriter::~PerfettoWriter() = default;
@@ -465,9 +502,41 @@ const PerfettoExportStats& PerfettoWriter::stats() const {
   return stats_;
 }
 
+void PerfettoWriter::writeHeader(JsonTextWriter& out) const {
+  out.raw("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"exporter\":\"moeprof\"");
+  if (!layout_->ranked) {
+    if (!layout_->parts.empty()) writeTraceEntries(out, *layout_->parts.front().trace);
+    writeExportCounts(out, layout_->stats);
+  } else {
+    // The ranks' META and counts under "rank R"; the export's counts summed over them.
+    out.raw(",\"ranks\":[");
+    for (size_t i = 0; i < layout_->parts.size(); ++i) {
+      if (i > 0) out.put(',');
+      out.i64(layout_->parts[i].rank);
+    }
+    out.put(']');
+    writeExportCounts(out, layout_->stats);
+    for (const Layout::Part& part : layout_->parts) {
+      out.raw(",\"rank ");
+      out.i64(part.rank);
+      out.raw("\":{\"rank\":");
+      out.i64(part.rank);
+      writeTraceEntries(out, *part.trace);
+      writeExportCounts(out, part.data.stats);
+      out.put('}');
+    }
+  }
+  out.raw("},\"traceEvents\":[");
+}
+
 void PerfettoWriter::writeDocument(JsonTextWriter& out) const {
-  PerfettoExportStats stats = layout_->data.stats;
-  Emitter(trace_, layout_->data, out, stats).document();
+  PerfettoExportStats stats = layout_->stats;
+  writeHeader(out);
+  bool first = true;
+  for (const Layout::Part& part : layout_->parts) {
+    Emitter(*part.trace, part.data, out, stats, first).events();
+  }
+  out.raw("\n]}\n");
   out.flush();
   stats.bytes = out.bytes();
   stats_ = stats;

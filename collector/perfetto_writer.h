@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collector/trace_events.h"
 
@@ -28,11 +29,21 @@ struct PerfettoExportStats {
   int64_t bytes = 0;  // bytes written: the file's size (compressed for .gz), else the JSON's
 };
 
+// One rank's trace in a multi-rank export; the trace must outlive the writer.
+struct RankedTrace {
+  int rank = 0;
+  const Trace* trace = nullptr;
+};
+
 // Lays a Trace out on tracks once (in the constructor), then writes it as often as asked. The
 // trace must outlive the writer. Output is deterministic: the same trace gives the same bytes.
 class PerfettoWriter {
  public:
   explicit PerfettoWriter(const Trace& trace);
+  // Every rank's trace in one document (TRACE_STORE.md, "Perfetto export", "Ranks"): each rank
+  // laid out as alone, then given its own pids ("rank R · host", ...), thread ids and flow ids.
+  // `ranks` in increasing rank order, no rank twice (std::invalid_argument otherwise).
+  explicit PerfettoWriter(const std::vector<RankedTrace>& ranks);
   ~PerfettoWriter();
   PerfettoWriter(const PerfettoWriter&) = delete;
   PerfettoWriter& operator=(const PerfettoWriter&) = delete;
@@ -49,14 +60,14 @@ class PerfettoWriter {
   // (nothing is written then); std::runtime_error on I/O errors (the target stays untouched).
   PerfettoExportStats writeFile(const std::filesystem::path& path, bool replace) const;
 
-  // The layout's counts; `bytes` is that of the last json()/writeFile().
+  // The layout's counts, summed over the ranks; `bytes` is that of the last json()/writeFile().
   const PerfettoExportStats& stats() const;
 
  private:
   struct Layout;
+  void writeHeader(JsonTextWriter& out) const;
   void writeDocument(JsonTextWriter& out) const;
 
-  const Trace& trace_;
   std::unique_ptr<Layout> layout_;
   mutable PerfettoExportStats stats_;
 };

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -32,6 +33,16 @@ using sqlite::Connection;
 using sqlite::exec;
 using sqlite::SqliteError;
 using sqlite::Statement;
+
+// The kernel's id of the current boot. CLOCK_MONOTONIC counts from the boot, so two stores with
+// the same id have comparable times (what a multi-rank export relies on); empty when /proc does
+// not say.
+std::string bootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
 
 // Column names follow Nsight Systems' export where the tables overlap; see TRACE_STORE.md.
 // The CUPTI and TARGET_INFO_GPU tables stay empty until GPU sources fill them.
@@ -324,6 +335,7 @@ void TraceWriter::Impl::createSchema(int64_t maxFileBytes) {
   insertMeta_ = Statement(db, "INSERT OR REPLACE INTO META(key, value) VALUES(?, ?)");
   insertMeta("schema_version", std::to_string(kTraceSchemaVersion));
   insertMeta("clock", "CLOCK_MONOTONIC");
+  if (std::string boot = bootId(); !boot.empty()) insertMeta("boot_id", boot);
   insertMeta("time_unit", "ns");
   exec(db, "COMMIT");
 }

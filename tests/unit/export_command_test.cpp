@@ -138,8 +138,8 @@ TEST_F(ExportCommandTest, BadInputExitsTwoAndWritesNothing) {
 TEST_F(ExportCommandTest, HelpDocumentsTheCommand) {
   auto result = runMoeprof("export --help");
   EXPECT_EQ(result.exitCode, 0);
-  for (const char* text : {"--perfetto", "--force", "-o,--out", "RUN", ".gz", "NVTX", "Flows",
-                           "overlap", "Exit codes"}) {
+  for (const char* text : {"--perfetto", "--force", "-o,--out", "--rank", "RUN", ".gz", "NVTX",
+                           "Flows", "overlap", "Exit codes"}) {
     EXPECT_NE(result.output.find(text), std::string::npos) << text;
   }
 }
