@@ -4,8 +4,6 @@
 #include "collector/perfetto_writer.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -21,6 +19,7 @@
 
 #include "collector/errors.h"
 #include "collector/perfetto_output.h"
+#include "tests/support/file_size_limit.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 #include "tests/support/synthetic_trace.h"
@@ -386,18 +385,12 @@ TEST_F(PerfettoWriterTest, RefusesAMissingDirectory) {
 TEST_F(PerfettoWriterTest, AFailedWriteLeavesNoFile) {
   Trace trace = moeprof::testing::syntheticTrace();
   PerfettoWriter writer(trace);
-  // A file size limit below the export's size makes write(2) fail with EFBIG mid-export.
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  auto previous = signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  EXPECT_THROW(writer.writeFile(dir_ / "big.json", false), std::runtime_error);
-  std::ofstream(dir_ / "old.json") << "old";
-  EXPECT_THROW(writer.writeFile(dir_ / "old.json", true), std::runtime_error);
-  setrlimit(RLIMIT_FSIZE, &saved);
-  signal(SIGXFSZ, previous);
+  {
+    moeprof::testing::FileSizeLimit limit(4096);  // below the export's size: write(2) fails
+    EXPECT_THROW(writer.writeFile(dir_ / "big.json", false), std::runtime_error);
+    std::ofstream(dir_ / "old.json") << "old";
+    EXPECT_THROW(writer.writeFile(dir_ / "old.json", true), std::runtime_error);
+  }
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1)
       << "neither the output nor a temporary";
   EXPECT_EQ(readFile(dir_ / "old.json"), "old") << "the file --force would replace is intact";

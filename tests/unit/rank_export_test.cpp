@@ -3,8 +3,6 @@
 // those of its own one-rank export, on one time axis (a real 2-rank run's all-to-alls overlap
 // across ranks); --rank selects ranks, a bad one exits 2 and writes nothing.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +19,7 @@
 #include "collector/perfetto_writer.h"
 #include "collector/trace_reader.h"
 #include "collector/trace_store.h"
+#include "tests/support/file_size_limit.h"
 #include "tests/support/moeprof_command.h"
 #include "tests/support/synthetic_trace.h"
 
@@ -373,16 +372,10 @@ using RankedPerfettoFileTest = testing::TempDirTest;
 TEST_F(RankedPerfettoFileTest, AFailedWriteLeavesNoFile) {
   collector::Trace trace = testing::syntheticTrace();
   collector::PerfettoWriter writer(std::vector<collector::RankedTrace>{{0, &trace}, {1, &trace}});
-  // A file size limit below the export's size makes write(2) fail with EFBIG mid-export.
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  auto previous = signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  EXPECT_THROW(writer.writeFile(dir_ / "ranks.json", false), std::runtime_error);
-  setrlimit(RLIMIT_FSIZE, &saved);
-  signal(SIGXFSZ, previous);
+  {
+    testing::FileSizeLimit limit(4096);  // below the export's size: write(2) fails mid-export
+    EXPECT_THROW(writer.writeFile(dir_ / "ranks.json", false), std::runtime_error);
+  }
   EXPECT_TRUE(fs::is_empty(dir_)) << "neither the output nor a temporary";
   writer.writeFile(dir_ / "ranks.json", false);
   EXPECT_EQ(readFile(dir_ / "ranks.json"), writer.json());
