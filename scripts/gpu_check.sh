@@ -40,6 +40,7 @@ step() {
   return $rc
 }
 
+[[ -x /usr/local/cuda/bin/nvcc ]] && export PATH="/usr/local/cuda/bin:$PATH"
 note "gpu_check: $(date -u +%FT%TZ) on $(hostname), git $(git rev-parse --short HEAD 2>/dev/null)"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/nvidia-smi.txt" 2>&1
 nvcc --version >>"$OUT/nvidia-smi.txt" 2>&1
@@ -72,7 +73,8 @@ export OMP_WAIT_POLICY=PASSIVE
 # LibTorch's prefix first: its own headers (gloo) win over the carried ones.
 step configure 240 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_root;$torch_cmake;$deps/usr" \
-  -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DMOEPROF_BUILD_GUI=OFF \
+  -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" \
+  -DMOEPROF_BUILD_GUI=OFF \
   -DPKG_CONFIG_EXECUTABLE="$deps/pkg-config" || {
   tail -30 "$OUT/configure.log" >>"$summary"
   exit 1
