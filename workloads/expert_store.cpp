@@ -97,8 +97,8 @@ ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, const ExpertTi
     largeReadPeak = file.measureBandwidth(kProbeBytesPerTrial, config.ioDepth, kProbeTrials,
                                           ProbePattern::LargeSequential);
   } else {
-    peak = measureTierPeak(kProbeTrials, /*largeTransfers=*/false);
-    largeReadPeak = measureTierPeak(kProbeTrials, /*largeTransfers=*/true);
+    peak = measureTierPeak(config.ioDepth, kProbeTrials, /*largeTransfers=*/false);
+    largeReadPeak = measureTierPeak(config.ioDepth, kProbeTrials, /*largeTransfers=*/true);
   }
   for (uint32_t t = 0; t < config.ioDepth; ++t) io.emplace_back([this] { ioLoop(); });
 }
@@ -112,12 +112,12 @@ ExpertStore::State::~State() {
   for (auto& thread : io) thread.join();
 }
 
-// The peak of a tier other than the disk (whose probe is ExpertFile's): same record size and
-// depth as the store's moves.
-TierBandwidth ExpertStore::State::measureTierPeak(int trials, bool largeTransfers) {
+// The peak of a tier other than the disk (whose probe is ExpertFile's) with `depth` transfers in
+// flight: expert records (what misses move) or large copies.
+TierBandwidth ExpertStore::State::measureTierPeak(uint32_t depth, int trials, bool largeTransfers) {
   auto* pinned = dynamic_cast<PinnedHostTier*>(tier.get());
   if (!pinned) return {};
-  return summarizePeak(pinned->measurePeak(config.ioDepth, trials, largeTransfers));
+  return summarizePeak(pinned->measurePeak(depth, trials, largeTransfers));
 }
 
 std::vector<ExpertKey> ExpertStore::State::keys(uint32_t moeLayer,

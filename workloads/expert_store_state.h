@@ -175,7 +175,7 @@ struct ExpertStore::State {
   std::vector<store_detail::LoadJob> takeReads();
   void markReading(const std::vector<store_detail::LoadJob>& jobs, bool reading);
   void runJobs(TierLane& lane, const std::vector<store_detail::LoadJob>& jobs);
-  TierBandwidth measureTierPeak(int trials, bool largeTransfers);
+  TierBandwidth measureTierPeak(uint32_t depth, int trials, bool largeTransfers);
   nlohmann::json slowTierJson() const;
   void submit(store_detail::LoadJob job);
   void submit(std::vector<store_detail::LoadJob>& jobs);  // under one lock; assigns their tickets
