@@ -57,7 +57,9 @@ void RunFlags::addBufferingTo(CLI::App& app) {
                  "expert slots: lifo (the paper's: inactive experts first, then last in, first "
                  "out), lru, lfu, fifo, belady (offline optimum; runs a recording pass first). "
                  "Experts then live in a file on disk (cached under $MOEPROF_CACHE_DIR or "
-                 "~/.cache/moeprof) and are read into RAM slots with direct I/O")
+                 "~/.cache/moeprof) and are read into RAM slots with direct I/O; with "
+                 "--device cuda they wait in pinned host memory (filled from that file) and "
+                 "are copied into device slots on copy streams")
       ->capture_default_str();
   cacheSlotsOption_ = app.add_option("--cache-slots", cacheSlots_,
                                      "expert slots per MoE layer, top-k to E; default E/4");
@@ -72,7 +74,8 @@ void RunFlags::addBufferingTo(CLI::App& app) {
                      "uses; a recording pass first), all (every expert of the next layer)")
           ->capture_default_str();
   ioDepthOption_ = app.add_option("--io-depth", ioDepth_,
-                                  "expert reads in flight at once (I/O threads), 1 to 64; "
+                                  "expert reads in flight at once (I/O threads; on cuda, copy "
+                                  "streams), 1 to 64; "
                                   "adjacent experts are read with one request")
                        ->capture_default_str();
   readAheadOption_ =

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "analysis/cache_simulation.h"
+#include "workloads/expert_tier.h"
 
 namespace moeprof::workloads {
 
@@ -33,6 +34,9 @@ struct BufferingConfig {
   uint32_t readAheadBuffers = kDefaultReadAheadBuffers;
   static constexpr uint32_t kDefaultReadAheadBuffers = 8;
   static constexpr uint32_t kMaxReadAheadBuffers = 1024;
+  // Where experts wait and where they run from: disk -> RAM slots (--device cpu), or pinned host
+  // memory -> device slots (--device cuda).
+  TierKind tier = TierKind::Disk;
   // Belady's MIN and the oracle prefetcher know the run's future from a recording pass.
   bool needsRecordingPass() const { return policy == "belady" || prefetch == PrefetchMode::Oracle; }
 };

@@ -17,6 +17,7 @@
 #include "collector/errors.h"
 #include "collector/trace_events.h"
 #include "collector/trace_sink.h"
+#include "workloads/disk_tier.h"
 
 namespace moeprof::workloads {
 
@@ -68,10 +69,11 @@ void foldIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals, ReadStat
 
 }  // namespace store_detail
 
-ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, StoreModel m,
-                          std::vector<LayerCall> future)
+ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, const ExpertTierFactory& makeTier,
+                          StoreModel m, std::vector<LayerCall> future)
     : config(c),
       file(std::move(f)),
+      tier(makeTier ? makeTier(file) : makeExpertTier(c.tier, file)),
       model(std::move(m)),
       calls(std::move(future)),
       numExperts(file.numExperts()),
@@ -79,15 +81,17 @@ ExpertStore::State::State(const BufferingConfig& c, ExpertFile f, StoreModel m,
   buildCaches();
   if (config.readAheadBuffers > 0) {
     const int64_t recordBytes = file.layout().recordBytes;
-    readAheadMemory.emplace(int64_t{config.readAheadBuffers} * recordBytes);
+    readAheadMemory = tier->allocate(int64_t{config.readAheadBuffers} * recordBytes);
     for (uint32_t b = 0; b < config.readAheadBuffers; ++b) {
-      readAhead.push_back({readAheadMemory->data + b * recordBytes});
+      readAhead.push_back({readAheadMemory.data() + b * recordBytes});
     }
   }
-  constexpr int64_t kProbeBytesPerTrial = int64_t{64} << 20;
+  fences = {static_cast<uint32_t>(caches.size()), caches.front().cache.capacity(),
+            config.readAheadBuffers};
+  tier->setFenceCount(fences.count());
   constexpr int kProbeTrials = 5;
-  largeReadPeak = file.measureBandwidth(kProbeBytesPerTrial, config.ioDepth, kProbeTrials,
-                                        ProbePattern::LargeSequential);
+  largeReadPeak = summarizePeak(tier->measurePeak(config.ioDepth, kProbeTrials,
+                                                  /*largeTransfers=*/true, /*firstTrial=*/0));
   for (uint32_t t = 0; t < config.ioDepth; ++t) io.emplace_back([this] { ioLoop(); });
 }
 
@@ -126,10 +130,11 @@ void ExpertStore::State::buildCaches() {
   for (uint32_t c = 0; c < count; ++c) {
     auto future = config.policy == "belady" ? futureKeys(c) : std::vector<ExpertKey>{};
     Cache cache{analysis::ExpertCache(capacity, analysis::makePolicy(config.policy, future)),
-                AlignedBuffer(capacity * layout.recordBytes),
+                tier->allocate(capacity * layout.recordBytes),
                 {}};
     for (uint32_t s = 0; s < capacity; ++s) {
-      cache.slots.push_back({layout.view(cache.memory.data + s * layout.recordBytes)});
+      cache.slots.push_back(
+          {tierView(tier->kind(), layout, cache.memory.data() + s * layout.recordBytes)});
     }
     caches.push_back(std::move(cache));
   }
@@ -145,6 +150,15 @@ void ExpertStore::State::ioLoop() {
   sched_param realtime{};
   realtime.sched_priority = 1;
   const bool preempts = pthread_setschedparam(pthread_self(), SCHED_FIFO, &realtime) == 0;
+  std::unique_ptr<TierLane> lane;
+  try {
+    lane = tier->openLane();
+  } catch (...) {
+    std::lock_guard errorLock(mutex);
+    ioError = std::current_exception();
+    changed.notify_all();
+    return;
+  }
   std::unique_lock lock(mutex);
   if (!preempts) ioThreadsPreempt = false;
   for (;;) {
@@ -154,7 +168,7 @@ void ExpertStore::State::ioLoop() {
     markReading(jobs, true);
     lock.unlock();
     try {
-      runJobs(jobs);
+      runJobs(*lane, jobs);
     } catch (...) {
       std::lock_guard errorLock(mutex);
       ioError = std::current_exception();
@@ -211,22 +225,29 @@ void ExpertStore::State::markReading(const std::vector<LoadJob>& jobs, bool read
   }
 }
 
-void ExpertStore::State::runJobs(const std::vector<LoadJob>& jobs) {
+void ExpertStore::State::runJobs(TierLane& lane, const std::vector<LoadJob>& jobs) {
   const int64_t recordBytes = file.layout().recordBytes;
   std::vector<std::byte*> destinations;
+  std::vector<uint32_t> destinationFences;
   for (const auto& job : jobs) {
-    destinations.push_back(job.readAhead >= 0
-                               ? readAhead[job.readAhead].data
-                               : caches[job.cache].memory.data + job.slot * recordBytes);
+    const bool buffer = job.readAhead >= 0;
+    destinations.push_back(buffer ? readAhead[job.readAhead].data
+                                  : caches[job.cache].memory.data() + job.slot * recordBytes);
+    destinationFences.push_back(buffer ? fences.readAhead(static_cast<uint32_t>(job.readAhead))
+                                       : fences.slot(job.cache, job.slot));
   }
   collector::TransferEvent event;
   event.startNs = traceClockNs();
-  file.readAdjacent(jobs.front().layer, jobs.front().expert, destinations);
+  TierTransfer moved =
+      lane.move(jobs.front().layer, jobs.front().expert, destinations, destinationFences);
   event.endNs = traceClockNs();
+  // A device copy's own duration: the host also waited for the fences and the copy engine.
+  if (moved.timedOnDevice) event.startNs = event.endNs - moved.durationNs;
   event.threadId = collector::traceThreadId();
   event.bytes = recordBytes;
-  event.source = collector::MemoryTier::Disk;
-  event.destination = collector::MemoryTier::Host;
+  const bool onDisk = tier->kind() == TierKind::Disk;
+  event.source = onDisk ? collector::MemoryTier::Disk : collector::MemoryTier::Host;
+  event.destination = onDisk ? collector::MemoryTier::Host : collector::MemoryTier::Device;
   std::vector<uint32_t> toCopy;  // read-aheads whose slots are free already
   std::unique_lock lock(mutex);
   if (std::any_of(jobs.begin(), jobs.end(), [](const LoadJob& j) { return j.counted; })) {
@@ -267,10 +288,10 @@ void ExpertStore::State::copyReadAhead(uint32_t buffer) {
   std::unique_lock lock(mutex);
   ReadAheadBuffer& b = readAhead[buffer];
   Slot& slot = caches[b.cache].slots[b.slot];
-  std::byte* target = caches[b.cache].memory.data + b.slot * file.layout().recordBytes;
+  std::byte* target = caches[b.cache].memory.data() + b.slot * file.layout().recordBytes;
   const uint64_t ticket = b.ticket;
   lock.unlock();
-  std::memcpy(target, b.data, static_cast<size_t>(file.layout().recordBytes));
+  tier->copyWithin(target, b.data, file.layout().recordBytes, fences.readAhead(buffer));
   lock.lock();
   slot.loadedTicket = ticket;
   b = ReadAheadBuffer{b.data};
@@ -293,6 +314,8 @@ LoadJob ExpertStore::State::newJob(uint32_t cache, uint32_t slot, uint32_t moeLa
 
 void ExpertStore::State::submit(std::vector<LoadJob>& jobs) {
   if (jobs.empty()) return;
+  // The store lets go of these slots now: what reads their old experts has been issued.
+  for (const LoadJob& job : jobs) tier->release(fences.slot(job.cache, job.slot));
   {
     std::lock_guard lock(mutex);
     for (LoadJob& job : jobs) {
@@ -347,7 +370,6 @@ void ExpertStore::State::drainTransfers() {
 // it. The probe's time is kept out of the run's figures: no read is in flight while it runs, and
 // prefetches waiting to be used have their issue time moved on by its duration (lead time).
 void ExpertStore::State::samplePeak() {
-  constexpr int64_t kBytesPerTrial = int64_t{32} << 20;
   constexpr int kTrialsPerSample = 2;
   waitIdle();
   {
@@ -366,11 +388,11 @@ void ExpertStore::State::samplePeak() {
     peakByDepth.emplace_back();
   }
   for (size_t i = 0; i + 1 < peakByDepth.size(); ++i) {
-    peakByDepth[i].add(file.measureBandwidth(kBytesPerTrial, uint32_t{1} << i, 1,
-                                             ProbePattern::RandomRecords, peakByDepth[i].trials));
+    peakByDepth[i].add(
+        summarizePeak(tier->measurePeak(uint32_t{1} << i, 1, false, peakByDepth[i].trials)));
   }
-  TierBandwidth sample = file.measureBandwidth(kBytesPerTrial, config.ioDepth, kTrialsPerSample,
-                                               ProbePattern::RandomRecords, peak.trials);
+  TierBandwidth sample =
+      summarizePeak(tier->measurePeak(config.ioDepth, kTrialsPerSample, false, peak.trials));
   const int64_t probeNs = traceClockNs() - start;
   peak.add(sample);
   peakByDepth.back() = peak;
@@ -547,7 +569,7 @@ std::optional<std::pair<uint32_t, std::vector<uint32_t>>> ExpertStore::State::pr
     const bool trained = layer < model.pregates.size() && model.pregates[layer].defined();
     const at::Tensor& gate = trained ? model.pregates[layer] : model.routers[next];
     auto picked = std::get<1>(at::topk(at::matmul(input, gate), model.topK));
-    auto ids = std::get<0>(at::_unique(picked.reshape({-1}), /*sorted=*/true));
+    auto ids = std::get<0>(at::_unique(picked.reshape({-1}), /*sorted=*/true)).to(at::kCPU);
     auto accessor = ids.accessor<int64_t, 1>();
     for (int64_t i = 0; i < ids.size(0); ++i) {
       if (model.localExpert.empty()) {
@@ -599,8 +621,9 @@ void ExpertStore::State::prefetch() {
 // ---- ExpertStore ------------------------------------------------------------------------
 
 ExpertStore::ExpertStore(const BufferingConfig& config, ExpertFile file, StoreModel model,
-                         std::vector<LayerCall> calls)
-    : state_(std::make_unique<State>(config, std::move(file), std::move(model), std::move(calls))) {
+                         std::vector<LayerCall> calls, const ExpertTierFactory& makeTier)
+    : state_(std::make_unique<State>(config, std::move(file), makeTier, std::move(model),
+                                     std::move(calls))) {
   if (config.needsRecordingPass() && state_->calls.empty()) {
     throw std::invalid_argument("expert store: belady and oracle prefetching need the run's calls");
   }

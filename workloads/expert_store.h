@@ -1,11 +1,13 @@
 #pragma once
 // Expert Buffering, live (PAPER.md, Optimization 2): MoE layers compute from a bounded set of
 // fast slots, and experts that are not resident come in from the slow tier (an ExpertFile read
-// on an I/O thread) when a layer needs them or, with prefetching, one layer ahead. Which expert
-// leaves a full cache is decided by the same ExpertCache and policies `moeprof simulate`
+// into RAM, or on a GPU a copy from pinned host memory into device memory, on an I/O thread; see
+// workloads/expert_tier.h) when a layer needs them or, with prefetching, one layer ahead. Which
+// expert leaves a full cache is decided by the same ExpertCache and policies `moeprof simulate`
 // replays (DESIGN.md: policies are written once), so a run without prefetching makes exactly
 // the decisions the replay of its routing log makes.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 
 #include "workloads/buffering_config.h"
 #include "workloads/expert_file.h"
+#include "workloads/expert_tier.h"
 #include "workloads/moe_layer.h"
 
 namespace moeprof::collector {
@@ -61,11 +64,15 @@ struct StoreModel {
   std::vector<at::Tensor> pregates;
 };
 
+// Makes the tier a store runs on, over the store's expert file (tests put their own in).
+using ExpertTierFactory = std::function<std::unique_ptr<ExpertTier>(const ExpertFile&)>;
+
 class ExpertStore final : public ExpertSource {
  public:
   // `calls` is the run's future (from a recording pass); needed for belady and oracle only.
+  // The tier is config.tier's (makeExpertTier) unless `makeTier` is given.
   ExpertStore(const BufferingConfig& config, ExpertFile file, StoreModel model,
-              std::vector<LayerCall> calls);
+              std::vector<LayerCall> calls, const ExpertTierFactory& makeTier = {});
   ~ExpertStore() override;
   ExpertStore(const ExpertStore&) = delete;
   ExpertStore& operator=(const ExpertStore&) = delete;

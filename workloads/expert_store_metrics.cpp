@@ -89,6 +89,20 @@ double PeakSamples::spread() const {
 
 }  // namespace store_detail
 
+// Where experts wait: the expert file, or its pinned copy in host memory (host memory, not device
+// memory: resident_expert_bytes counts the device slots only).
+nlohmann::json ExpertStore::State::slowTierJson() const {
+  if (tier->kind() == TierKind::Disk) {
+    return {{"tier", tierKindName(TierKind::Disk)},
+            {"io", expertIoModeName(file.ioMode())},
+            {"file", file.path().string()},
+            {"reused", file.reused()}};
+  }
+  return {{"tier", tierKindName(tier->kind())}, {"host_bytes", tier->hostBytes()},
+          {"copy_streams", config.ioDepth},     {"compute_stream", "legacy default stream"},
+          {"file", file.path().string()},       {"reused", file.reused()}};
+}
+
 nlohmann::json ExpertStore::metricsJson() const {
   State& s = *state_;
   if (!s.peakSamples.bytesPerSecond.empty() && !s.peakSamples.finished) {
@@ -114,11 +128,7 @@ nlohmann::json ExpertStore::metricsJson() const {
                                         [](const at::Tensor& gate) { return gate.defined(); })
                                 ? "trained pre-gates"
                                 : "next layer's router"},
-      {"slow_tier",
-       {{"tier", "disk"},
-        {"io", expertIoModeName(s.file.ioMode())},
-        {"file", s.file.path().string()},
-        {"reused", s.file.reused()}}},
+      {"slow_tier", s.slowTierJson()},
       {"accesses", accesses},
       {"hits", c.hits},
       {"misses", c.misses},

@@ -13,6 +13,7 @@
 
 #include "collector/trace_events.h"
 #include "workloads/expert_store.h"
+#include "workloads/expert_tier.h"
 
 namespace moeprof::workloads {
 
@@ -42,7 +43,7 @@ struct Slot {
 
 struct Cache {
   analysis::ExpertCache cache;
-  AlignedBuffer memory;
+  TierMemory memory;  // the slots, on the tier's fast side
   std::vector<Slot> slots;
 };
 
@@ -128,13 +129,15 @@ void foldIntervals(std::vector<std::pair<int64_t, int64_t>>& intervals, ReadStat
 struct ExpertStore::State {
   BufferingConfig config;
   ExpertFile file;
+  std::unique_ptr<ExpertTier> tier;  // over `file`: moves its records into the slots
   StoreModel model;
   std::vector<LayerCall> calls;
   std::vector<store_detail::Cache> caches;
-  std::optional<AlignedBuffer> readAheadMemory;  // none without read-ahead buffers
+  TierMemory readAheadMemory;  // empty without read-ahead buffers
   std::vector<store_detail::ReadAheadBuffer>
       readAhead;  // shared with the I/O threads, under the mutex
   uint32_t numExperts = 0;
+  FenceNumbering fences;  // of every slot and read-ahead buffer
 
   // The current call.
   uint32_t layer = 0;
@@ -174,7 +177,8 @@ struct ExpertStore::State {
   // entry is `peak`), sampled with it: what the tier gives at the depths a run offers it.
   std::vector<TierBandwidth> peakByDepth;
 
-  State(const BufferingConfig& c, ExpertFile f, StoreModel m, std::vector<LayerCall> future);
+  State(const BufferingConfig& c, ExpertFile f, const ExpertTierFactory& makeTier, StoreModel m,
+        std::vector<LayerCall> future);
   ~State();
 
   uint32_t cacheIndex(uint32_t moeLayer) const {
@@ -196,7 +200,8 @@ struct ExpertStore::State {
   void ioLoop();
   std::vector<store_detail::LoadJob> takeReads();
   void markReading(const std::vector<store_detail::LoadJob>& jobs, bool reading);
-  void runJobs(const std::vector<store_detail::LoadJob>& jobs);
+  void runJobs(TierLane& lane, const std::vector<store_detail::LoadJob>& jobs);
+  nlohmann::json slowTierJson() const;
   void submit(store_detail::LoadJob job);
   void submit(std::vector<store_detail::LoadJob>& jobs);  // under one lock; assigns their tickets
   store_detail::LoadJob newJob(uint32_t cache, uint32_t slot, uint32_t moeLayer, uint32_t expert,

@@ -91,10 +91,18 @@ BufferingConfig resolveBuffering(const RunOptions& in, const ModelConfig& model)
         "--buffering needs --gating dynamic: static gating runs every expert on every batch, so "
         "there is nothing to buffer");
   }
+  // --device cuda: pinned host memory -> device slots. Without the CUDA toolkit in the build
+  // there is no such tier; with it, a CPU-only LibTorch is refused when the run resolves the
+  // device (runner.cpp), before anything is written.
+#ifdef MOEPROF_HAVE_CUDA
+  config.tier = in.device == "cuda" ? TierKind::PinnedHost : TierKind::Disk;
+#else
   if (in.device != "cpu") {
     throw InputError("--buffering with --device " + in.device +
-                     " is not available yet: only the CPU tiers (disk -> RAM slots) exist");
+                     ": this moeprof was built without the CUDA toolkit, so only the CPU tiers "
+                     "(disk -> RAM slots) exist; allowed here: --device cpu");
   }
+#endif
   int64_t slots = in.cacheSlots.value_or(std::max(model.topK, (model.numExperts + 3) / 4));
   requireRange("--cache-slots", slots, model.topK, model.numExperts,
                " (top-k to the " + std::to_string(model.numExperts) + " experts per layer of " +
@@ -244,6 +252,7 @@ nlohmann::json bufferingJson(const std::optional<BufferingConfig>& buffering) {
           {"slots_per_layer", buffering->slotsPerLayer},
           {"scope", analysis::cacheScopeName(buffering->scope)},
           {"prefetch", prefetchModeName(buffering->prefetch)},
+          {"tier", tierKindName(buffering->tier)},
           {"io_depth", buffering->ioDepth},
           {"read_ahead_buffers", buffering->readAheadBuffers}};
 }

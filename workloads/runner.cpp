@@ -295,6 +295,27 @@ std::filesystem::path expertFilePath(const ResolvedRun& run, const ExpertParalle
                                        rankSuffix + "-" + hex + ".experts");
 }
 
+// The expert file is written from host memory: a model on a GPU lends CPU copies of its experts
+// (its pinned tier is then filled from the file, in the file's layout).
+struct HostExperts {
+  std::vector<kernels::ExpertWeights> copies;
+  std::vector<const kernels::ExpertWeights*> layers;
+};
+
+HostExperts onHost(const std::vector<const kernels::ExpertWeights*>& experts) {
+  HostExperts host;
+  host.copies.reserve(experts.size());
+  for (const auto* layer : experts) {
+    if (layer->w1.device().is_cpu()) {
+      host.layers.push_back(layer);
+      continue;
+    }
+    host.copies.push_back({layer->w1.cpu(), layer->b1.cpu(), layer->w2.cpu(), layer->b2.cpu()});
+    host.layers.push_back(&host.copies.back());
+  }
+  return host;
+}
+
 // Moves the model's experts to the slow tier and puts a store in front of them. Belady and the
 // oracle prefetcher first run `recordingPass` (the same batches, experts resident, untraced)
 // to learn the run's future.
@@ -334,7 +355,8 @@ std::unique_ptr<ExpertStore> startBuffering(Measurer& m, Model& model, Pass&& re
   uint64_t fingerprint = 0;
   auto path = expertFilePath(m.run, m.parallel, m.rank, fingerprint);
   if (m.progress) m.progress("preparing the expert file " + path.string());
-  auto file = ExpertFile::openOrCreate(path, experts, fingerprint);
+  HostExperts host = onHost(experts);
+  auto file = ExpertFile::openOrCreate(path, host.layers, fingerprint);
   m.unbufferedWeightBytes = model.weightBytes() - m.shardedAwayWeightBytes;
   model.dropExperts();
   auto store = std::make_unique<ExpertStore>(config, std::move(file), std::move(storeModel),

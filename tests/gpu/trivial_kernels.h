@@ -14,4 +14,10 @@ inline int addValueGrid(int count) {
 // default stream. Returns the launch's cudaError_t (0 = cudaSuccess).
 int launchAddValue(float* deviceData, int count, float value);
 
+// Launches one thread block on the legacy default stream (LibTorch's compute stream) that spins
+// for `spinNs` of GPU time and then copies `bytes` from `source` to `target`: a kernel that
+// still reads memory long after the host launched it. Returns the launch's cudaError_t.
+int launchSpinThenCopy(const void* source, void* target, unsigned long long bytes,
+                       unsigned long long spinNs);
+
 }  // namespace moeprof::testing
