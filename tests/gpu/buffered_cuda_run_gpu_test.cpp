@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/gpu/cuda_device.h"
 #include "tests/support/moeprof_command.h"
 
 namespace moeprof {
@@ -17,10 +18,7 @@ namespace {
 class BufferedCudaRunGpuTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    int devices = 0;
-    cudaError_t status = cudaGetDeviceCount(&devices);
-    if (status != cudaSuccess) GTEST_SKIP() << "no CUDA device: " << cudaGetErrorString(status);
-    if (devices == 0) GTEST_SKIP() << "no CUDA device: none found";
+    if (auto reason = testing::noCudaDeviceReason(); !reason.empty()) GTEST_SKIP() << reason;
     TempDirTest::SetUp();
     setenv("MOEPROF_CACHE_DIR", path("cache").c_str(), 1);
   }

@@ -15,6 +15,7 @@
 #include "collector/cupti_source.h"
 #include "collector/trace_events.h"
 #include "collector/trace_sink.h"
+#include "tests/gpu/cuda_device.h"
 #include "tests/gpu/trivial_kernels.h"
 
 namespace moeprof::collector {
@@ -23,10 +24,8 @@ namespace {
 class CuptiGpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int devices = 0;
-    cudaError_t status = cudaGetDeviceCount(&devices);
-    if (status != cudaSuccess) GTEST_SKIP() << "no CUDA device: " << cudaGetErrorString(status);
-    if (devices == 0) GTEST_SKIP() << "no CUDA device: none found";
+    if (auto reason = moeprof::testing::noCudaDeviceReason(); !reason.empty())
+      GTEST_SKIP() << reason;
     auto cupti = CuptiSource::availability();
     ASSERT_TRUE(cupti.available) << "a CUDA device is present but " << cupti.reason;
     ASSERT_EQ(cudaFree(nullptr), cudaSuccess);  // the context exists before tracing begins

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "tests/gpu/cuda_device.h"
 #include "tests/gpu/trivial_kernels.h"
 #include "workloads/pinned_host_tier.h"
 
@@ -22,10 +23,8 @@ constexpr uint32_t kLayers = 2, kExperts = 5;
 class PinnedHostTierGpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int devices = 0;
-    cudaError_t status = cudaGetDeviceCount(&devices);
-    if (status != cudaSuccess) GTEST_SKIP() << "no CUDA device: " << cudaGetErrorString(status);
-    if (devices == 0) GTEST_SKIP() << "no CUDA device: none found";
+    if (auto reason = moeprof::testing::noCudaDeviceReason(); !reason.empty())
+      GTEST_SKIP() << reason;
     tier_ = PinnedHostTier::create({kRecordBytes, kLayers, kExperts});
     // Every record different: a copy of the wrong record, or of part of one, shows.
     std::mt19937 random(5);
