@@ -1,6 +1,7 @@
 #include "collector/memory_tracker.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include <c10/core/Allocator.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
@@ -10,6 +11,16 @@
 
 namespace moeprof::collector {
 
+namespace {
+// The type LibTorch reports its allocator totals in: int64_t up to 1.13, size_t in 2.x. Taken
+// from the base class's own signature, so the override matches either.
+template <typename Result, typename Class, typename... Arguments>
+std::tuple<Arguments...> argumentsOf(Result (Class::*)(Arguments...));
+using TotalBytes =
+    std::tuple_element_t<2,
+                         decltype(argumentsOf(&c10::MemoryReportingInfoBase::reportMemoryUsage))>;
+}  // namespace
+
 struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
   std::atomic<int64_t> currentBytes{0};
   std::atomic<int64_t> peakBytes{0};
@@ -17,16 +28,16 @@ struct MemoryTracker::Reporter : c10::MemoryReportingInfoBase {
   std::atomic<int64_t> allocations{0};
   std::atomic<TraceSink*> trace{nullptr};
 
-  void reportMemoryUsage(void* ptr, int64_t deltaBytes, int64_t totalAllocated,
-                         int64_t totalReserved, c10::Device device) override {
+  void reportMemoryUsage(void* ptr, int64_t deltaBytes, TotalBytes totalAllocated,
+                         TotalBytes totalReserved, c10::Device device) override {
     if (TraceSink* writer = trace.load(std::memory_order_relaxed)) {
       // Frees are reported from noexcept destructors: a store error (disk full) must not
       // escape here. The writer keeps it and its close() reports it.
       try {
-        writer->append(MemoryEvent{traceClockNs(), traceThreadId(),
-                                   static_cast<int8_t>(device.type()),
-                                   static_cast<int8_t>(device.index()), deltaBytes, totalAllocated,
-                                   totalReserved, reinterpret_cast<uint64_t>(ptr)});
+        writer->append(MemoryEvent{
+            traceClockNs(), traceThreadId(), static_cast<int8_t>(device.type()),
+            static_cast<int8_t>(device.index()), deltaBytes, static_cast<int64_t>(totalAllocated),
+            static_cast<int64_t>(totalReserved), reinterpret_cast<uint64_t>(ptr)});
       } catch (const std::exception&) {
         trace.store(nullptr);
       }
