@@ -1,6 +1,6 @@
 #pragma once
 // The communication of expert parallelism: a group of ranks (one process each, or threads in
-// tests) joined through a c10d TCPStore, exchanging tokens with Gloo all-to-alls on the CPU
+// tests) joined through a c10d TCPStore or FileStore (Rendezvous), exchanging tokens with Gloo all-to-alls on the CPU
 // (alltoall_base with split sizes, which Gloo supports; its list form it does not). The c10d
 // types stay in the .cpp: this header only needs ATen's tensor.
 #include <cstdint>
@@ -24,9 +24,10 @@ struct AllToAllStats {
 
 class ExpertParallelGroup {
  public:
-  // Joins the group: rank 0 hosts the store on masterAddr:masterPort, every rank connects to
-  // it. Throws InputError naming the address when the rendezvous is not complete within its
-  // timeout (nobody listening, a rank missing, the port taken).
+  // Joins the group: every rank opens the rendezvous's FileStore, or connects to the TCPStore
+  // rank 0 hosts on masterAddr:masterPort. Throws InputError naming the file or address when
+  // the rendezvous is not complete within its timeout (nobody listening, a rank missing, the
+  // port taken).
   static std::unique_ptr<ExpertParallelGroup> join(const Rendezvous& rendezvous);
   ~ExpertParallelGroup();
   ExpertParallelGroup(const ExpertParallelGroup&) = delete;
