@@ -57,8 +57,9 @@ if [[ ! -d "$deps/usr/include" ]]; then
 fi
 
 # The carried prefix in place of the missing Debian packages.
-lib="$deps/usr/lib/x86_64-linux-gnu"
-for libz in /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 /usr/lib64/libz.so.1; do
+multiarch=$(cat "$deps/../MULTIARCH")
+lib="$deps/usr/lib/$multiarch"
+for libz in "/lib/$multiarch/libz.so.1" "/usr/lib/$multiarch/libz.so.1" /usr/lib64/libz.so.1; do
   if [[ -e $libz ]]; then ln -sf "$libz" "$lib/libz.so" && break; fi  # the .deb's link is absolute
 done
 export LD_LIBRARY_PATH="$lib:$lib/blas:$torch_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

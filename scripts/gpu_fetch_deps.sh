@@ -28,8 +28,12 @@ for deb in "$dest"/debs/*.deb; do dpkg -x "$deb" "$dest/root"; done
 rm -rf "$dest/debs"
 
 # What Debian's alternatives system would have linked on installation.
-lib="$dest/root/usr/lib/x86_64-linux-gnu"
-ln -sf cblas-netlib.h "$dest/root/usr/include/x86_64-linux-gnu/cblas.h"
+# The packages are this machine's architecture (the GPU machine's must match); gpu_check.sh reads
+# the multiarch name from DIR/MULTIARCH.
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+echo "$multiarch" >"$dest/MULTIARCH"
+lib="$dest/root/usr/lib/$multiarch"
+ln -sf cblas-netlib.h "$dest/root/usr/include/$multiarch/cblas.h"
 ln -sf blas/libblas.so.3 "$lib/libblas.so.3"
 ln -sf blas/libblas.so "$lib/libblas.so"
 printf '%s\n' "${packages[@]}" >"$dest/PACKAGES"

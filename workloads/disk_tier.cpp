@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <new>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -55,11 +55,9 @@ const char* tierKindName(TierKind kind) {
 
 TierMemory DiskTier::allocate(int64_t bytes) {
   if (bytes == 0) return {};
-  const int64_t rounded = (bytes + kIoAlignment - 1) / kIoAlignment * kIoAlignment;
-  auto* data =
-      static_cast<std::byte*>(std::aligned_alloc(kIoAlignment, static_cast<size_t>(rounded)));
-  if (!data) throw std::bad_alloc();
-  return TierMemory(data, rounded, freeAligned);
+  AlignedBuffer buffer(bytes);  // TierMemory takes its memory over (freed with std::free)
+  const int64_t rounded = buffer.bytes;
+  return TierMemory(std::exchange(buffer.data, nullptr), rounded, freeAligned);
 }
 
 std::unique_ptr<TierLane> DiskTier::openLane() {

@@ -1,8 +1,8 @@
 #pragma once
 // The communication of expert parallelism: a group of ranks (one process each, or threads in
-// tests) joined through a c10d TCPStore or FileStore (Rendezvous), exchanging tokens with Gloo all-to-alls on the CPU
-// (alltoall_base with split sizes, which Gloo supports; its list form it does not). The c10d
-// types stay in the .cpp: this header only needs ATen's tensor.
+// tests) joined through a c10d TCPStore or FileStore (Rendezvous), exchanging tokens with Gloo
+// all-to-alls on the CPU (alltoall_base with split sizes, which Gloo supports; its list form it
+// does not). The c10d types stay in the .cpp: this header only needs ATen's tensor.
 #include <cstdint>
 #include <memory>
 #include <string>

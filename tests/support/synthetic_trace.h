@@ -12,9 +12,22 @@
 //    transfer is missing; two transfers that partially overlap; routing of two MoE layers.
 // Flows expected: 9 drawn, 3 dropped (an operator, an API call and a transfer missing), 1
 // unbindable (the operator whose child starts with it); 3 slices move to overlap tracks.
+#include <string>
+
 #include "collector/trace_events.h"
 
 namespace moeprof::testing {
+
+// An operator `name` on `thread` over [start, end) ns, the rest default: for hand-made traces.
+inline collector::OperatorEvent op(const std::string& name, uint64_t thread, int64_t start,
+                                   int64_t end) {
+  collector::OperatorEvent event;
+  event.name = name;
+  event.threadId = thread;
+  event.startNs = start;
+  event.endNs = end;
+  return event;
+}
 
 inline collector::Trace syntheticTrace() {
   using namespace collector;

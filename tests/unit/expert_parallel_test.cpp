@@ -260,8 +260,10 @@ constexpr int64_t kModel = 16, kFfn = 32, kExperts = 8, kTopK = 2, kTokens = 24;
 
 MoeLayerWeights testLayer() {
   WeightFactory factory(7, at::kCPU);
-  MoeLayerWeights layer{0, kTopK, factory.normal({kModel, kExperts}) * 50.0,
-                        factory.experts(kExperts, kModel, kFfn)};
+  MoeLayerWeights layer;
+  layer.topK = kTopK;
+  layer.router = factory.normal({kModel, kExperts}) * 50.0;
+  layer.experts = factory.experts(kExperts, kModel, kFfn);
   layer.experts.b1.normal_(0, 0.1);  // biases matter: a padding or misrouted row would show
   layer.experts.b2.normal_(0, 0.1);
   return layer;
@@ -501,8 +503,12 @@ TEST_F(RendezvousTest, AFileRendezvousThatNobodyJoinsFailsFastNamingTheFile) {
 
 TEST(ExpertParallelGroupTest, UnreachableRendezvousFailsFastWithAnInputError) {
   const int port = freePort();  // nobody listens there
-  Rendezvous rendezvous{1, 2, "127.0.0.1", static_cast<uint16_t>(port),
-                        std::chrono::milliseconds(500)};
+  Rendezvous rendezvous{1,
+                        2,
+                        "127.0.0.1",
+                        static_cast<uint16_t>(port),
+                        std::chrono::milliseconds(500),
+                        /*storeFile=*/""};
   auto start = std::chrono::steady_clock::now();
   auto message = inputErrorMessage([&] { ExpertParallelGroup::join(rendezvous); });
   EXPECT_NE(message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << message;

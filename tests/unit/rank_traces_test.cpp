@@ -14,21 +14,14 @@
 #include "reports/trace_summary_report.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
+#include "tests/support/synthetic_trace.h"
 
 namespace moeprof::analysis {
 namespace {
 
 using moeprof::testing::inputErrorMessage;
+using moeprof::testing::op;
 using moeprof::testing::runMoeprof;
-
-collector::OperatorEvent op(const std::string& name, uint64_t thread, int64_t start, int64_t end) {
-  collector::OperatorEvent event;
-  event.name = name;
-  event.threadId = thread;
-  event.startNs = start;
-  event.endNs = end;
-  return event;
-}
 
 class RankTracesTest : public moeprof::testing::TempDirTest {
  protected:

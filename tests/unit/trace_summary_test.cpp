@@ -11,21 +11,14 @@
 #include "reports/trace_summary_report.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
+#include "tests/support/synthetic_trace.h"
 
 namespace moeprof::analysis {
 namespace {
 
 using collector::CopyKind;
 using moeprof::testing::inputErrorMessage;
-
-collector::OperatorEvent op(const std::string& name, uint64_t thread, int64_t start, int64_t end) {
-  collector::OperatorEvent event;
-  event.name = name;
-  event.threadId = thread;
-  event.startNs = start;
-  event.endNs = end;
-  return event;
-}
+using moeprof::testing::op;
 
 collector::MemcpyEvent copy(CopyKind kind, int64_t bytes, int64_t start, int64_t end) {
   collector::MemcpyEvent event;
