@@ -12,8 +12,8 @@
 #include "cli/run_flags.h"
 #include "collector/errors.h"
 #include "reports/gating_report.h"
-#include "workloads/rank_environment.h"
-#include "workloads/runner.h"
+#include "workloads/parallel/rank_environment.h"
+#include "workloads/run/runner.h"
 
 namespace moeprof::cli {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cli/app.h"
-#include "workloads/rank_environment.h"
+#include "workloads/parallel/rank_environment.h"
 
 namespace moeprof::cli {
 

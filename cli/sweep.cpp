@@ -6,7 +6,7 @@
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "reports/gating_report.h"
-#include "workloads/runner.h"
+#include "workloads/run/runner.h"
 
 namespace moeprof::cli {
 
