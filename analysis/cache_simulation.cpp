@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "analysis/routing_order.h"
 #include "collector/errors.h"
 
 namespace moeprof::analysis {
@@ -28,8 +29,11 @@ std::string allowedPolicies() {
   return allowed;
 }
 
-void validate(const collector::RoutingLogHeader& header, const std::vector<std::string>& policies,
-              const std::vector<uint32_t>& slots) {
+}  // namespace
+
+void checkCacheArguments(const collector::RoutingLogHeader& header,
+                         const std::vector<std::string>& policies,
+                         const std::vector<uint32_t>& slots) {
   if (policies.empty())
     throw InputError("no cache policy given (allowed: " + allowedPolicies() + ")");
   for (const std::string& policy : policies) {
@@ -49,8 +53,6 @@ void validate(const collector::RoutingLogHeader& header, const std::vector<std::
   }
 }
 
-}  // namespace
-
 const char* cacheScopeName(CacheScope scope) {
   return scope == CacheScope::Layer ? "layer" : "global";
 }
@@ -62,6 +64,7 @@ CacheScope parseCacheScope(const std::string& name) {
 }
 
 std::vector<AccessTrace> buildAccessTraces(const collector::RoutingLog& log, CacheScope scope) {
+  checkRoutingOrder(log);
   const auto& header = log.header;
   std::vector<AccessTrace> traces(scope == CacheScope::Layer ? header.layers.size() : 1);
   std::vector<uint16_t> experts;
@@ -75,6 +78,73 @@ std::vector<AccessTrace> buildAccessTraces(const collector::RoutingLog& log, Cac
       trace.keys.push_back(expertKey(layer, expert, header.numExperts));
     }
     trace.batchStarts.push_back(trace.keys.size());
+  }
+  return traces;
+}
+
+namespace {
+
+// deviceOf[l][e]: the device of expert e of layer l. Throws when the placements do not fit.
+std::vector<std::vector<int>> devicesOfExperts(const collector::RoutingLogHeader& header,
+                                               const std::vector<Placement>& placements) {
+  if (placements.size() != header.layers.size()) {
+    throw InputError("per-device cache replay needs one placement per MoE layer: got " +
+                     std::to_string(placements.size()) + ", the log has " +
+                     std::to_string(header.layers.size()) + " layers");
+  }
+  std::vector<std::vector<int>> deviceOf;
+  for (size_t l = 0; l < placements.size(); ++l) {
+    const Placement& placement = placements[l];
+    if (placement.numExperts() != static_cast<int>(header.numExperts) ||
+        placement.numDevices() != placements.front().numDevices()) {
+      throw InputError("the placement of MoE layer " + std::to_string(l) + " has " +
+                       std::to_string(placement.numExperts()) + " experts on " +
+                       std::to_string(placement.numDevices()) + " devices; the log has " +
+                       std::to_string(header.numExperts) + " experts per layer");
+    }
+    std::vector<int> devices(header.numExperts);
+    for (int e = 0; e < placement.numExperts(); ++e) {
+      if (placement.devicesOf(e).size() != 1) {
+        throw InputError(
+            "per-device cache replay takes placements without replicas (roundrobin, "
+            "greedy, anticorr): expert " +
+            std::to_string(e) + " of MoE layer " + std::to_string(l) + " has " +
+            std::to_string(placement.devicesOf(e).size()) +
+            " replicas, and how they split its tokens is not in the log");
+      }
+      devices[e] = placement.devicesOf(e).front();
+    }
+    deviceOf.push_back(std::move(devices));
+  }
+  return deviceOf;
+}
+
+}  // namespace
+
+std::vector<std::vector<AccessTrace>> buildDeviceAccessTraces(
+    const collector::RoutingLog& log, const std::vector<Placement>& placements,
+    const std::vector<uint64_t>& skipPasses) {
+  checkRoutingOrder(log);
+  const auto& header = log.header;
+  const std::vector<std::vector<int>> deviceOf = devicesOfExperts(header, placements);
+  const int numDevices = placements.empty() ? 0 : placements.front().numDevices();
+  std::vector<std::vector<AccessTrace>> traces(numDevices,
+                                               std::vector<AccessTrace>(header.layers.size()));
+  std::vector<uint64_t> passes(header.layers.size(), 0);
+  std::vector<uint16_t> experts;
+  for (const auto& record : log.records) {
+    const uint32_t layer = record.moeLayer;
+    if (layer < skipPasses.size() && passes[layer]++ < skipPasses[layer]) continue;
+    neededExperts(record, experts);
+    for (int d = 0; d < numDevices; ++d) {
+      AccessTrace& trace = traces[d][layer];
+      const size_t before = trace.keys.size();
+      for (uint16_t expert : experts) {
+        if (deviceOf[layer][expert] == d) trace.keys.push_back(expert);
+      }
+      // A device none of whose experts the record needs sees no batch (a rank's empty layer).
+      if (trace.keys.size() > before) trace.batchStarts.push_back(trace.keys.size());
+    }
   }
   return traces;
 }
@@ -94,7 +164,7 @@ CacheCounts replayTrace(const AccessTrace& trace, const std::string& policy, uin
 CacheSimulation simulateCaches(const collector::RoutingLog& log,
                                const std::vector<std::string>& policies,
                                const std::vector<uint32_t>& slots, CacheScope scope) {
-  validate(log.header, policies, slots);
+  checkCacheArguments(log.header, policies, slots);
   CacheSimulation result;
   result.model = log.header.model;
   result.numLayers = static_cast<uint32_t>(log.header.layers.size());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/expert_cache.h"
+#include "analysis/placement.h"
 #include "collector/routing_log.h"
 
 namespace moeprof::analysis {
@@ -31,8 +32,21 @@ struct AccessTrace {
 // one for Global scope. Each record is one batch, so every decoder step of incremental decoding
 // is a batch of its own, as it is when the model runs. An expert counts as needed by a record when
 // at least one of its token assignments was not dropped (a dropped assignment runs no expert
-// computation).
+// computation). Throws InputError when the records are out of order or repeated
+// (analysis/routing_order.h), which would make the replay order differ from the run's.
 std::vector<AccessTrace> buildAccessTraces(const collector::RoutingLog& log, CacheScope scope);
+
+// The per-device access traces of a log under a placement of each MoE layer's experts
+// (placements[l] for layer l, none with replicas): traces[d][l] holds, in log order, the experts
+// of layer l on device d that each record needs, as buildAccessTraces' Layer scope would if the
+// log held only device d's experts. The first skipPasses[l] records of layer l are left out
+// (empty: none), so that a placement chosen on them is judged on the rest. Keys are the global
+// expert ids; a device's cache sees them in the order a rank runs its local experts. Throws
+// InputError when the placements do not fit the log (count, experts) or an expert has replicas
+// (their token split is not in the log), and as buildAccessTraces does.
+std::vector<std::vector<AccessTrace>> buildDeviceAccessTraces(
+    const collector::RoutingLog& log, const std::vector<Placement>& placements,
+    const std::vector<uint64_t>& skipPasses = {});
 
 // Counts for one cache (or the sum over the per-layer caches) replaying a trace.
 struct CacheCounts {
@@ -66,9 +80,14 @@ struct CacheSimulation {
   std::vector<PolicyCurve> curves;  // in the order the policies were asked for
 };
 
-// Runs every policy at every slot count. Throws InputError for an unknown policy, no policies
-// or slot counts, or a slot count below topK (a token's experts would not fit) or above the
-// number of experts (nothing would ever be evicted).
+// Throws InputError for an unknown policy, no policies or slot counts, or a slot count below
+// topK (a token's experts would not fit) or above the number of experts (nothing would ever be
+// evicted): the slot counts simulateCaches takes, as live runs take --cache-slots.
+void checkCacheArguments(const collector::RoutingLogHeader& header,
+                         const std::vector<std::string>& policies,
+                         const std::vector<uint32_t>& slots);
+
+// Runs every policy at every slot count. Throws as checkCacheArguments.
 CacheSimulation simulateCaches(const collector::RoutingLog& log,
                                const std::vector<std::string>& policies,
                                const std::vector<uint32_t>& slots, CacheScope scope);

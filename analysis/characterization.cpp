@@ -1,11 +1,13 @@
 #include "analysis/characterization.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "analysis/routing_loads.h"
+#include "analysis/routing_order.h"
 #include "analysis/zipf_routing.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
@@ -84,6 +86,9 @@ json stackJson(const StackStatistics& s, const StackReplay& replay) {
   out["cache"] = replay.caches ? json::parse(cacheSimulationJson(*replay.caches)) : json(nullptr);
   out["placement"] =
       replay.placement ? json::parse(placementSimulationJson(*replay.placement)) : json(nullptr);
+  out["device_cache"] = replay.deviceCaches
+                            ? json::parse(deviceCacheSimulationJson(*replay.deviceCaches))
+                            : json(nullptr);
   return out;
 }
 
@@ -131,6 +136,40 @@ std::optional<PlacementSimulation> replayPlacements(const collector::RoutingLog&
   return simulatePlacements(routingLoads(stackLog), stackLog.header.model, specs, devices);
 }
 
+// Per-GPU caches under each placement without replicas, on the placements' device counts.
+std::optional<DeviceCacheSimulation> replayPerGpuCaches(const collector::RoutingLog& stackLog,
+                                                        const PlacementSimulation& placement,
+                                                        const CharacterizationOptions& options) {
+  if (options.deviceCachePolicy.empty()) return std::nullopt;
+  std::vector<PlacementSpec> specs;
+  std::vector<int> devices;
+  for (const PlacementOutcome& outcome : placement.outcomes) {
+    PlacementSpec spec = parsePlacementSpec(outcome.placement);
+    bool seen = false;
+    for (const PlacementSpec& known : specs) seen = seen || known.name() == spec.name();
+    if (spec.algorithm != "eplb" && !seen) specs.push_back(spec);
+    if (std::find(devices.begin(), devices.end(), outcome.devices) == devices.end()) {
+      devices.push_back(outcome.devices);
+    }
+  }
+  std::optional<DeviceCacheSimulation> merged;
+  for (int count : devices) {
+    std::vector<uint32_t> slots;
+    for (uint32_t s : options.deviceCacheSlots) {
+      if (s >= stackLog.header.topK && s < stackLog.header.numExperts / count) slots.push_back(s);
+    }
+    if (slots.empty() || specs.empty()) continue;
+    DeviceCacheSimulation one = simulateDeviceCaches(stackLog, {options.deviceCachePolicy}, slots,
+                                                     specs, {count}, DeviceReplay::Judged);
+    if (!merged) {
+      merged = std::move(one);
+    } else {
+      merged->outcomes.insert(merged->outcomes.end(), one.outcomes.begin(), one.outcomes.end());
+    }
+  }
+  return merged;
+}
+
 }  // namespace
 
 std::string RunLabel::text() const {
@@ -175,6 +214,9 @@ RunCharacterization characterizeLog(const collector::RoutingLog& log, RunLabel l
     replay.stack = stack.stack;
     replay.caches = replayCaches(stackLog, options);
     replay.placement = replayPlacements(stackLog, run.statistics, stack.stack, options);
+    if (replay.placement) {
+      replay.deviceCaches = replayPerGpuCaches(stackLog, *replay.placement, options);
+    }
     run.replays.push_back(std::move(replay));
   }
   return run;
@@ -235,6 +277,7 @@ Characterization characterizeRuns(const std::vector<std::filesystem::path>& runs
   std::vector<collector::RoutingLog> shapes;  // the first log of each model, for Zipf twins
   for (size_t i = 0; i < logs.size(); ++i) {
     collector::RoutingLog log = collector::readRoutingLog(logs[i]);
+    checkRoutingOrder(log, logs[i].string());
     characterization.runs.push_back(characterizeLog(log, labels[i], options));
     bool seen = false;
     for (const auto& shape : shapes) seen = seen || shape.header == log.header;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/cache_simulation.h"
+#include "analysis/device_cache_simulation.h"
 #include "analysis/placement_simulation.h"
 #include "analysis/routing_statistics.h"
 #include "collector/routing_log.h"
@@ -40,6 +41,12 @@ struct CharacterizationOptions {
   std::vector<std::string> placements = {"roundrobin", "greedy"};
   // Device counts asked for; each run uses those that divide its experts.
   std::vector<int> devices = {2, 4, 8};
+  // Per-GPU caches under each placement (the paper's setting): the policy, and the slots per
+  // device and MoE layer asked for; each device count uses those from topK to below its experts
+  // per device (with every expert resident, only cold misses are left, the same in every
+  // placement). Placements with replicas (eplb) are left out. Empty policy: none.
+  std::string deviceCachePolicy = "lifo";
+  std::vector<uint32_t> deviceCacheSlots = {2, 4, 8};
   bool similarity = true;
 };
 
@@ -48,6 +55,8 @@ struct StackReplay {
   collector::LayerStack stack = collector::LayerStack::Lm;
   std::optional<CacheSimulation> caches;         // nullopt: no slot count fits this model
   std::optional<PlacementSimulation> placement;  // nullopt: fewer than 2 passes or no device count
+  // Per-GPU caches on the judged half; nullopt where placement is, or no slot count fits.
+  std::optional<DeviceCacheSimulation> deviceCaches;
 };
 
 // One run (or synthetic log): its label, statistics and replays.

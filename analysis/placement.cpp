@@ -38,7 +38,20 @@ void checkLoads(const std::vector<double>& load) {
   }
 }
 
-// Expert ids ordered by load, descending; stable, so equal loads keep lower ids first.
+// "a is less loaded than b", with loads within the tolerance equal (placement.h, kLoadTolerance).
+class LoadOrder {
+ public:
+  explicit LoadOrder(const std::vector<double>& load)
+      : tolerance_(kLoadTolerance * std::accumulate(load.begin(), load.end(), 0.0)) {}
+  bool less(double a, double b) const { return a < b - tolerance_; }
+
+ private:
+  double tolerance_;
+};
+
+// Expert ids ordered by load, descending; stable, so equal loads keep lower ids first. Exact
+// comparison (a tolerance is no strict weak order): whole token totals, and quotients of them
+// by one divisor (means, replica shares), are equal exactly when the exact values are.
 std::vector<int> heaviestFirst(const std::vector<double>& load) {
   std::vector<int> order(load.size());
   std::iota(order.begin(), order.end(), 0);
@@ -105,6 +118,7 @@ Placement greedyPlacement(const std::vector<double>& historicalLoad, int numDevi
   checkDivides(numExperts, numDevices);
   checkLoads(historicalLoad);
   const int room = numExperts / numDevices;
+  const LoadOrder order(historicalLoad);
   std::vector<double> deviceLoad(numDevices, 0.0);
   std::vector<int> deviceCount(numDevices, 0);
   std::vector<std::vector<int>> devices(numExperts);
@@ -112,7 +126,9 @@ Placement greedyPlacement(const std::vector<double>& historicalLoad, int numDevi
     int best = -1;
     for (int d = 0; d < numDevices; ++d) {
       // Strictly less: on equal load the lower device id, found first, stays.
-      if (deviceCount[d] < room && (best < 0 || deviceLoad[d] < deviceLoad[best])) best = d;
+      if (deviceCount[d] < room && (best < 0 || order.less(deviceLoad[d], deviceLoad[best]))) {
+        best = d;
+      }
     }
     devices[e] = {best};
     deviceLoad[best] += historicalLoad[e];
@@ -142,6 +158,7 @@ Placement antiCorrelationPlacement(const std::vector<double>& historicalLoad,
   // Without any load, shares are all 0 and only correlation decides.
   const double scale = total > 0 ? 1.0 / total : 0.0;
   const int room = numExperts / numDevices;
+  const LoadOrder order(historicalLoad);
   std::vector<double> deviceLoad(numDevices, 0.0);
   std::vector<std::vector<int>> onDevice(numDevices);
   std::vector<std::vector<int>> devices(numExperts);
@@ -153,8 +170,9 @@ Placement antiCorrelationPlacement(const std::vector<double>& historicalLoad,
       double correlated = 0;
       for (int j : onDevice[d]) correlated += correlation[e][j];
       const double score = deviceLoad[d] * scale + kAntiCorrelationWeight * correlated;
-      const bool better = best < 0 || score < bestScore - kScoreEpsilon ||
-                          (score <= bestScore + kScoreEpsilon && deviceLoad[d] < deviceLoad[best]);
+      const bool better =
+          best < 0 || score < bestScore - kScoreEpsilon ||
+          (score <= bestScore + kScoreEpsilon && order.less(deviceLoad[d], deviceLoad[best]));
       if (better) {
         best = d;
         bestScore = score;
@@ -171,12 +189,13 @@ namespace {
 
 // EPLB's first step: how many replicas each expert gets.
 std::vector<int> replicaCounts(const std::vector<double>& load, int numDevices, int extra) {
+  const LoadOrder order(load);
   std::vector<int> replicas(load.size(), 1);
   for (int r = 0; r < extra; ++r) {
     int best = -1;
     for (size_t e = 0; e < load.size(); ++e) {
       if (replicas[e] >= numDevices) continue;  // one copy per device at most
-      if (best < 0 || load[e] / replicas[e] > load[best] / replicas[best]) best = e;
+      if (best < 0 || order.less(load[best] / replicas[best], load[e] / replicas[e])) best = e;
     }
     ++replicas[best];  // extra <= numExperts * (numDevices - 1) guarantees a candidate
   }
@@ -202,6 +221,7 @@ Placement replicatedPlacement(const std::vector<double>& historicalLoad, int num
 
   const int64_t slots = numExperts + extraReplicas;
   const int64_t room = (slots + numDevices - 1) / numDevices;
+  const LoadOrder order(historicalLoad);
   std::vector<double> deviceLoad(numDevices, 0.0);
   std::vector<int64_t> deviceCount(numDevices, 0);
   std::vector<std::vector<int>> devices(numExperts);
@@ -211,7 +231,7 @@ Placement replicatedPlacement(const std::vector<double>& historicalLoad, int num
       for (int d = 0; d < numDevices; ++d) {
         const bool holds = std::find(devices[e].begin(), devices[e].end(), d) != devices[e].end();
         if (deviceCount[d] >= room || holds) continue;
-        if (best < 0 || deviceLoad[d] < deviceLoad[best]) best = d;
+        if (best < 0 || order.less(deviceLoad[d], deviceLoad[best])) best = d;
       }
       if (best < 0) {
         throw InputError("cannot place replica " + std::to_string(r + 1) + " of expert " +
@@ -258,25 +278,31 @@ LoadMetrics loadMetrics(const LoadTrace& trace, const Placement& placement) {
     metrics.peakBatchDeviceTokens = std::max(metrics.peakBatchDeviceTokens, worst);
     if (batchTokens > 0) {
       shareSum += worst / batchTokens;
+      metrics.perPassMaxLoad = std::max(metrics.perPassMaxLoad, worst / batchTokens);
       ++batchesWithTokens;
     }
     for (size_t d = 0; d < tokens.size(); ++d) summed[d] += tokens[d];
     allTokens += batchTokens;
     metrics.deviceTokens.push_back(std::move(tokens));
   }
-  metrics.maxLoadTokens = *std::max_element(summed.begin(), summed.end());
-  metrics.maxLoad = allTokens > 0 ? metrics.maxLoadTokens / allTokens : 0;
-  metrics.avgMaxLoad = batchesWithTokens > 0 ? shareSum / batchesWithTokens : 0;
+  metrics.pooledMaxLoadTokens = *std::max_element(summed.begin(), summed.end());
+  metrics.pooledMaxLoad = allTokens > 0 ? metrics.pooledMaxLoadTokens / allTokens : 0;
+  metrics.perPassAvgMaxLoad = batchesWithTokens > 0 ? shareSum / batchesWithTokens : 0;
   return metrics;
 }
 
-std::vector<double> meanLoad(const LoadTrace& trace) {
+std::vector<double> totalLoad(const LoadTrace& trace) {
   if (trace.empty()) throw InputError("the load trace has no batches; need at least 1");
   const size_t numExperts = checkRows(trace, trace.front().size());
-  std::vector<double> mean(numExperts, 0.0);
+  std::vector<double> total(numExperts, 0.0);
   for (const std::vector<double>& batch : trace) {
-    for (size_t e = 0; e < numExperts; ++e) mean[e] += batch[e];
+    for (size_t e = 0; e < numExperts; ++e) total[e] += batch[e];
   }
+  return total;
+}
+
+std::vector<double> meanLoad(const LoadTrace& trace) {
+  std::vector<double> mean = totalLoad(trace);
   for (double& value : mean) value /= static_cast<double>(trace.size());
   return mean;
 }

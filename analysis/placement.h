@@ -38,10 +38,17 @@ class Placement {
 // Throws InputError when numDevices < 1 or does not divide numExperts.
 Placement roundRobinPlacement(int numExperts, int numDevices);
 
+// How placements compare loads. historicalLoad[e] is any nonnegative load measure; choosePlacement
+// passes totalLoad() of the history, whole token counts, whose sums are exact, so two devices
+// that are equal in whole tokens are equal. Loads within kLoadTolerance x the total historical
+// load of each other count as equal too, so that a mean (tokens / passes, e.g. 37/3 summed as
+// 20/3 + 17/3) or a replica's share (tokens / replicas) cannot let rounding in the last bit
+// decide a tie: the documented tie-break (lower expert id, lowest device id) decides instead.
+inline constexpr double kLoadTolerance = 1e-9;
+
 // The paper's greedy placement: experts sorted by historical load, descending (ties: lower expert
-// id first), each given to the least-loaded device that still has room (ties: lowest device id);
-// every device ends with exactly numExperts / numDevices experts. historicalLoad[e] is any
-// nonnegative load measure, typically meanLoad() of a history trace.
+// id first), each given to the least-loaded device that still has room (ties, within the load
+// tolerance: lowest device id); every device ends with exactly numExperts / numDevices experts.
 Placement greedyPlacement(const std::vector<double>& historicalLoad, int numDevices);
 
 // The paper's anti-correlation variant (MT decoder): "load score adds 0.5 x the Pearson
@@ -50,44 +57,62 @@ Placement greedyPlacement(const std::vector<double>& historicalLoad, int numDevi
 //   share(d) + kAntiCorrelationWeight * sum over experts j already on d of correlation[e][j],
 // where share(d) is d's summed historical load over the total historical load (so load and
 // correlation are both unitless and of similar size). Lowest score wins (scores within 1e-12 are
-// equal); ties: lower device load, then lower device id. correlation is numExperts x numExperts,
-// e.g. loadCorrelation() or activationCorrelation().
+// equal); ties: lower device load (within the load tolerance), then lower device id. correlation is
+// numExperts x numExperts, e.g. loadCorrelation() or activationCorrelation().
 inline constexpr double kAntiCorrelationWeight = 0.5;
 Placement antiCorrelationPlacement(const std::vector<double>& historicalLoad,
                                    const std::vector<std::vector<double>>& correlation,
                                    int numDevices);
 
 // EPLB-style replication (DeepSeek EPLB): extraReplicas times, the expert with the highest load
-// per replica (ties: lower id) gets one more replica, up to one per device; then all
-// numExperts + extraReplicas replicas, each carrying load / replicas, are placed heaviest first
-// (ties: lower expert id) on the least-loaded device (ties: lowest id) that has room and does
-// not already hold that expert. Each device has room for ceil((numExperts + extraReplicas) /
-// numDevices) replicas. Throws InputError when numDevices < 1, extraReplicas < 0 or more than
-// numExperts * (numDevices - 1), or when no device can take a replica.
+// per replica (ties, within the load tolerance: lower id) gets one more replica, up to one per
+// device; then all numExperts + extraReplicas replicas, each carrying load / replicas, are placed
+// heaviest first (ties: lower expert id) on the least-loaded device (ties, within the load
+// tolerance: lowest id) that has room and does not already hold that expert. Each device has room
+// for ceil((numExperts + extraReplicas) / numDevices) replicas. Throws InputError when numDevices <
+// 1, extraReplicas < 0 or more than numExperts * (numDevices - 1), or when no device can take a
+// replica.
 Placement replicatedPlacement(const std::vector<double>& historicalLoad, int numDevices,
                               int extraReplicas);
 
-// How evenly a placement spreads a trace (paper: Max Load, Avg Max Load).
+// How evenly a placement spreads a trace. "Max Load" has two readings, both kept, named apart:
+// - pooled: tokens summed over all passes first, then the busiest device's share of them. What a
+//   throughput-bound system feels over a whole run; imbalances of single passes that cancel out
+//   over the run do not show.
+// - per pass: each pass's busiest device's share of that pass's tokens, then their maximum and
+//   their mean over passes. What a serving system feels batch by batch, since every all-to-all
+//   waits for its busiest device. The paper's Max Load and Avg Max Load are the maximum and the
+//   mean of this one per-batch figure (docs/placement-and-caching.md says why), so its ">0.6 ->
+//   <0.4" compares with perPassMaxLoad and perPassAvgMaxLoad.
+// 1/numDevices is perfect balance in every reading; pooled <= the token-weighted mean of the
+// per-pass shares <= perPassMaxLoad.
 struct LoadMetrics {
   // Tokens each device processes in each batch (batches x devices).
   std::vector<std::vector<double>> deviceTokens;
-  // Worst device share over all batches: the largest device's summed tokens over the whole
-  // trace divided by all tokens of the trace. 1/numDevices is perfect balance.
-  double maxLoad = 0;
-  // Mean over batches of the worst device share in that batch (max device tokens / batch
-  // tokens). Batches without tokens have no worst share and are left out of the mean.
-  double avgMaxLoad = 0;
-  // The largest device's summed tokens over the whole trace (maxLoad before dividing).
-  double maxLoadTokens = 0;
-  // The largest device tokens in any single batch.
+  // Pooled Max Load: the largest device's summed tokens over the whole trace divided by all
+  // tokens of the trace.
+  double pooledMaxLoad = 0;
+  // Per-pass Max Load (the paper's Max Load): the largest over passes of the busiest device's
+  // share of that pass (max device tokens / pass tokens).
+  double perPassMaxLoad = 0;
+  // Per-pass Avg Max Load (the paper's Avg Max Load): the mean over passes of that share.
+  // Passes without tokens have no busiest share and are left out of both per-pass readings.
+  double perPassAvgMaxLoad = 0;
+  // The largest device's summed tokens over the whole trace (pooledMaxLoad before dividing).
+  double pooledMaxLoadTokens = 0;
+  // The largest device tokens in any single pass.
   double peakBatchDeviceTokens = 0;
 };
 // Throws InputError when a batch row's length differs from the placement's expert count.
 LoadMetrics loadMetrics(const LoadTrace& trace, const Placement& placement);
 
-// Mean tokens per batch for each expert (the historical load the placements take). Throws
-// InputError when the trace is empty or its rows differ in length.
+// Mean tokens per batch for each expert. Throws InputError when the trace is empty or its rows
+// differ in length.
 std::vector<double> meanLoad(const LoadTrace& trace);
+// Tokens per expert summed over the batches: the historical load choosePlacement gives the
+// placements (whole numbers for routing counts, so device sums compare exactly; the ranking is
+// that of meanLoad()). Same errors as meanLoad().
+std::vector<double> totalLoad(const LoadTrace& trace);
 
 // Pearson correlation of two experts' per-batch token counts, numExperts x numExperts. An expert
 // whose load never changes correlates 0 with every other expert (and 1 with itself).

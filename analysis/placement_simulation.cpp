@@ -35,12 +35,15 @@ PlacementOutcome evaluate(const RoutingLoads& loads, const PlacementSpec& spec, 
     LoadMetrics metrics =
         loadMetrics(split.evaluation, choosePlacement(spec, split.history, devices));
     ++outcome.layers;
-    outcome.meanMaxLoad += metrics.maxLoad;
-    outcome.meanAvgMaxLoad += metrics.avgMaxLoad;
-    outcome.worstMaxLoad = std::max(outcome.worstMaxLoad, metrics.maxLoad);
+    outcome.meanPerPassMaxLoad += metrics.perPassMaxLoad;
+    outcome.meanPerPassAvgMaxLoad += metrics.perPassAvgMaxLoad;
+    outcome.meanPooledMaxLoad += metrics.pooledMaxLoad;
+    outcome.worstPerPassMaxLoad = std::max(outcome.worstPerPassMaxLoad, metrics.perPassMaxLoad);
+    outcome.worstPooledMaxLoad = std::max(outcome.worstPooledMaxLoad, metrics.pooledMaxLoad);
   }
-  outcome.meanMaxLoad /= outcome.layers;
-  outcome.meanAvgMaxLoad /= outcome.layers;
+  outcome.meanPerPassMaxLoad /= outcome.layers;
+  outcome.meanPerPassAvgMaxLoad /= outcome.layers;
+  outcome.meanPooledMaxLoad /= outcome.layers;
   return outcome;
 }
 
@@ -74,7 +77,7 @@ Placement choosePlacement(const PlacementSpec& spec, const LoadTrace& history, i
     int experts = history.empty() ? 0 : static_cast<int>(history.front().size());
     return roundRobinPlacement(experts, numDevices);
   }
-  std::vector<double> load = meanLoad(history);
+  std::vector<double> load = totalLoad(history);
   if (spec.algorithm == "greedy") return greedyPlacement(load, numDevices);
   if (spec.algorithm == "anticorr") {
     return antiCorrelationPlacement(load, loadCorrelation(history), numDevices);
@@ -116,9 +119,11 @@ std::string placementSimulationJson(const PlacementSimulation& simulation) {
                                 {"layers", o.layers},
                                 {"history_passes", o.historyPasses},
                                 {"evaluation_passes", o.evaluationPasses},
-                                {"mean_max_load", o.meanMaxLoad},
-                                {"mean_avg_max_load", o.meanAvgMaxLoad},
-                                {"worst_max_load", o.worstMaxLoad}});
+                                {"mean_per_pass_max_load", o.meanPerPassMaxLoad},
+                                {"mean_per_pass_avg_max_load", o.meanPerPassAvgMaxLoad},
+                                {"mean_pooled_max_load", o.meanPooledMaxLoad},
+                                {"worst_per_pass_max_load", o.worstPerPassMaxLoad},
+                                {"worst_pooled_max_load", o.worstPooledMaxLoad}});
   }
   return json.dump(2) + "\n";
 }
@@ -126,12 +131,14 @@ std::string placementSimulationJson(const PlacementSimulation& simulation) {
 std::string placementSimulationCsv(const PlacementSimulation& simulation) {
   std::ostringstream out;
   out.precision(17);
-  out << "placement,devices,stack,layers,history_passes,evaluation_passes,mean_max_load,"
-         "mean_avg_max_load,worst_max_load\n";
+  out << "placement,devices,stack,layers,history_passes,evaluation_passes,"
+         "mean_per_pass_max_load,mean_per_pass_avg_max_load,mean_pooled_max_load,"
+         "worst_per_pass_max_load,worst_pooled_max_load\n";
   for (const PlacementOutcome& o : simulation.outcomes) {
     out << o.placement << ',' << o.devices << ',' << collector::layerStackName(o.stack) << ','
-        << o.layers << ',' << o.historyPasses << ',' << o.evaluationPasses << ',' << o.meanMaxLoad
-        << ',' << o.meanAvgMaxLoad << ',' << o.worstMaxLoad << '\n';
+        << o.layers << ',' << o.historyPasses << ',' << o.evaluationPasses << ','
+        << o.meanPerPassMaxLoad << ',' << o.meanPerPassAvgMaxLoad << ',' << o.meanPooledMaxLoad
+        << ',' << o.worstPerPassMaxLoad << ',' << o.worstPooledMaxLoad << '\n';
   }
   return out.str();
 }

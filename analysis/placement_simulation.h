@@ -22,7 +22,8 @@ struct PlacementSpec {
 PlacementSpec parsePlacementSpec(const std::string& text);
 
 // The placement `spec` chooses for numDevices devices from a history of one layer's loads
-// (rows: forward passes, columns: experts). Round-robin ignores the history. Throws InputError
+// (rows: forward passes, columns: experts), on each expert's totalLoad() over the history (whole
+// tokens, so that ties are exact). Round-robin ignores the history. Throws InputError
 // when the history is empty for an algorithm that needs one, or numDevices does not fit.
 Placement choosePlacement(const PlacementSpec& spec, const LoadTrace& history, int numDevices);
 
@@ -34,9 +35,13 @@ struct PlacementOutcome {
   int layers = 0;
   uint64_t historyPasses = 0;     // forward passes per layer the placement was chosen on
   uint64_t evaluationPasses = 0;  // and judged on (decoder layers: one per decoding step)
-  double meanMaxLoad = 0;         // mean over the stack's layers of Max Load on the evaluation half
-  double meanAvgMaxLoad = 0;      // same for Avg Max Load
-  double worstMaxLoad = 0;        // the largest Max Load of any layer
+  // Means over the stack's layers of each layer's LoadMetrics on the evaluation half: both
+  // readings of Max Load (analysis/placement.h). The per-pass ones are the paper's.
+  double meanPerPassMaxLoad = 0;     // the paper's Max Load
+  double meanPerPassAvgMaxLoad = 0;  // the paper's Avg Max Load
+  double meanPooledMaxLoad = 0;
+  double worstPerPassMaxLoad = 0;  // the largest per-pass Max Load of any layer
+  double worstPooledMaxLoad = 0;   // the largest pooled Max Load of any layer
 };
 
 struct PlacementSimulation {
@@ -53,8 +58,9 @@ PlacementSimulation simulatePlacements(const RoutingLoads& loads, const std::str
                                        const std::vector<int>& devices);
 
 // As JSON (the log's shape and one object per outcome) and CSV (header
-// placement,devices,stack,layers,history_passes,evaluation_passes,mean_max_load,
-// mean_avg_max_load,worst_max_load).
+// placement,devices,stack,layers,history_passes,evaluation_passes,mean_per_pass_max_load,
+// mean_per_pass_avg_max_load,mean_pooled_max_load,worst_per_pass_max_load,
+// worst_pooled_max_load); the JSON keys are the same names.
 std::string placementSimulationJson(const PlacementSimulation& simulation);
 std::string placementSimulationCsv(const PlacementSimulation& simulation);
 

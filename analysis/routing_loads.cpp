@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "analysis/routing_order.h"
 #include "collector/errors.h"
 
 namespace moeprof::analysis {
@@ -30,6 +31,7 @@ std::vector<std::vector<int64_t>> coActivationCounts(const LoadTrace& tokens, si
 }  // namespace
 
 RoutingLoads routingLoads(const collector::RoutingLog& log) {
+  checkRoutingOrder(log);
   const collector::RoutingLogHeader& header = log.header;
   const size_t numExperts = header.numExperts;
   std::vector<std::map<RowKey, std::vector<double>>> rowsByLayer(header.layers.size());
@@ -68,7 +70,9 @@ RoutingLoads routingLoads(const collector::RoutingLog& log) {
 }
 
 RoutingLoads readRoutingLoads(const std::filesystem::path& path) {
-  return routingLoads(collector::readRoutingLog(path));
+  collector::RoutingLog log = collector::readRoutingLog(path);
+  checkRoutingOrder(log, path.string());
+  return routingLoads(log);
 }
 
 }  // namespace moeprof::analysis

@@ -34,10 +34,11 @@ struct RoutingLoads {
   std::vector<LayerLoads> layers;
 };
 
-// Records of one (batch, layer, step) that appear more than once are added together. Throws
-// InputError when a record names a layer or expert the header does not have.
+// Throws InputError when a record names a layer or expert the header does not have, or when the
+// records are out of order or repeated (analysis/routing_order.h).
 RoutingLoads routingLoads(const collector::RoutingLog& log);
-// Reads the log first (collector::readRoutingLog; its InputErrors name file and offset).
+// Reads the log first (collector::readRoutingLog; its InputErrors name file and offset; an
+// order error names the file).
 RoutingLoads readRoutingLoads(const std::filesystem::path& path);
 
 }  // namespace moeprof::analysis

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "analysis/routing_order.h"
 #include "collector/errors.h"
 
 namespace moeprof::analysis {
@@ -21,6 +22,7 @@ using RowKey = std::pair<uint32_t, uint32_t>;  // (batch, step)
 using LayerRows = std::map<RowKey, std::vector<double>>;
 
 std::vector<LayerRows> countRows(const collector::RoutingLog& log) {
+  checkRoutingOrder(log);
   const auto& header = log.header;
   std::vector<LayerRows> rows(header.layers.size());
   for (const collector::RoutingRecord& record : log.records) {

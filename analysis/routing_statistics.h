@@ -90,7 +90,8 @@ struct RoutingStatistics {
   const StackStatistics* stack(collector::LayerStack which) const;  // nullptr when absent
 };
 
-// Throws InputError when a record names a layer or expert the header does not have.
+// Throws InputError when a record names a layer or expert the header does not have, or when the
+// records are out of order or repeated (analysis/routing_order.h).
 RoutingStatistics routingStatistics(const collector::RoutingLog& log);
 
 // Gini coefficient of nonnegative values: 0 when all are equal (or all zero), (n-1)/n when one

@@ -45,6 +45,8 @@ struct CharacterizeCommand {
   std::string devices = "2,4,8";
   std::string policies = "lifo,lru,belady";
   std::string placements = "roundrobin,greedy";
+  std::string devicePolicy = "lifo";
+  std::string deviceSlots = "2,4,8";
   bool noSimilarity = false;
 
   int execute() const {
@@ -54,6 +56,9 @@ struct CharacterizeCommand {
     options.cachePolicies = splitList(policies);
     options.placements = splitList(placements);
     options.similarity = !noSimilarity;
+    options.deviceCachePolicy = devicePolicy == "off" ? "" : devicePolicy;
+    options.deviceCacheSlots = deviceSlotCounts();
+    if (!options.deviceCachePolicy.empty()) analysis::makePolicy(options.deviceCachePolicy);
     for (const std::string& name : options.cachePolicies) analysis::makePolicy(name);
     for (const std::string& name : options.placements) analysis::parsePlacementSpec(name);
     const auto characterization =
@@ -64,6 +69,15 @@ struct CharacterizeCommand {
     }
     std::cout << reports::characterizationText(characterization);
     return kExitOk;
+  }
+
+  // parseSlotCounts names --slots in its errors: here the option is --device-slots.
+  std::vector<uint32_t> deviceSlotCounts() const {
+    try {
+      return parseSlotCounts(deviceSlots).counts;
+    } catch (const InputError& error) {
+      throw InputError(std::string("--device-") + (error.what() + 2));
+    }
   }
 };
 
@@ -93,6 +107,14 @@ Action addCharacterizeCommand(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--placement", command->placements,
                  "placements to replay: roundrobin, greedy, anticorr, eplb[:N]")
+      ->capture_default_str();
+  app.add_option("--device-cache", command->devicePolicy,
+                 "per-GPU Expert Buffering under each placement (the paper's setting): the "
+                 "eviction policy, or off")
+      ->capture_default_str();
+  app.add_option("--device-slots", command->deviceSlots,
+                 "slots per GPU and MoE layer for --device-cache: a range A..B or a comma list; "
+                 "counts outside topK..(experts per GPU - 1) are skipped per device count")
       ->capture_default_str();
   app.add_flag("--no-similarity", command->noSimilarity,
                "skip the expert load similarity matrix (needed to characterize runs of "

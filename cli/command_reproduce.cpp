@@ -114,6 +114,14 @@ struct ReproduceCommand {
     }
   }
 
+  // The paper's placements (anti-correlation is its MT decoder variant), judged by per-pass Max
+  // Load and by the miss rates of per-GPU caches under each.
+  static analysis::CharacterizationOptions characterizationOptions() {
+    analysis::CharacterizationOptions options;
+    options.placements = {"roundrobin", "greedy", "anticorr"};
+    return options;
+  }
+
   // Routing on real text, the comparison: every LM domain and MT target language
   // through the trained model and the random-weight preset, each model characterized with a
   // synthetic Zipf twin (one model per characterization, so the similarity matrices compare
@@ -144,8 +152,8 @@ struct ReproduceCommand {
         for (const auto& point : executeSweep(runs, groupDir, force)) {
           runDirs.insert(groupDir / point.runDir);
         }
-        auto characterization =
-            analysis::characterizeRuns({runDirs.begin(), runDirs.end()}, {kZipfExponent}, 1, {});
+        auto characterization = analysis::characterizeRuns(
+            {runDirs.begin(), runDirs.end()}, {kZipfExponent}, 1, characterizationOptions());
         collector::writeFileAtomically(groupDir / "characterization.json",
                                        analysis::characterizationJson(characterization));
         report += "## " + workload + (trained ? ", trained" : ", random weights") + "\n\n```\n" +

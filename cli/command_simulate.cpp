@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "analysis/cache_simulation.h"
+#include "analysis/device_cache_simulation.h"
 #include "analysis/placement_simulation.h"
+#include "analysis/routing_order.h"
 #include "cli/app.h"
 #include "cli/list_flags.h"
 #include "collector/atomic_file.h"
@@ -66,19 +68,58 @@ reports::Table missRateTable(const analysis::CacheSimulation& simulation) {
 }
 
 reports::Table placementTable(const analysis::PlacementSimulation& simulation) {
-  std::vector<reports::Align> alignments(9, reports::Align::Right);
+  std::vector<reports::Align> alignments(10, reports::Align::Right);
   alignments[0] = alignments[2] = reports::Align::Left;
-  reports::Table table({"placement", "devices", "stack", "chosen on", "judged on", "max load",
-                        "avg max load", "worst layer", "perfect"},
+  reports::Table table({"placement", "devices", "stack", "chosen on", "judged on", "max load/pass",
+                        "avg max load/pass", "worst layer/pass", "pooled max load", "perfect"},
                        alignments);
   for (const auto& o : simulation.outcomes) {
-    table.addRow(
-        {o.placement, std::to_string(o.devices), collector::layerStackName(o.stack),
-         std::to_string(o.historyPasses), std::to_string(o.evaluationPasses),
-         reports::formatNumber(o.meanMaxLoad, 3), reports::formatNumber(o.meanAvgMaxLoad, 3),
-         reports::formatNumber(o.worstMaxLoad, 3), reports::formatNumber(1.0 / o.devices, 3)});
+    table.addRow({o.placement, std::to_string(o.devices), collector::layerStackName(o.stack),
+                  std::to_string(o.historyPasses), std::to_string(o.evaluationPasses),
+                  reports::formatNumber(o.meanPerPassMaxLoad, 3),
+                  reports::formatNumber(o.meanPerPassAvgMaxLoad, 3),
+                  reports::formatNumber(o.worstPerPassMaxLoad, 3),
+                  reports::formatNumber(o.meanPooledMaxLoad, 3),
+                  reports::formatNumber(1.0 / o.devices, 3)});
   }
   return table;
+}
+
+// Per device: "0.412 0.398", the miss rate of each device's caches.
+std::string perDeviceRates(const analysis::DeviceCacheOutcome& outcome) {
+  std::string rates;
+  for (const auto& counts : outcome.perDevice) {
+    rates += (rates.empty() ? "" : " ") + reports::formatNumber(counts.missRate(), 3);
+  }
+  return rates;
+}
+
+reports::Table deviceCacheTable(const analysis::DeviceCacheSimulation& simulation) {
+  std::vector<reports::Align> alignments(9, reports::Align::Right);
+  alignments[0] = alignments[1] = alignments[6] = reports::Align::Left;
+  reports::Table table({"policy", "placement", "devices", "slots", "misses", "miss rate",
+                        "per device", "worst device", "1 device"},
+                       alignments);
+  for (const auto& o : simulation.outcomes) {
+    table.addRow({o.policy, o.placement, std::to_string(o.devices), std::to_string(o.slots),
+                  std::to_string(o.total.misses), reports::formatNumber(o.total.missRate(), 3),
+                  perDeviceRates(o), reports::formatNumber(o.maxDeviceMissRate(), 3),
+                  reports::formatNumber(o.oneDevice.missRate(), 3)});
+  }
+  return table;
+}
+
+void printDeviceCaches(const analysis::DeviceCacheSimulation& simulation) {
+  std::cout << "Expert cache miss rate per device under each placement, model " << simulation.model
+            << ": every device keeps `slots` slots per MoE layer for the "
+            << "experts placed on it; each layer's placement chosen on the first half of its "
+               "passes, the caches replay "
+            << (simulation.replay == analysis::DeviceReplay::Judged ? "the second half"
+                                                                    : "every pass")
+            << " (" << simulation.replayedRecords
+            << " layer passes); 1 device: one cache of `slots` per layer over all experts, on "
+               "the same passes\n\n"
+            << deviceCacheTable(simulation).toText();
 }
 
 struct SimulateCommand {
@@ -92,6 +133,7 @@ struct SimulateCommand {
   std::string placements;
   std::string stack;  // empty: every MoE layer
   std::string devices = "2,4,8";
+  std::string replay = "judged";
   bool cacheAsked = false;
 
   int execute() const {
@@ -108,20 +150,33 @@ struct SimulateCommand {
           "(--json holds both)");
     }
     collector::RoutingLog log = collector::readRoutingLog(logPath);
+    analysis::checkRoutingOrder(log, logPath.string());  // before --stack renumbers anything
     if (!stack.empty()) log = collector::onlyStack(log, collector::parseLayerStack(stack));
     // Everything is computed before any file is written, then the files, then the tables.
     std::optional<analysis::CacheSimulation> caches;
     std::optional<analysis::PlacementSimulation> placement;
+    std::optional<analysis::DeviceCacheSimulation> deviceCaches;
     if (withCache) caches = simulateCaches(log);
     if (withPlacement) placement = simulatePlacement(log);
-    writeFiles(caches, placement);
+    if (withCache && withPlacement) deviceCaches = simulateDeviceCaches(log);
+    if (withCache && withPlacement && !deviceCaches) {
+      std::cerr << "moeprof: note: no per-device cache replay: eplb's replicas split tokens in "
+                   "ways the routing log does not record (add roundrobin, greedy or anticorr)\n";
+    }
+    writeFiles(caches, placement, deviceCaches);
     if (caches) printCaches(*caches);
+    if (deviceCaches) {
+      std::cout << "\n";
+      printDeviceCaches(*deviceCaches);
+    }
     if (placement) {
       if (caches) std::cout << "\n";
       std::cout << "Expert placement, model " << placement->model << ", " << placement->numExperts
-                << " experts: device share of tokens, mean over layers; each layer's placement "
-                   "chosen on the first half of its forward passes (chosen on), judged on the "
-                   "second (judged on)\n\n"
+                << " experts: the busiest device's share of tokens, mean over layers; per pass "
+                   "(the paper's Max Load and Avg Max Load): the busiest device's share of each "
+                   "pass, its maximum and mean over passes; pooled: its share of all judged "
+                   "passes' tokens summed; each layer's placement chosen on the first half of its "
+                   "forward passes (chosen on), judged on the second (judged on)\n\n"
                 << placementTable(*placement).toText();
     }
     return kExitOk;
@@ -133,22 +188,45 @@ struct SimulateCommand {
     return analysis::simulateCaches(log, splitList(policies), counts, cacheScope);
   }
 
-  analysis::PlacementSimulation simulatePlacement(const collector::RoutingLog& log) const {
+  std::vector<analysis::PlacementSpec> placementSpecs() const {
     std::vector<analysis::PlacementSpec> specs;
     for (const std::string& item : splitList(placements)) {
       specs.push_back(analysis::parsePlacementSpec(item));
     }
-    return analysis::simulatePlacements(analysis::routingLoads(log), log.header.model, specs,
-                                        parseDeviceCounts(devices));
+    return specs;
+  }
+
+  analysis::PlacementSimulation simulatePlacement(const collector::RoutingLog& log) const {
+    return analysis::simulatePlacements(analysis::routingLoads(log), log.header.model,
+                                        placementSpecs(), parseDeviceCounts(devices));
+  }
+
+  // Per-device caches under every placement that has no replicas (eplb's are left out).
+  std::optional<analysis::DeviceCacheSimulation> simulateDeviceCaches(
+      const collector::RoutingLog& log) const {
+    std::vector<analysis::PlacementSpec> specs;
+    for (const analysis::PlacementSpec& spec : placementSpecs()) {
+      if (spec.algorithm != "eplb") specs.push_back(spec);
+    }
+    if (specs.empty()) return std::nullopt;
+    std::vector<uint32_t> counts = resolveSlots(slots, log.header.topK, log.header.numExperts);
+    return analysis::simulateDeviceCaches(log, splitList(policies), counts, specs,
+                                          parseDeviceCounts(devices),
+                                          analysis::parseDeviceReplay(replay));
   }
 
   void writeFiles(const std::optional<analysis::CacheSimulation>& caches,
-                  const std::optional<analysis::PlacementSimulation>& placement) const {
+                  const std::optional<analysis::PlacementSimulation>& placement,
+                  const std::optional<analysis::DeviceCacheSimulation>& deviceCaches) const {
     if (!jsonPath.empty()) {
       nlohmann::json json = nlohmann::json::object();
       if (caches) json["cache"] = nlohmann::json::parse(analysis::cacheSimulationJson(*caches));
       if (placement) {
         json["placement"] = nlohmann::json::parse(analysis::placementSimulationJson(*placement));
+      }
+      if (deviceCaches) {
+        json["device_cache"] =
+            nlohmann::json::parse(analysis::deviceCacheSimulationJson(*deviceCaches));
       }
       collector::writeFileAtomically(jsonPath, json.dump(2) + "\n");
     }
@@ -190,13 +268,23 @@ Action addSimulateCommand(CLI::App& app) {
                  "also (or, without --cache, only) replay expert placements, comma-separated: "
                  "roundrobin, greedy, anticorr, eplb[:N] (N extra replicas; default one per "
                  "device); chosen on the first half of the log, judged on the second");
-  app.add_option("--devices", command->devices, "device counts for --placement, comma-separated")
+  app.add_option("--devices", command->devices,
+                 "device counts for --placement, comma-separated; with --cache too, every device "
+                 "also replays its own experts' accesses through its own --slots slots per MoE "
+                 "layer (the paper's per-GPU caches), beside the single-device curves")
+      ->capture_default_str();
+  app.add_option("--replay", command->replay,
+                 "passes the per-device caches replay: judged (the second half of each layer's "
+                 "passes, the placement chosen on the first) or all (every pass: what a live "
+                 "--ranks N --buffering run with that placement counts, when it ran without "
+                 "warm-up)")
       ->capture_default_str();
   app.add_option("--stack", command->stack,
                  "replay only the MoE layers of one stack: lm, encoder or decoder (the paper "
                  "evaluates Expert Buffering on MT decoder traces); default: all");
   app.add_option("--json", command->jsonPath,
-                 "also write the results as JSON: {\"cache\": curves, \"placement\": outcomes}");
+                 "also write the results as JSON: {\"cache\": curves, \"placement\": "
+                 "outcomes, \"device_cache\": per-device caches}");
   app.add_option("--csv", command->csvPath,
                  "also write the miss-rate curves (or, with --placement alone, the placement "
                  "outcomes) as CSV");

@@ -17,7 +17,19 @@ void RunFlags::addTo(CLI::App& app) {
   capacityFactorOption_ = app.add_option("--capacity-factor", capacityFactor_,
                                          "static gating capacity factor; default: the preset's");
   app.add_option("--capacity-mode", capacityMode_,
-                 "eval: C = ceil(CF*S) (fairseq eval, the paper); train: C = ceil(CF*k*S/E)")
+                 "eval: C = ceil(CF*S) (fairseq eval, the paper); train: C = ceil(CF*k*ceil(S/E)) "
+                 "(fairseq's training rule, 2*ceil(S/E) for top-2 at CF 1; fairseq's top-2 "
+                 "ignores CF in training, moeprof scales by it)")
+      ->capture_default_str();
+  app.add_option("--slot-order", slotOrder_,
+                 "static gating: the order tokens take capacity slots in, which decides which "
+                 "drop: token (fairseq's default) or batch-prioritized (fairseq's "
+                 "batch_prioritized_routing: highest top gate probability first)")
+      ->capture_default_str();
+  app.add_option("--second-expert", secondExpert_,
+                 "how top-2 gating picks the second expert: all (deterministic, the next most "
+                 "probable) or sampling (fairseq's default: Gumbel noise on the logits, seeded by "
+                 "--seed, in evaluation too)")
       ->capture_default_str();
   topKOption_ = app.add_option("--top-k", topK_, "experts per token; default: the preset's");
   seqLenOption_ = app.add_option(
@@ -90,6 +102,8 @@ workloads::RunOptions RunFlags::toRunOptions() const {
   workloads::RunOptions o = options_;
   if (!workload_.empty()) o.workload = parseWorkload(workload_);
   o.capacityMode = workloads::parseCapacityMode(capacityMode_);
+  o.slotOrder = workloads::parseSlotOrder(slotOrder_);
+  o.secondExpert = workloads::parseSecondExpert(secondExpert_);
   if (allocator_ != "caching" && allocator_ != "system") {
     throw InputError("--allocator '" + allocator_ + "' is not one of: caching, system");
   }

@@ -21,6 +21,8 @@ class RunFlags {
   workloads::RunOptions options_;
   std::string workload_;
   std::string capacityMode_ = "eval";
+  std::string slotOrder_ = "token";
+  std::string secondExpert_ = "all";
   std::string allocator_ = "caching";
   std::string trace_ = "off";
   double capacityFactor_ = 0;

@@ -10,23 +10,32 @@ namespace moeprof::kernels {
 namespace {
 
 // The slot each token's j-th choice takes in its expert's buffer, fairseq's way: a one-hot
-// cumsum over tokens, first choices of all tokens before any second choice.
+// cumsum over tokens in slot order, first choices of all tokens before any second choice.
 struct ChoiceSlots {
   at::Tensor expert;  // (S,) int64
   at::Tensor slot;    // (S,) int64, >= capacity when dropped
   at::Tensor kept;    // (S,) bool
 };
 
-std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t experts,
-                                     int64_t capacity) {
+// Token indices in the order they take slots; undefined for token order.
+at::Tensor slotOrder(const TopKGating& gating, SlotOrder order) {
+  if (order == SlotOrder::Token) return at::Tensor();
+  auto top = std::get<0>(gating.probs.max(/*dim=*/1));
+  return std::get<1>(at::sort(top, /*stable=*/true, /*dim=*/0, /*descending=*/true));
+}
+
+std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t experts, int64_t capacity,
+                                     const at::Tensor& order) {
   std::vector<ChoiceSlots> choices;
   at::Tensor alreadyTaken = at::zeros({1, experts}, expertIds.options());
   for (int64_t j = 0; j < expertIds.size(1); ++j) {
     auto expert = expertIds.select(1, j).contiguous();
-    auto wanted = at::one_hot(expert, experts);                        // (S, E)
+    auto queued = order.defined() ? expert.index_select(0, order) : expert;  // in slot order
+    auto wanted = at::one_hot(queued, experts);                              // (S, E)
     auto location = at::cumsum(wanted, 0).sub_(1).add_(alreadyTaken);  // first come, first served
     alreadyTaken = alreadyTaken + wanted.sum(0, /*keepdim=*/true);
-    auto slot = location.gather(1, expert.unsqueeze(1)).squeeze(1);
+    auto slot = location.gather(1, queued.unsqueeze(1)).squeeze(1);
+    if (order.defined()) slot = at::empty_like(slot).index_put_({order}, slot);  // token order
     choices.push_back({expert, slot, slot.lt(capacity)});
   }
   return choices;
@@ -34,11 +43,11 @@ std::vector<ChoiceSlots> assignSlots(const at::Tensor& expertIds, int64_t expert
 
 }  // namespace
 
-StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity) {
+StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity, SlotOrder order) {
   const int64_t tokens = gating.expertIds.size(0);
   const int64_t experts = gating.probs.size(1);
   const int64_t topK = gating.expertIds.size(1);
-  auto choices = assignSlots(gating.expertIds, experts, capacity);
+  auto choices = assignSlots(gating.expertIds, experts, capacity, slotOrder(gating, order));
 
   std::vector<at::Tensor> gates, keptColumns;
   for (const auto& c : choices) {

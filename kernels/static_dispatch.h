@@ -10,13 +10,22 @@
 
 namespace moeprof::kernels {
 
+// In which order tokens take their experts' capacity slots.
+enum class SlotOrder {
+  Token,  // token order, fairseq's default
+  // fairseq's batch-prioritized routing: tokens in decreasing order of their top gate
+  // probability (ties: token order), so the tokens the router is surest of keep their slots
+  // and the unsure ones drop.
+  BatchPrioritized,
+};
+
 // The static routing of S tokens: where each kept token-expert assignment sits.
 //
-// Drop order (as fairseq's top2gating): slots are filled by all first choices in token order,
-// then all second choices in token order, and so on; an assignment whose slot index would be
-// >= C is dropped. Gate weights are renormalized over the kept choices of each token after
-// dropping (top-1: the raw probability), so a token that keeps one of two experts puts its full
-// weight there, and a token that keeps none contributes zero.
+// Drop order (as fairseq's top2gating): slots are filled by all first choices in slot order
+// (token order, or batch-prioritized), then all second choices in the same order, and so on; an
+// assignment whose slot index would be >= C is dropped. Gate weights are renormalized over the kept
+// choices of each token after dropping (top-1: the raw probability), so a token that keeps one of
+// two experts puts its full weight there, and a token that keeps none contributes zero.
 struct StaticRouting {
   int64_t capacity = 0;
   at::Tensor combineWeights;       // (S, E, C) float: gate weight of token s in slot c of expert e
@@ -26,7 +35,8 @@ struct StaticRouting {
   int64_t droppedTokens = 0;       // tokens that lost every expert
 };
 
-StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity);
+StaticRouting buildStaticRouting(const TopKGating& gating, int64_t capacity,
+                                 SlotOrder order = SlotOrder::Token);
 
 // (S, d_model) -> (E, C, d_model): einsum("sec,sm->ecm").
 at::Tensor staticDispatch(const StaticRouting& routing, const at::Tensor& x);

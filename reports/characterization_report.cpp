@@ -107,7 +107,7 @@ Table placementTable(const Characterization& characterization) {
     }
   }
   std::vector<std::string> headers = {"#", "stack", "devices"};
-  for (const std::string& name : placements) headers.push_back(name + " max / avg max");
+  for (const std::string& name : placements) headers.push_back(name + " max / avg max per pass");
   headers.push_back("perfect");
   headers.push_back("paper");
   Table table(headers, rightAligned(headers.size(), {1, headers.size() - 1}));
@@ -124,11 +124,84 @@ Table placementTable(const Characterization& characterization) {
         for (const std::string& name : placements) {
           auto it = outcomes.find(name);
           row.push_back(it == outcomes.end() ? "-"
-                                             : number(it->second->meanMaxLoad) + " / " +
-                                                   number(it->second->meanAvgMaxLoad));
+                                             : number(it->second->meanPerPassMaxLoad) + " / " +
+                                                   number(it->second->meanPerPassAvgMaxLoad));
         }
         row.push_back(number(1.0 / devices));
         row.push_back(paperFinding("placement", replay.stack));
+        table.addRow(std::move(row));
+      }
+    }
+  }
+  return table;
+}
+
+namespace {
+
+// "0.412 (0.350-0.470)": all devices' misses over their accesses, and the best and worst device.
+std::string deviceRates(const analysis::DeviceCacheOutcome& outcome) {
+  double lowest = 1, highest = 0;
+  for (const auto& counts : outcome.perDevice) {
+    lowest = std::min(lowest, counts.missRate());
+    highest = std::max(highest, counts.missRate());
+  }
+  return number(outcome.total.missRate()) + " (" + number(lowest) + "-" + number(highest) + ")";
+}
+
+std::vector<std::string> devicePlacements(const Characterization& characterization) {
+  std::vector<std::string> placements;
+  for (const RunCharacterization& run : characterization.runs) {
+    for (const analysis::StackReplay& replay : run.replays) {
+      if (!replay.deviceCaches) continue;
+      for (const auto& outcome : replay.deviceCaches->outcomes) {
+        if (std::find(placements.begin(), placements.end(), outcome.placement) ==
+            placements.end()) {
+          placements.push_back(outcome.placement);
+        }
+      }
+    }
+  }
+  return placements;
+}
+
+std::string firstDevicePolicy(const Characterization& characterization) {
+  for (const RunCharacterization& run : characterization.runs) {
+    for (const analysis::StackReplay& replay : run.replays) {
+      if (replay.deviceCaches && !replay.deviceCaches->outcomes.empty()) {
+        return replay.deviceCaches->outcomes.front().policy;
+      }
+    }
+  }
+  return "-";
+}
+
+}  // namespace
+
+Table deviceMissRateTable(const Characterization& characterization) {
+  const std::vector<std::string> placements = devicePlacements(characterization);
+  std::vector<std::string> headers = {"#", "stack", "devices", "slots/GPU"};
+  for (const std::string& name : placements) headers.push_back(name);
+  headers.push_back("1 GPU");
+  headers.push_back("paper");
+  Table table(headers, rightAligned(headers.size(), {1, headers.size() - 1}));
+  for (size_t r = 0; r < characterization.runs.size(); ++r) {
+    for (const analysis::StackReplay& replay : characterization.runs[r].replays) {
+      if (!replay.deviceCaches) continue;
+      // (devices, slots) -> placement -> outcome, in increasing devices and slots.
+      std::map<std::pair<int, uint32_t>, std::map<std::string, const analysis::DeviceCacheOutcome*>>
+          rows;
+      for (const auto& outcome : replay.deviceCaches->outcomes) {
+        rows[{outcome.devices, outcome.slots}][outcome.placement] = &outcome;
+      }
+      for (const auto& [key, outcomes] : rows) {
+        std::vector<std::string> row = {runNumber(r), collector::layerStackName(replay.stack),
+                                        std::to_string(key.first), std::to_string(key.second)};
+        for (const std::string& name : placements) {
+          auto it = outcomes.find(name);
+          row.push_back(it == outcomes.end() ? "-" : deviceRates(*it->second));
+        }
+        row.push_back(number(outcomes.begin()->second->oneDevice.missRate()));
+        row.push_back(paperText("placement_miss_rate", "", ""));
         table.addRow(std::move(row));
       }
     }
@@ -186,10 +259,22 @@ std::string characterizationText(const Characterization& characterization) {
   out << "\nExpert Buffering miss rate (misses / accesses) per slot count per MoE layer\n\n"
       << (misses.numRows() ? misses.toText() : "(no slot count fits these models)\n");
   Table placement = placementTable(characterization);
-  out << "\nExpert placement: Max Load / Avg Max Load, mean over layers, chosen on the first half "
-         "of each layer's passes and judged on the second\n\n"
+  out << "\nExpert placement: Max Load / Avg Max Load per pass (the paper's readings: the "
+         "busiest device's share of each pass, its maximum and mean over passes; the pooled "
+         "reading is in the JSON), mean over layers, chosen on the first half of each layer's "
+         "passes and judged on the second\n\n"
       << (placement.numRows() ? placement.toText()
                               : "(no device count divides the experts, or fewer than 2 passes)\n");
+  Table devices = deviceMissRateTable(characterization);
+  if (devices.numRows()) {
+    out << "\nExpert Buffering per GPU under each placement: miss rate of all GPUs (lowest-highest "
+           "GPU), "
+        << "policy " << firstDevicePolicy(characterization)
+        << "; every GPU keeps slots/GPU slots per MoE layer for the experts placed on it; "
+           "placements chosen on the first half of each layer's passes, caches replay the "
+           "second; 1 GPU: one cache of the same slots over all experts\n\n"
+        << devices.toText();
+  }
   for (const analysis::SimilarityMatrix& matrix : characterization.similarity) {
     out << "\nExpert load similarity, " << collector::layerStackName(matrix.stack)
         << " (cosine / Jensen-Shannon divergence, base 2; mean over layers; paper: "

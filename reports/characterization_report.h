@@ -17,8 +17,13 @@ Table routingTable(const analysis::Characterization& characterization);
 // that count) | paper
 Table missRateTable(const analysis::Characterization& characterization);
 
-// # | stack | devices | "max / avg max" per placement | perfect | paper
+// # | stack | devices | "max / avg max" per pass (the paper's readings) per placement | perfect |
+// paper
 Table placementTable(const analysis::Characterization& characterization);
+
+// Expert Buffering per GPU under each placement: # | stack | devices | slots | per placement
+// "miss rate (lowest-highest GPU)" | 1 GPU | paper (balancing also lowers miss rates).
+Table deviceMissRateTable(const analysis::Characterization& characterization);
 
 // One matrix of a stack: # | #1 | #2 ... with "cosine / JS divergence" in each cell.
 Table similarityTable(const analysis::Characterization& characterization,

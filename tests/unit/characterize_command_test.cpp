@@ -36,7 +36,8 @@ TEST_F(CharacterizeCommandTest, TablesAndJsonForRealAndZipfRouting) {
   ASSERT_EQ(result.exitCode, 0) << result.output;
   for (const char* part :
        {"zipf s=0.5 (mt-tiny)", "zipf s=2 (mt-tiny)", "decoder", "encoder", "idle/pass ~0.75",
-        "lifo", "belady", "greedy max / avg max", "Jensen-Shannon", "2.35x"}) {
+        "lifo", "belady", "greedy max / avg max per pass", "Jensen-Shannon", "2.35x",
+        "Expert Buffering per GPU", "balancing also lowers cache miss rates"}) {
     EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
   }
   auto json = readJson(path("c.json"));
@@ -64,6 +65,12 @@ TEST_F(CharacterizeCommandTest, TablesAndJsonForRealAndZipfRouting) {
       ASSERT_EQ(points.size(), 3u);  // 2..4 slots, top-2 of 8 experts
       EXPECT_GE(points[0]["miss_rate"].get<double>(), points[2]["miss_rate"].get<double>());
       ASSERT_EQ(stack["placement"]["outcomes"].size(), 2u) << "3 does not divide 8 experts";
+      // Per-GPU caches: 2 devices of 4 experts each; of the slots 2, 4, 8 only 2 is below 4.
+      const auto& device = stack["device_cache"]["outcomes"];
+      ASSERT_EQ(device.size(), 2u) << stack["device_cache"].dump();
+      EXPECT_EQ(device[0]["slots"], 2);
+      EXPECT_EQ(device[0]["per_device"].size(), 2u);
+      EXPECT_EQ(device[1]["placement"], "greedy");
     }
   }
   // Zipf twins with a larger exponent are more skewed, in every stack.
@@ -130,6 +137,8 @@ TEST_F(CharacterizeCommandTest, BadInputsExitTwoNameTheValueAndWriteNothing) {
            {mt + " --devices 0", "'0'"},
            {mt + " --cache fancy", "fancy"},
            {mt + " --placement fancy", "fancy"},
+           {mt + " --device-cache fancy", "fancy"},
+           {mt + " --device-slots x", "--device-slots 'x'"},
        }) {
     auto result = runMoeprof("characterize " + c.args + " --json " + path("bad.json"));
     EXPECT_EQ(result.exitCode, 2) << c.args << "\n" << result.output;

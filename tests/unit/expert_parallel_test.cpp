@@ -545,9 +545,10 @@ TEST_F(ExpertParallelCliTest, TwoRanksWriteOneRunWithPerRankMetricsTracesAndTheW
   const auto& summary = metrics["expert_parallel"];
   EXPECT_EQ(summary["ranks"], 2);
   EXPECT_EQ(summary["placement"], "roundrobin");
-  double maxLoad = summary["placement_metrics"]["max_load"];
+  double maxLoad = summary["placement_metrics"]["pooled_max_load"];
   EXPECT_GE(maxLoad, 0.5);
   EXPECT_LE(maxLoad, 1.0);
+  EXPECT_GE(summary["placement_metrics"]["per_pass_max_load"].get<double>(), maxLoad - 1e-12);
   // Dynamic gating: every one of a unit's 2 layers x 16 tokens x 2 choices reaches some rank.
   const auto& rows = summary["phases"]["forward"]["expert_rows_received_per_rank_per_unit"];
   ASSERT_EQ(rows.size(), 2u);

@@ -57,8 +57,13 @@ TEST(TopKGating, MatchesNaiveSortOfSoftmax) {
 TEST(ExpertCapacity, EvalAndTrainRules) {
   EXPECT_EQ(kernels::expertCapacity(CapacityMode::Eval, 0.05, 2048, 512, 2), 103);  // ceil(102.4)
   EXPECT_EQ(kernels::expertCapacity(CapacityMode::Eval, 1.0, 768, 128, 2), 768);
-  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.0, 768, 128, 2), 12);  // 1*2*768/128
-  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.25, 100, 8, 2), 32);   // ceil(31.25)
+  // fairseq's training rule, 2 * ceil(S / E) for top-2 at CF 1, scaled by CF:
+  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.0, 768, 128, 2), 12);  // 2 * 6
+  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.25, 100, 8, 2), 33);   // 1.25*2*13
+  // One MT decoder step of 48 tokens over 128 experts: 2 * ceil(0.375) = 2 slots, where
+  // ceil(CF * k * S / E) would give ceil(0.75) = 1.
+  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.0, 48, 128, 2), 2);
+  EXPECT_EQ(kernels::expertCapacity(CapacityMode::Train, 1.0, 48, 128, 1), 1);
 }
 
 at::Tensor runLayer(const MoeLayerWeights& layer, const at::Tensor& x, GatingMode gating,

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
 #include <string>
 #include <vector>
 
+#include "analysis/placement_simulation.h"
 #include "analysis/routing_loads.h"
 #include "collector/errors.h"
 #include "collector/routing_log.h"
@@ -87,9 +90,10 @@ TEST(Placement, ReplicationLowersMaxLoadOfSkewedExperts) {
   const LoadTrace trace = {kSkewedLoad};
   // One expert per device: the hottest device carries expert 0 alone.
   LoadMetrics plain = loadMetrics(trace, greedyPlacement(kSkewedLoad, 8));
-  EXPECT_DOUBLE_EQ(plain.maxLoadTokens, 600);
-  EXPECT_DOUBLE_EQ(plain.maxLoad, 600.0 / 1450.0);
-  EXPECT_DOUBLE_EQ(loadMetrics(trace, replicatedPlacement(kSkewedLoad, 8, 0)).maxLoadTokens, 600);
+  EXPECT_DOUBLE_EQ(plain.pooledMaxLoadTokens, 600);
+  EXPECT_DOUBLE_EQ(plain.pooledMaxLoad, 600.0 / 1450.0);
+  EXPECT_DOUBLE_EQ(loadMetrics(trace, replicatedPlacement(kSkewedLoad, 8, 0)).pooledMaxLoadTokens,
+                   600);
 
   // 2 extra replicas: expert 0 (600) -> 2 x 300, then expert 1 (560 > 300) -> 2 x 280.
   // 10 replicas, room ceil(10/8) = 2: 300 d0, 300 d1, 280 d2, 280 d3, 120 d4, 120 d5, 20 d6,
@@ -99,7 +103,7 @@ TEST(Placement, ReplicationLowersMaxLoadOfSkewedExperts) {
   EXPECT_EQ(two.devicesOf(1), (std::vector<int>{2, 3}));
   EXPECT_EQ(two.deviceTokens(kSkewedLoad),
             (std::vector<double>{300, 300, 280, 280, 120, 120, 30, 20}));
-  EXPECT_DOUBLE_EQ(loadMetrics(trace, two).maxLoadTokens, 300);
+  EXPECT_DOUBLE_EQ(loadMetrics(trace, two).pooledMaxLoadTokens, 300);
 
   // 3 extra replicas: next heaviest per replica is expert 0 (300 > 280) -> 3 x 200.
   // Room ceil(11/8) = 2: e1 280 d0 d1, e0 200 d2 d3 d4, e2 d5, e3 d6, e4 d7, e5 -> d7 (30),
@@ -108,8 +112,8 @@ TEST(Placement, ReplicationLowersMaxLoadOfSkewedExperts) {
   EXPECT_EQ(three.devicesOf(0), (std::vector<int>{2, 3, 4}));
   EXPECT_EQ(three.devicesOf(1), (std::vector<int>{0, 1}));
   LoadMetrics metrics = loadMetrics(trace, three);
-  EXPECT_DOUBLE_EQ(metrics.maxLoadTokens, 280);
-  EXPECT_DOUBLE_EQ(metrics.maxLoad, 280.0 / 1450.0);
+  EXPECT_DOUBLE_EQ(metrics.pooledMaxLoadTokens, 280);
+  EXPECT_DOUBLE_EQ(metrics.pooledMaxLoad, 280.0 / 1450.0);
 }
 
 TEST(Placement, ReplicasNeverShareADevice) {
@@ -133,11 +137,12 @@ TEST(LoadMetrics, MaxLoadAndAvgMaxLoadOnHandMadeTrace) {
   EXPECT_EQ(metrics.deviceTokens[0], (std::vector<double>{3, 1}));
   EXPECT_EQ(metrics.deviceTokens[1], (std::vector<double>{1, 3}));
   EXPECT_EQ(metrics.deviceTokens[3], (std::vector<double>{0, 0}));
-  // Over the whole trace both devices carry 8 of 16 tokens: perfectly balanced in sum...
-  EXPECT_DOUBLE_EQ(metrics.maxLoad, 0.5);
-  EXPECT_DOUBLE_EQ(metrics.maxLoadTokens, 8);
-  // ...while per batch the worst device averages (0.75 + 0.75 + 0.5) / 3.
-  EXPECT_DOUBLE_EQ(metrics.avgMaxLoad, 2.0 / 3.0);
+  // Pooled over the trace both devices carry 8 of 16 tokens: perfectly balanced in sum...
+  EXPECT_DOUBLE_EQ(metrics.pooledMaxLoad, 0.5);
+  EXPECT_DOUBLE_EQ(metrics.pooledMaxLoadTokens, 8);
+  // ...while per pass the busiest device peaks at 3/4 and averages (0.75 + 0.75 + 0.5) / 3.
+  EXPECT_DOUBLE_EQ(metrics.perPassMaxLoad, 0.75);
+  EXPECT_DOUBLE_EQ(metrics.perPassAvgMaxLoad, 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(metrics.peakBatchDeviceTokens, 4);
 }
 
@@ -176,6 +181,80 @@ TEST(LoadMetrics, ActivationCorrelationFromCoActivationCounts) {
   EXPECT_DOUBLE_EQ(correlation[0][2], -1);
   EXPECT_DOUBLE_EQ(correlation[1][3], 0);
   EXPECT_DOUBLE_EQ(correlation[3][3], 1);
+}
+
+// History traces whose token totals tie two devices in whole tokens. With the loads as means
+// (totals / passes) the two device sums differ in the last bit when the pass count is not a
+// power of two (20/3 + 17/3 != 19/3 + 18/3 in doubles), and a strict < on them used to decide
+// the tie instead of the documented lowest device id.
+struct TiedHistory {
+  int passes;
+  std::vector<int> totals;  // per expert, descending
+};
+const TiedHistory kTiedHistories[] = {
+    {3, {20, 19, 18, 17, 16, 15}},
+    {5, {20, 19, 17, 16, 15, 14}},
+    {7, {20, 17, 16, 13, 12, 11}},
+};
+
+// `passes` rows whose columns sum to the totals (the remainder spread over the first rows).
+LoadTrace spreadOverPasses(const TiedHistory& history) {
+  LoadTrace trace(history.passes, std::vector<double>(history.totals.size(), 0.0));
+  for (size_t e = 0; e < history.totals.size(); ++e) {
+    for (int p = 0; p < history.passes; ++p) {
+      trace[p][e] = history.totals[e] / history.passes + (p < history.totals[e] % history.passes);
+    }
+  }
+  return trace;
+}
+
+TEST(PlacementTies, EqualWholeTokenLoadsGoToTheLowestDeviceForHistoriesOf357Passes) {
+  // On 2 devices, 3 experts each, heaviest first: e0 -> d0, e1 -> d1, e2 -> d1 (d1 is lighter),
+  // e3 -> d0 (d0 is lighter); now d0 = e0 + e3 = d1 = e1 + e2 in whole tokens, so e4 takes the
+  // lowest device id, d0, which is then full, and e5 goes to d1.
+  const std::vector<int> expected = {0, 1, 1, 0, 0, 1};
+  for (const TiedHistory& tied : kTiedHistories) {
+    SCOPED_TRACE("history of " + std::to_string(tied.passes) + " passes");
+    const LoadTrace history = spreadOverPasses(tied);
+    ASSERT_EQ(totalLoad(history), std::vector<double>(tied.totals.begin(), tied.totals.end()));
+    EXPECT_EQ(deviceOfEach(greedyPlacement(meanLoad(history), 2)), expected);
+    EXPECT_EQ(deviceOfEach(greedyPlacement(totalLoad(history), 2)), expected);
+    EXPECT_EQ(deviceOfEach(choosePlacement(parsePlacementSpec("greedy"), history, 2)), expected);
+    // Without correlations anti-correlation is greedy, ties included.
+    std::vector<std::vector<double>> none(6, std::vector<double>(6, 0.0));
+    EXPECT_EQ(deviceOfEach(antiCorrelationPlacement(meanLoad(history), none, 2)), expected);
+    // EPLB without extra replicas packs as greedy does (room ceil(6/2) = 3).
+    EXPECT_EQ(deviceOfEach(replicatedPlacement(meanLoad(history), 2, 0)), expected);
+    EXPECT_EQ(deviceOfEach(choosePlacement(parsePlacementSpec("eplb:0"), history, 2)), expected);
+    // Max Load judged on the history itself: d0 and d1 differ by the last expert pair only.
+    const double total = std::accumulate(tied.totals.begin(), tied.totals.end(), 0.0);
+    const double d0 = tied.totals[0] + tied.totals[3] + tied.totals[4];
+    EXPECT_DOUBLE_EQ(loadMetrics(history, choosePlacement(parsePlacementSpec("greedy"), history, 2))
+                         .pooledMaxLoad,
+                     std::max(d0, total - d0) / total);
+  }
+}
+
+TEST(PlacementTies, ReplicaSharesThatTieInWholeTokensGoToTheLowerExpert) {
+  // Expert 0 carries k x b tokens, expert 1 b: after k - 1 extra replicas expert 0's k replicas
+  // carry b each, a tie with expert 1, so the k-th extra replica goes to the lower id, expert 0.
+  // Through means, (k b / n) / k rounds below b / n for these (passes, k, b), and expert 1 used
+  // to win.
+  struct Case {
+    int passes, k, b;
+  };
+  for (const Case& c : {Case{3, 5, 7}, Case{5, 3, 1}, Case{7, 3, 13}}) {
+    SCOPED_TRACE("history of " + std::to_string(c.passes) + " passes");
+    const LoadTrace history = spreadOverPasses({c.passes, {c.k * c.b, c.b, 0, 0}});
+    const int devices = c.k + 1;
+    Placement exact =
+        choosePlacement(parsePlacementSpec("eplb:" + std::to_string(c.k)), history, devices);
+    EXPECT_EQ(exact.devicesOf(0).size(), static_cast<size_t>(c.k + 1));
+    EXPECT_EQ(exact.devicesOf(1).size(), 1u);
+    Placement fromMeans = replicatedPlacement(meanLoad(history), devices, c.k);
+    EXPECT_EQ(fromMeans.devicesOf(0), exact.devicesOf(0));
+    EXPECT_EQ(fromMeans.devicesOf(1), exact.devicesOf(1));
+  }
 }
 
 TEST(PlacementInput, BadValuesThrowInputErrorNamingThem) {
@@ -236,12 +315,12 @@ class RoutingLoadsTest : public moeprof::testing::TempDirTest {
 TEST_F(RoutingLoadsTest, RoundTripGivesExactCountsAndCoActivation) {
   {
     collector::RoutingLogWriter writer(dir_ / "routing.bin", header());
+    // In execution order (a log out of order is rejected: routing_order_test.cpp).
     // Encoder batch 0: tokens (0,1) (0,2) (1 dropped,3) -> counts [2, 2, 1, 1].
     writer.append(record(0, 0, 0, {0, 1, 0, 2, 1 | collector::kDroppedFlag, 3}));
+    writer.append(record(0, 1, 0, {3, 2}));  // decoder batch 0 step 0 -> [0, 0, 1, 1]
+    writer.append(record(0, 1, 1, {3, 0}));  // step 1 -> [1, 0, 0, 1]
     writer.append(record(1, 0, 0, {2, 3}));  // encoder batch 1 -> [0, 0, 1, 1]
-    // Decoder step 1 written before step 0: rows come out sorted by (batch, step).
-    writer.append(record(0, 1, 1, {3, 0}));  // -> [1, 0, 0, 1]
-    writer.append(record(0, 1, 0, {3, 2}));  // -> [0, 0, 1, 1]
   }
   RoutingLoads loads = readRoutingLoads(dir_ / "routing.bin");
   EXPECT_EQ(loads.numExperts, 4u);

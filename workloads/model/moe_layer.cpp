@@ -44,8 +44,11 @@ at::Tensor groupedExperts(const MoeLayerWeights& layer, const kernels::ExpertPro
                       : kernels::groupedExpertFfn(experts, x, counts);
 }
 
-kernels::TopKGating gate(const MoeLayerWeights& layer, const at::Tensor& x) {
-  auto gating = kernels::topKGating(at::matmul(x, layer.router), layer.topK);
+kernels::TopKGating gate(const MoeLayerWeights& layer, const at::Tensor& x,
+                         const ForwardContext& context) {
+  kernels::GatingChoice choice{context.secondExpert,
+                               mixNoiseSeed(context.noiseSeed, layer.moeLayerId)};
+  auto gating = kernels::topKGating(at::matmul(x, layer.router), layer.topK, choice);
   using GateNorm = ModelConfig::GateNorm;
   if (layer.gateNorm == GateNorm::Raw && layer.topK > 1) {
     gating.gateWeights = gating.probs.gather(1, gating.expertIds);
@@ -65,7 +68,7 @@ at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
     PhaseScope scope(context.phases, Phase::Gate);
     int64_t capacity = kernels::expertCapacity(context.capacityMode, context.capacityFactor, tokens,
                                                experts, layer.topK);
-    routing = kernels::buildStaticRouting(gating, capacity);
+    routing = kernels::buildStaticRouting(gating, capacity, context.slotOrder);
   }
   if (context.routing) context.routing->onRouting(layer.moeLayerId, gating, routing.kept);
   context.counters.expertRowsComputed += experts * routing.capacity;
@@ -119,6 +122,13 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
 
 }  // namespace
 
+uint64_t mixNoiseSeed(uint64_t seed, int64_t value) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(value) + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 at::Tensor bufferedExperts(ExpertSource& source, const MoeLayerWeights& layer,
                            const at::Tensor& layerInput, const at::Tensor& dispatched,
                            const std::vector<int64_t>& tokensPerExpert) {
@@ -139,7 +149,7 @@ at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, Forward
   kernels::TopKGating gating;
   {
     PhaseScope scope(context.phases, Phase::Gate);
-    gating = gate(layer, x);
+    gating = gate(layer, x, context);
   }
   context.counters.expertRowsNeeded += x.size(0) * layer.topK;
   if (context.layerTraces) context.layerTraces->push_back({layer.moeLayerId, x, gating});

@@ -71,6 +71,12 @@ struct ForwardContext {
   GatingMode gating = GatingMode::Dynamic;
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
   double capacityFactor = 1.0;
+  kernels::SlotOrder slotOrder = kernels::SlotOrder::Token;  // static gating's drop order
+  // fairseq's second_expert_policy; with Sampling, each MoE layer call draws its Gumbel noise from
+  // noiseSeed mixed with the layer's id, so one forward pass's layers draw independently and a
+  // run repeats exactly (the runner sets noiseSeed per rank, batch and step).
+  kernels::SecondExpert secondExpert = kernels::SecondExpert::All;
+  uint64_t noiseSeed = 0;
   collector::PhaseTimer* phases = nullptr;  // null: no timing (NVTX ranges still mark phases)
   RoutingObserver* routing = nullptr;
   ExpertSource* experts = nullptr;  // null: every expert is resident in MoeLayerWeights
@@ -112,6 +118,10 @@ class ExpertExchange {
                                const kernels::StaticRouting& routing,
                                ForwardContext& context) = 0;
 };
+
+// A seed mixed with a value (splitmix64's finalizer), so that the gating noise seeds of
+// neighbouring layers, batches or steps are unrelated.
+uint64_t mixNoiseSeed(uint64_t seed, int64_t value);
 
 // x: (S, d_model) -> (S, d_model), the gate-weighted sum of each token's expert outputs.
 at::Tensor moeForward(const MoeLayerWeights& layer, const at::Tensor& x, ForwardContext& context);

@@ -177,18 +177,21 @@ nlohmann::json placementMetricsJson(const std::vector<analysis::Placement>& plac
                                     const std::filesystem::path& routingLog) {
   analysis::RoutingLoads loads = analysis::readRoutingLoads(routingLog);
   nlohmann::json layers = nlohmann::json::array();
-  double maxLoad = 0, avgMaxLoad = 0;
+  double perPassMax = 0, perPassAvg = 0, pooled = 0;
   for (size_t l = 0; l < loads.layers.size() && l < placements.size(); ++l) {
     auto metrics = analysis::loadMetrics(loads.layers[l].tokens, placements[l]);
-    maxLoad += metrics.maxLoad;
-    avgMaxLoad += metrics.avgMaxLoad;
-    layers.push_back({{"max_load", metrics.maxLoad},
-                      {"avg_max_load", metrics.avgMaxLoad},
+    perPassMax += metrics.perPassMaxLoad;
+    perPassAvg += metrics.perPassAvgMaxLoad;
+    pooled += metrics.pooledMaxLoad;
+    layers.push_back({{"per_pass_max_load", metrics.perPassMaxLoad},
+                      {"per_pass_avg_max_load", metrics.perPassAvgMaxLoad},
+                      {"pooled_max_load", metrics.pooledMaxLoad},
                       {"experts_of_rank", placements[l].expertsOnDevices()}});
   }
   const double count = std::max<size_t>(1, layers.size());
-  return {{"max_load", maxLoad / count},
-          {"avg_max_load", avgMaxLoad / count},
+  return {{"per_pass_max_load", perPassMax / count},
+          {"per_pass_avg_max_load", perPassAvg / count},
+          {"pooled_max_load", pooled / count},
           {"perfect_balance", placements.empty() ? 1.0 : 1.0 / placements[0].numDevices()},
           {"layers", layers}};
 }

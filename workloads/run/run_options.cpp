@@ -30,6 +30,11 @@ void resolveShape(const RunOptions& in, ResolvedRun& out, ModelConfig& model) {
       throw InputError("--top-k needs an MoE preset, " + model.name + " is dense");
     model.topK = *in.topK;
   }
+  if (in.secondExpert == kernels::SecondExpert::Sampling && model.topK < 2) {
+    throw InputError("--second-expert sampling needs top-k >= 2: " + model.name +
+                     " sends each token to 1 expert, so there is no second expert to sample "
+                     "(allowed: all)");
+  }
   if (in.capacityFactor) {
     double cf = *in.capacityFactor;
     if (!(cf > 0.0) || cf > 1000.0) {
@@ -275,6 +280,8 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"gating", m.moe ? gatingName(o.gating) : "none"},
       {"capacity_factor", m.capacityFactor},
       {"capacity_mode", capacityModeName(o.capacityMode)},
+      {"slot_order", slotOrderName(o.slotOrder)},
+      {"second_expert", secondExpertName(o.secondExpert)},
       {"model",
        {{"d_model", m.dModel},
         {"ffn_dim", m.ffnDim},
@@ -337,6 +344,26 @@ kernels::CapacityMode parseCapacityMode(const std::string& text) {
 
 const char* capacityModeName(kernels::CapacityMode mode) {
   return mode == kernels::CapacityMode::Eval ? "eval" : "train";
+}
+
+kernels::SlotOrder parseSlotOrder(const std::string& text) {
+  if (text == "token") return kernels::SlotOrder::Token;
+  if (text == "batch-prioritized") return kernels::SlotOrder::BatchPrioritized;
+  throw InputError("--slot-order '" + text + "' is not one of: token, batch-prioritized");
+}
+
+const char* slotOrderName(kernels::SlotOrder order) {
+  return order == kernels::SlotOrder::Token ? "token" : "batch-prioritized";
+}
+
+kernels::SecondExpert parseSecondExpert(const std::string& text) {
+  if (text == "all") return kernels::SecondExpert::All;
+  if (text == "sampling") return kernels::SecondExpert::Sampling;
+  throw InputError("--second-expert '" + text + "' is not one of: all, sampling");
+}
+
+const char* secondExpertName(kernels::SecondExpert policy) {
+  return policy == kernels::SecondExpert::All ? "all" : "sampling";
 }
 
 }  // namespace moeprof::workloads

@@ -10,6 +10,8 @@
 
 #include "analysis/placement.h"
 #include "kernels/capacity.h"
+#include "kernels/gating.h"
+#include "kernels/static_dispatch.h"
 #include "workloads/buffering/buffering_config.h"
 #include "workloads/model/gating_mode.h"
 #include "workloads/model/model_config.h"
@@ -32,6 +34,8 @@ struct RunOptions {
   GatingMode gating = GatingMode::Dynamic;
   std::optional<double> capacityFactor;  // empty: the preset's
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
+  kernels::SlotOrder slotOrder = kernels::SlotOrder::Token;         // static gating's drops
+  kernels::SecondExpert secondExpert = kernels::SecondExpert::All;  // fairseq's policy
   std::optional<int64_t> topK;         // empty: the preset's
   std::optional<int64_t> batch;        // empty: the preset's
   std::optional<int64_t> seqLen;       // empty: the preset's (LM tokens / MT source tokens)
@@ -96,5 +100,11 @@ nlohmann::json configJson(const ResolvedRun& run);
 
 kernels::CapacityMode parseCapacityMode(const std::string& text);
 const char* capacityModeName(kernels::CapacityMode mode);
+// "token" / "batch-prioritized" and "all" / "sampling"; the parsers throw InputError naming the
+// value and the allowed ones.
+kernels::SlotOrder parseSlotOrder(const std::string& text);
+const char* slotOrderName(kernels::SlotOrder order);
+kernels::SecondExpert parseSecondExpert(const std::string& text);
+const char* secondExpertName(kernels::SecondExpert policy);
 
 }  // namespace moeprof::workloads

@@ -107,6 +107,9 @@ struct Measurer {
     c.gating = run.options.gating;
     c.capacityMode = run.options.capacityMode;
     c.capacityFactor = run.model.capacityFactor;
+    c.slotOrder = run.options.slotOrder;
+    c.secondExpert = run.options.secondExpert;
+    c.noiseSeed = mixNoiseSeed(mixNoiseSeed(mixNoiseSeed(run.options.seed, rank), batch), step);
     c.phases = &timer;
     c.experts = experts;
     c.parallel = parallel;
