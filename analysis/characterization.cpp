@@ -141,6 +141,10 @@ std::optional<DeviceCacheSimulation> replayPerGpuCaches(const collector::Routing
                                                         const PlacementSimulation& placement,
                                                         const CharacterizationOptions& options) {
   if (options.deviceCachePolicy.empty()) return std::nullopt;
+  // A judged half of one pass per layer holds only first accesses: every one a miss.
+  for (const PlacementOutcome& outcome : placement.outcomes) {
+    if (outcome.evaluationPasses < 2) return std::nullopt;
+  }
   std::vector<PlacementSpec> specs;
   std::vector<int> devices;
   for (const PlacementOutcome& outcome : placement.outcomes) {

@@ -55,7 +55,8 @@ struct StackReplay {
   collector::LayerStack stack = collector::LayerStack::Lm;
   std::optional<CacheSimulation> caches;         // nullopt: no slot count fits this model
   std::optional<PlacementSimulation> placement;  // nullopt: fewer than 2 passes or no device count
-  // Per-GPU caches on the judged half; nullopt where placement is, or no slot count fits.
+  // Per-GPU caches on the judged half; nullopt where placement is, where the judged half has
+  // one pass per layer (every access a first one), or where no slot count fits.
   std::optional<DeviceCacheSimulation> deviceCaches;
 };
 

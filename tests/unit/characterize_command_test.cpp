@@ -37,7 +37,7 @@ TEST_F(CharacterizeCommandTest, TablesAndJsonForRealAndZipfRouting) {
   for (const char* part :
        {"zipf s=0.5 (mt-tiny)", "zipf s=2 (mt-tiny)", "decoder", "encoder", "idle/pass ~0.75",
         "lifo", "belady", "greedy max / avg max per pass", "Jensen-Shannon", "2.35x",
-        "Expert Buffering per GPU", "balancing also lowers cache miss rates"}) {
+        "Expert Buffering per GPU", "balancing lowers miss rates too"}) {
     EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
   }
   auto json = readJson(path("c.json"));
@@ -66,6 +66,11 @@ TEST_F(CharacterizeCommandTest, TablesAndJsonForRealAndZipfRouting) {
       EXPECT_GE(points[0]["miss_rate"].get<double>(), points[2]["miss_rate"].get<double>());
       ASSERT_EQ(stack["placement"]["outcomes"].size(), 2u) << "3 does not divide 8 experts";
       // Per-GPU caches: 2 devices of 4 experts each; of the slots 2, 4, 8 only 2 is below 4.
+      // The encoder's judged half is one pass per layer (2 batches), only first accesses.
+      if (stack["stack"] == "encoder") {
+        EXPECT_TRUE(stack["device_cache"].is_null());
+        continue;
+      }
       const auto& device = stack["device_cache"]["outcomes"];
       ASSERT_EQ(device.size(), 2u) << stack["device_cache"].dump();
       EXPECT_EQ(device[0]["slots"], 2);
