@@ -10,9 +10,9 @@
 #include "analysis/nsys_import.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
-#include "collector/sqlite_statement.h"
-#include "collector/trace_reader.h"
-#include "collector/trace_store.h"
+#include "collector/store/sqlite_statement.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 
 namespace moeprof::analysis {
 

@@ -25,15 +25,15 @@
 #include "kernels/gating.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
+#include "workloads/model/transformer.h"
 #include "workloads/parallel/expert_parallel.h"
 #include "workloads/parallel/expert_parallel_moe.h"
 #include "workloads/parallel/expert_parallel_run.h"
 #include "workloads/parallel/expert_placement.h"
-#include "workloads/model/models.h"
-#include "workloads/model/presets.h"
 #include "workloads/parallel/rank_environment.h"
 #include "workloads/run/routing_recorder.h"
-#include "workloads/model/transformer.h"
 
 namespace moeprof {
 namespace {

@@ -11,12 +11,12 @@
 #include <ATen/Parallel.h>
 
 #include "collector/build_info.h"
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 #include "collector/errors.h"
-#include "collector/memory_tracker.h"
-#include "collector/nvtx_source.h"
-#include "collector/operator_source.h"
-#include "collector/trace_store.h"
+#include "collector/sources/memory_tracker.h"
+#include "collector/sources/nvtx_source.h"
+#include "collector/sources/operator_source.h"
+#include "collector/store/trace_store.h"
 #include "kernels/device_query.h"
 #include "workloads/run/caching_allocator.h"
 #include "workloads/run/environment.h"

@@ -1,4 +1,4 @@
-#include "collector/sqlite_statement.h"
+#include "collector/store/sqlite_statement.h"
 
 namespace moeprof::collector::sqlite {
 

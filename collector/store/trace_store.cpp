@@ -1,4 +1,4 @@
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -23,7 +23,7 @@
 #include <utility>
 
 #include "collector/errors.h"
-#include "collector/sqlite_statement.h"
+#include "collector/store/sqlite_statement.h"
 
 namespace moeprof::collector {
 
@@ -44,7 +44,7 @@ std::string bootId() {
   return id;
 }
 
-// Column names follow Nsight Systems' export where the tables overlap; see TRACE_STORE.md.
+// Column names follow Nsight Systems' export where the tables overlap; see collector/store/TRACE_STORE.md.
 // The CUPTI and TARGET_INFO_GPU tables stay empty until GPU sources fill them.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE META (key TEXT PRIMARY KEY, value TEXT);
