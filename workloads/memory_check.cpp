@@ -101,13 +101,15 @@ std::string whatRuns(const ResolvedRun& run) {
 }
 
 [[noreturn]] void refuse(const ResolvedRun& run, const MemoryEstimate& needed, int64_t available,
-                         const std::string& where) {
+                         const std::string& where, const std::string& source) {
+  std::string smaller = "choose a smaller preset, --batch or --seq-len";
+  if (run.model.moe && run.options.gating == GatingMode::Static) smaller += ", dynamic gating";
+  if (run.options.ranks > 1) smaller += ", fewer --ranks";
   throw InputError(whatRuns(run) + " needs about " + describeBytes(needed.totalBytes()) +
-                   " (weights " + describeBytes(needed.weightBytes) + " + largest activations " +
-                   describeBytes(needed.activationBytes) + "), but " + where + " has " +
-                   describeBytes(available) +
-                   " available: choose a smaller preset, --batch or --seq-len (or dynamic "
-                   "gating, fewer --ranks), or pass --ignore-memory-check to try anyway");
+                   ": weights " + describeBytes(needed.weightBytes) + " + largest activations " +
+                   describeBytes(needed.activationBytes) + "; " + where + " has " +
+                   describeBytes(available) + " available (" + source + "). " + smaller +
+                   ", or pass --ignore-memory-check to try anyway");
 }
 
 }  // namespace
@@ -147,13 +149,13 @@ void checkRunMemory(const ResolvedRun& run) {
     if (cuda.devices.empty()) return;  // refused with the reason when the device is resolved
     auto total = static_cast<int64_t>(cuda.devices.front().totalMemoryBytes);
     if (needed.totalBytes() > total) {
-      refuse(run, needed, total, "GPU 0 (" + cuda.devices.front().name + ", its total memory)");
+      refuse(run, needed, total, "GPU 0", cuda.devices.front().name + ", its total memory");
     }
     return;
   }
   auto available = availableHostMemory();
   if (available && needed.totalBytes() > available->bytes) {
-    refuse(run, needed, available->bytes, "this machine (" + available->source + ")");
+    refuse(run, needed, available->bytes, "this machine", available->source);
   }
 }
 

@@ -558,25 +558,38 @@ void finishRanks(const ResolvedRun& run, const std::vector<std::string>& perRank
 }
 
 // A run asked to stop: what its routing log and trace hold is kept (whole records, committed
-// events) and rank 0 marks run.json interrupted with the reason. Errors while closing only add
-// to the reason: the stop is what the user must learn of.
-void closeInterrupted(const collector::Interrupted& stop, RoutingRecorder* recorder,
-                      collector::TraceWriter* trace, RunOutcome* rankZero) {
+// events); with ranks, which all stopped before the same batch, rank 0 merges their routing
+// logs once every rank has closed its own; and rank 0 marks run.json interrupted with the
+// reason. Errors while closing only add to the reason: the stop is what the user must learn of.
+void closeInterrupted(const collector::Interrupted& stop, const ResolvedRun& run,
+                      RoutingRecorder* recorder, collector::TraceWriter* trace,
+                      ExpertParallelGroup* group, RunOutcome& outcome) {
   std::string problems;
-  try {
+  auto attempt = [&](auto&& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      problems += std::string("; ") + e.what();
+    }
+  };
+  attempt([&] {
     if (recorder) recorder->flush();
-  } catch (const std::exception& e) {
-    problems += std::string("; ") + e.what();
-  }
-  try {
+  });
+  attempt([&] {
     if (trace) trace->close();
-  } catch (const std::exception& e) {
-    problems += std::string("; ") + e.what();
+  });
+  if (group) attempt([&] { group->barrier(); });
+  if (group && group->rank() != 0) return;
+  if (group && recorder && problems.empty()) {
+    std::vector<std::filesystem::path> logs;
+    for (int r = 0; r < group->worldSize(); ++r) {
+      logs.push_back(run.options.out / rankFileName(collector::kRoutingLogFileName, r, false));
+    }
+    attempt([&] { mergeRoutingLogs(logs, run.options.out / collector::kRoutingLogFileName); });
   }
-  if (!rankZero) return;
-  rankZero->manifest.status = collector::RunStatus::Interrupted;
-  rankZero->manifest.statusReason = stop.what() + problems;
-  collector::writeManifest(rankZero->runDir, rankZero->manifest);
+  outcome.manifest.status = collector::RunStatus::Interrupted;
+  outcome.manifest.statusReason = stop.what() + problems;
+  collector::writeManifest(outcome.runDir, outcome.manifest);
 }
 
 }  // namespace
@@ -606,8 +619,7 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
     manifest.metrics = measure(run, device, std::move(tokens), recorder ? &*recorder : nullptr,
                                trace.get(), progress, group.get());
   } catch (const collector::Interrupted& stop) {
-    closeInterrupted(stop, recorder ? &*recorder : nullptr, trace.get(),
-                     rank == 0 ? &outcome : nullptr);
+    closeInterrupted(stop, run, recorder ? &*recorder : nullptr, trace.get(), group.get(), outcome);
     throw;
   }
   manifest.metrics["wall_ms"] = millisecondsSince(start);

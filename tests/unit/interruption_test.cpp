@@ -127,9 +127,12 @@ TEST_P(KillTheLauncherTest, NoRankSurvivesItsLauncher) {
     EXPECT_TRUE(testing::waitUntil([&] { return testing::processEnded(rank); }))
         << "rank process " << rank << " outlived its launcher (" << signal << ")";
   }
-  // Rank 0 stopped cleanly: the run says it was interrupted, not complete.
+  // Rank 0 stopped cleanly: the run says it was interrupted, not complete, and the ranks'
+  // routing logs, stopped before the same batch, are merged into one.
   EXPECT_EQ(collector::readManifest(out).status, collector::RunStatus::Interrupted)
       << testing::fileText(dir_ / "launcher.log");
+  EXPECT_FALSE(collector::readRoutingLog(out / "routing.bin").records.empty());
+  EXPECT_FALSE(fs::exists(out / "routing.rank1.bin"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, KillTheLauncherTest, ::testing::Values(SIGTERM, SIGKILL),
