@@ -163,7 +163,14 @@ Action addRunCommand(CLI::App& app) {
       ->capture_default_str();
   command->batchOption =
       app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
-  app.add_option("--out", command->out, "run directory to write")->required();
+  app.add_option("--out", command->out,
+                 "run directory to write: new or empty (with --force, one holding an earlier "
+                 "run); locked while the run writes it, so a second run there exits 2")
+      ->required();
+  app.footer(
+      "Exit codes: 0 done, 1 failed, 2 bad input (nothing written), 130/143 stopped by "
+      "SIGINT/SIGTERM: the run stops before its next batch, closes its trace and routing log, "
+      "and run.json says \"interrupted\" with the reason (a second signal ends it at once).");
   command->ranksOption = app.add_option(
       "--ranks", command->ranks,
       "expert parallelism: run N ranks (this binary starts N processes on this machine; they "

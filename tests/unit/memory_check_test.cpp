@@ -39,7 +39,7 @@ TEST_F(MemoryCheckTest, EstimatesWeightsPerRankAndTheStaticGatingSpike) {
   options.batch = 65536;
   options.gating = workloads::GatingMode::Static;
   auto spike = workloads::estimateRunMemory(resolved(options));
-  EXPECT_GT(spike.activationBytes, int64_t{1} << 40);
+  EXPECT_GT(spike.activationBytes, int64_t{100} << 30);
 
   auto available = workloads::availableHostMemory();
   ASSERT_TRUE(available.has_value());

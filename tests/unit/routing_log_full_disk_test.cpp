@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "collector/errors.h"
 #include "collector/routing_log.h"
 #include "tests/support/file_size_limit.h"
 #include "tests/support/moeprof_command.h"

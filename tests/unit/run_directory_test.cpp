@@ -110,9 +110,10 @@ TEST_F(RunDirectoryTest, ForceOverATwoRankRunLeavesOnlyTheNewRunsFiles) {
   ASSERT_EQ(traced.exitCode, 0) << traced.output;
   EXPECT_EQ(entries(dir_ / "run"),
             (std::set<std::string>{"run.json", "routing.bin", "trace.sqlite"}));
-  auto summary = runMoeprof("summary --json " + path("run"));
+  auto summary = runMoeprof("summary " + path("run"));
   ASSERT_EQ(summary.exitCode, 0) << summary.output;
-  EXPECT_EQ(nlohmann::json::parse(summary.output)["ranks"].size(), 1u);
+  EXPECT_EQ(summary.output.find("rank"), std::string::npos) << "a stale rank merged in:\n"
+                                                            << summary.output;
 
   auto untraced = runMoeprof("run" + kQuick + " --force --out " + path("run"));
   ASSERT_EQ(untraced.exitCode, 0) << untraced.output;
