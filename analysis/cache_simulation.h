@@ -1,5 +1,5 @@
 #pragma once
-// Replays a run's routing log through expert caches (Expert Buffering, PAPER.md) and reports
+// Replays a run's routing log through expert caches (Expert Buffering, Huang et al.) and reports
 // miss-rate curves per eviction policy and slot count: what `moeprof simulate` prints.
 #include <cstdint>
 #include <filesystem>

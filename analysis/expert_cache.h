@@ -1,5 +1,5 @@
 #pragma once
-// Expert Buffering (PAPER.md, Optimization 2): a fixed number of device slots holding experts,
+// Expert Buffering (Huang et al., Expert Buffering): a fixed number of device slots holding experts,
 // and the eviction policies that decide which expert leaves when a missing one must come in.
 // Written once, torch-free, so that live runs and trace replay (`moeprof simulate`) call the
 // same code (DESIGN.md, "Policies are written once").

@@ -97,30 +97,4 @@ std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points) {
   return gaps;
 }
 
-const std::vector<PaperFigure>& paperFigures() {
-  // PAPER.md: dynamic gating single-node gains, activation memory at batch 8, waste factors of
-  // static gating, and MoE vs dense latency.
-  static const std::vector<PaperFigure> figures = {
-      {"dynamic_gain", "lm", "forward", 6.21},
-      {"dynamic_gain", "mt", "encoder", 5.75},
-      {"dynamic_gain", "mt", "decoder", 2.58},
-      {"activation_change", "lm", "", -0.796},
-      {"activation_change", "mt", "", -0.442},
-      {"waste_factor", "lm", "", 12.8},
-      {"waste_factor", "mt", "", 64.0},
-      {"moe_dense_latency", "lm", "forward", 1090.0 / 74.2},
-      {"moe_dense_latency", "mt", "encoder", 2260.0 / 101.0},
-      {"moe_dense_latency", "mt", "decoder", 90.0 / 32.0},
-  };
-  return figures;
-}
-
-std::optional<double> paperFigure(const std::string& finding, const std::string& workload,
-                                  const std::string& phase) {
-  for (const auto& f : paperFigures()) {
-    if (f.finding == finding && f.workload == workload && f.phase == phase) return f.value;
-  }
-  return std::nullopt;
-}
-
 }  // namespace moeprof::analysis

@@ -1,7 +1,8 @@
 #pragma once
 // The gating study: the measured phases of a set of runs (static MoE, dynamic MoE, dense), the
 // gain of dynamic over static gating for each phase and batch, and the gap between an MoE model
-// and its dense counterpart; plus the paper's figures for the same findings (PAPER.md).
+// and its dense counterpart. The paper's figures for the same findings are in
+// reports/paper_figures.json.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,16 +54,5 @@ struct DenseGap {
   double latencyRatio = 0;  // MoE median latency over dense median latency
 };
 std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points);
-
-// A figure the paper reports, for one finding and scope.
-struct PaperFigure {
-  std::string finding;  // "dynamic_gain", "activation_change", "waste_factor", "moe_dense_latency"
-  std::string workload;
-  std::string phase;  // empty when the finding is for the whole model
-  double value = 0;
-};
-const std::vector<PaperFigure>& paperFigures();
-std::optional<double> paperFigure(const std::string& finding, const std::string& workload,
-                                  const std::string& phase);
 
 }  // namespace moeprof::analysis

@@ -1,5 +1,5 @@
 #pragma once
-// Routing-log statistics (PAPER.md, "Characterization findings"): how skewed the experts' loads
+// Routing-log statistics (Huang et al., characterization): how skewed the experts' loads
 // are, how many experts sit idle in a forward pass, how often an expert active in one pass is
 // needed again in the next, and how similar two runs' expert loads are. Plain structs computed
 // from a collector::RoutingLog; `moeprof characterize` prints them.

@@ -1,5 +1,5 @@
 #pragma once
-// Synthetic Zipf routing, the labelled comparison for real routing (issue 5; PAPER.md: mock
+// Synthetic Zipf routing, the labelled comparison for real routing (issue 5; arXiv:2605.20982: mock
 // routing misstates skew). A log shaped exactly like a recorded one (same header, records with
 // the same batch, layer, step and token count, in the same order) whose choices come from a
 // Zipf law instead of a router, so every statistic and replay can run on both and be compared.

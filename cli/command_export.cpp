@@ -13,7 +13,7 @@
 #include "cli/app.h"
 #include "cli/progress.h"
 #include "collector/errors.h"
-#include "collector/perfetto_writer.h"
+#include "collector/perfetto/perfetto_writer.h"
 #include "collector/trace_reader.h"
 #include "collector/trace_store.h"
 

@@ -5,7 +5,7 @@
 
 #include "cli/app.h"
 #include "reports/table.h"
-#include "workloads/presets.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof::cli {
 

@@ -14,9 +14,9 @@
 #include "collector/interruption.h"
 #include "collector/run_directory.h"
 #include "reports/gating_report.h"
-#include "workloads/memory_check.h"
-#include "workloads/rank_environment.h"
-#include "workloads/runner.h"
+#include "workloads/parallel/rank_environment.h"
+#include "workloads/run/memory_check.h"
+#include "workloads/run/runner.h"
 
 namespace moeprof::cli {
 

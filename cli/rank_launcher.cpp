@@ -23,7 +23,7 @@
 #include "cli/app.h"
 #include "collector/interruption.h"
 #include "collector/run_directory.h"
-#include "workloads/rank_environment.h"
+#include "workloads/parallel/rank_environment.h"
 
 namespace moeprof::cli {
 

@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "workloads/run_options.h"
+#include "workloads/run/run_options.h"
 
 namespace moeprof::cli {
 

@@ -8,8 +8,8 @@
 #include "collector/errors.h"
 #include "collector/run_directory.h"
 #include "reports/gating_report.h"
-#include "workloads/memory_check.h"
-#include "workloads/runner.h"
+#include "workloads/run/memory_check.h"
+#include "workloads/run/runner.h"
 
 namespace moeprof::cli {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "analysis/gating_study.h"
-#include "workloads/run_options.h"
+#include "workloads/run/run_options.h"
 
 namespace moeprof::cli {
 

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "reports/paper_figures.h"
+
 namespace moeprof::reports {
 namespace {
 
@@ -13,25 +15,10 @@ using analysis::Characterization;
 using analysis::RunCharacterization;
 using collector::LayerStack;
 
-// PAPER.md, "Characterization findings to reproduce".
-const char* routingPaperFigure(LayerStack stack) {
-  switch (stack) {
-    case LayerStack::Lm:
-      return "skewed: a few hot experts, some never used; hot set depends on domain";
-    case LayerStack::Encoder:
-      return "mostly dense";
-    case LayerStack::Decoder:
-      return "idle/pass ~0.75 (>90 of 128 at batch 96); hottest of pass up to ~0.5";
-  }
-  return "-";
-}
-
-// PAPER.md, "Optimization 2" (evaluated on MT decoder traces) and "Optimization 3".
-const char* missRatePaperFigure(LayerStack stack) {
-  return stack == LayerStack::Decoder ? "falls faster above 5 slots; ~10 slots chosen" : "-";
-}
-const char* placementPaperFigure(LayerStack stack) {
-  return stack == LayerStack::Lm ? "greedy: max and avg max from >0.6 to <0.4" : "-";
+// The paper's finding for a stack (reports/paper_figures.json): routing, miss rate, placement.
+std::string paperFinding(const std::string& finding, LayerStack stack) {
+  const std::string name = collector::layerStackName(stack);
+  return paperText(finding, stack == LayerStack::Lm ? "lm" : "mt", name);
 }
 
 std::string number(double value, int digits = 3) {
@@ -69,7 +56,7 @@ Table routingTable(const Characterization& characterization) {
                     number(s.top10Share), number(s.hottestToUniform), number(s.inactivePerPass),
                     number(s.inactivePerBatch), number(s.neverActive),
                     number(s.maxHottestPassShare), number(s.reuseNextPass), reuseQuantiles(s.reuse),
-                    routingPaperFigure(s.stack)});
+                    paperFinding("routing", s.stack)});
     }
   }
   return table;
@@ -98,7 +85,7 @@ Table missRateTable(const Characterization& characterization) {
         for (uint32_t slots : slotCounts) {
           row.push_back(rates.count(slots) ? number(rates[slots]) : "-");
         }
-        row.push_back(missRatePaperFigure(replay.stack));
+        row.push_back(paperFinding("miss_rate", replay.stack));
         table.addRow(std::move(row));
       }
     }
@@ -141,7 +128,7 @@ Table placementTable(const Characterization& characterization) {
                                                    number(it->second->meanAvgMaxLoad));
         }
         row.push_back(number(1.0 / devices));
-        row.push_back(placementPaperFigure(replay.stack));
+        row.push_back(paperFinding("placement", replay.stack));
         table.addRow(std::move(row));
       }
     }
@@ -181,7 +168,7 @@ Table syntheticSkewTable(const Characterization& characterization) {
         table.addRow({runNumber(r), runNumber(z), collector::layerStackName(real.stack),
                       number(real.gini), number(synthetic->gini),
                       real.gini > 0 ? formatRatio(synthetic->gini / real.gini) : "-",
-                      "mock routing misstates Gini by up to 2.35x"});
+                      paperText("mock_routing_gini", "", "")});
       }
     }
   }
@@ -205,8 +192,9 @@ std::string characterizationText(const Characterization& characterization) {
                               : "(no device count divides the experts, or fewer than 2 passes)\n");
   for (const analysis::SimilarityMatrix& matrix : characterization.similarity) {
     out << "\nExpert load similarity, " << collector::layerStackName(matrix.stack)
-        << " (cosine / Jensen-Shannon divergence, base 2; mean over layers; paper: LM hot set "
-           "depends on the domain, MT activation is similar across target languages)\n\n"
+        << " (cosine / Jensen-Shannon divergence, base 2; mean over layers; paper: "
+        << paperText("similarity", "lm", "lm") << ", " << paperText("similarity", "mt", "")
+        << ")\n\n"
         << similarityTable(characterization, matrix).toText();
   }
   Table synthetic = syntheticSkewTable(characterization);

@@ -1,6 +1,6 @@
 #pragma once
 // Tables of a routing characterization (analysis::Characterization), each with the paper's
-// figure beside ours where PAPER.md has one. `moeprof characterize` prints them. Runs are
+// figure beside ours where reports/paper_figures.json has one. `moeprof characterize` prints them. Runs are
 // numbered #1, #2, ... in the order of Characterization::runs; routingTable names them.
 #include <string>
 

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "reports/paper_figures.h"
+
 namespace moeprof::reports {
 
 using analysis::PhasePoint;
@@ -36,11 +38,11 @@ void addGainRows(Table& table, const std::vector<PhasePoint>& points) {
     const auto& s = g.staticRun;
     table.addRow(
         {"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
-         paperOrDash(analysis::paperFigure("dynamic_gain", s.workload, s.phase), formatRatio)});
+         paperOrDash(paperValue("dynamic_gain", s.workload, s.phase), formatRatio)});
     std::string runScope = s.preset + ", batch " + std::to_string(s.batch);
     if (!activationRowsDone.insert(runScope).second) continue;
     auto paper =
-        s.batch == 8 ? analysis::paperFigure("activation_change", s.workload, "") : std::nullopt;
+        s.batch == 8 ? paperValue("activation_change", s.workload, "") : std::nullopt;
     table.addRow({"activation memory, dynamic vs static", runScope, percent(g.activationChange),
                   paperOrDash(paper, percent)});
   }
@@ -92,12 +94,12 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
   for (const auto& p : points) {
     if (p.gating != "static") continue;
     table.addRow({"static gating waste factor", scopeOf(p), formatRatio(p.wasteFactor),
-                  paperOrDash(analysis::paperFigure("waste_factor", p.workload, ""), formatRatio)});
+                  paperOrDash(paperValue("waste_factor", p.workload, ""), formatRatio)});
   }
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
     table.addRow({"MoE (static) / dense latency", scopeOf(m), formatRatio(gap.latencyRatio),
-                  paperOrDash(analysis::paperFigure("moe_dense_latency", m.workload, m.phase),
+                  paperOrDash(paperValue("moe_dense_latency", m.workload, m.phase),
                               formatRatio)});
   }
   return table;
@@ -106,9 +108,9 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
 std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points) {
   std::string md = "# " + title + "\n\n";
   md += "## Measured beside the paper\n\n" + reproductionTable(points).toMarkdown();
-  md +=
-      "\nPaper figures: Huang et al., \"Towards MoE Deployment\" (see PAPER.md); the paper ran "
-      "on V100 GPUs at full model size, these runs on the presets named in each row.\n";
+  md += "\nPaper figures: " + paperShortName("huang2023") + ", as listed with their sections in " +
+        kPaperFiguresFile + "; the paper ran on V100 GPUs at full model size, these runs on the " +
+        "presets named in each row.\n";
   md += "\n## Every run\n\n" + sweepTable(points).toMarkdown();
   md += "\n## Where the time goes (ms per batch or decoding step)\n\n" +
         phaseBreakdownTable(points).toMarkdown();
@@ -144,7 +146,7 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
          {"throughput_gain", g.throughputGain},
          {"activation_change", g.activationChange},
          {"paper_throughput_gain",
-          paper(analysis::paperFigure("dynamic_gain", s.workload, s.phase))}});
+          paper(paperValue("dynamic_gain", s.workload, s.phase))}});
   }
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
@@ -155,7 +157,7 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
          {"batch", m.batch},
          {"latency_ratio", gap.latencyRatio},
          {"paper_latency_ratio",
-          paper(analysis::paperFigure("moe_dense_latency", m.workload, m.phase))}});
+          paper(paperValue("moe_dense_latency", m.workload, m.phase))}});
   }
   return out;
 }

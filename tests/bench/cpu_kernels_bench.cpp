@@ -21,7 +21,8 @@
 
 #include "kernels/attention.h"
 #include "kernels/expert_ffn.h"
-#include "workloads/transformer.h"
+#include "workloads/model/transformer.h"
+#include "tests/bench/bench_mode.h"
 
 namespace {
 
@@ -141,10 +142,11 @@ int main(int argc, char** argv) {
   for (const KernelCase& c : kernelCases()) {
     for (bool reference : {false, true}) {
       std::string name = "cpu_kernels/" + c.label + (reference ? "/aten" : "/kernel");
-      benchmark::RegisterBenchmark(name.c_str(), runKernel, c, reference)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()  // intra-op threads: the main thread's CPU time would undercount
-          ->MinTime(0.5);
+      auto* benchmark = benchmark::RegisterBenchmark(name.c_str(), runKernel, c, reference)
+                            ->Unit(benchmark::kMillisecond)
+                            // intra-op threads: the main thread's CPU time would undercount
+                            ->UseRealTime();
+      moeprof::bench::minTimeOrOnce(benchmark, 0.5);
     }
   }
   benchmark::Initialize(&argc, argv);

@@ -19,11 +19,12 @@
 #include <benchmark/benchmark.h>
 
 #include "collector/memory_tracker.h"
-#include "workloads/caching_allocator.h"
-#include "workloads/gating_mode.h"
-#include "workloads/moe_layer.h"
-#include "workloads/presets.h"
-#include "workloads/transformer.h"
+#include "workloads/run/caching_allocator.h"
+#include "workloads/model/gating_mode.h"
+#include "workloads/model/moe_layer.h"
+#include "workloads/model/presets.h"
+#include "workloads/model/transformer.h"
+#include "tests/bench/bench_mode.h"
 
 namespace {
 
@@ -122,11 +123,12 @@ void registerBenchmarks() {
   for (const auto& c : benchCases()) {
     for (GatingMode gating : {GatingMode::Static, GatingMode::Dynamic}) {
       int64_t iterations = gating == GatingMode::Static ? c.staticIterations : c.dynamicIterations;
-      benchmark::RegisterBenchmark(benchmarkName(c, gating).c_str(), runMoeLayer, c, gating)
-          ->Unit(benchmark::kMillisecond)
-          // ATen runs intra-op threads: the main thread's CPU time would undercount a call.
-          ->UseRealTime()
-          ->Iterations(iterations);
+      auto* benchmark =
+          benchmark::RegisterBenchmark(benchmarkName(c, gating).c_str(), runMoeLayer, c, gating)
+              ->Unit(benchmark::kMillisecond)
+              // ATen runs intra-op threads: the main thread's CPU time would undercount a call.
+              ->UseRealTime();
+      moeprof::bench::iterationsOrOnce(benchmark, iterations);
     }
   }
 }

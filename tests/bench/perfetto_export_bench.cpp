@@ -1,4 +1,4 @@
-// Google Benchmark of the Perfetto export (collector/perfetto_writer.h) on a synthetic trace of
+// Google Benchmark of the Perfetto export (collector/perfetto/perfetto_writer.h) on a synthetic trace of
 // about a million events shaped like a traced MoE run on a GPU: per MoE layer call an NVTX
 // range, an operator with three children that each launch a kernel (API call, correlation,
 // kernel), an allocation and its free, an expert cache lookup, and now and then a transfer and a
@@ -14,9 +14,10 @@
 
 #include <benchmark/benchmark.h>
 
-#include "collector/perfetto_output.h"
-#include "collector/perfetto_writer.h"
+#include "collector/perfetto/perfetto_output.h"
+#include "collector/perfetto/perfetto_writer.h"
 #include "collector/trace_events.h"
+#include "tests/bench/bench_mode.h"
 
 namespace {
 
@@ -136,9 +137,9 @@ void BM_ExportNoOutput(benchmark::State& state) {
   report(state, trace, bytes);
 }
 
-BENCHMARK(BM_ExportJsonFile)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_ExportGzipFile)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_ExportNoOutput)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ExportJsonFile)->Unit(benchmark::kMillisecond)->UseRealTime()->MOEPROF_MIN_TIME(2.0);
+BENCHMARK(BM_ExportGzipFile)->Unit(benchmark::kMillisecond)->UseRealTime()->MOEPROF_MIN_TIME(2.0);
+BENCHMARK(BM_ExportNoOutput)->Unit(benchmark::kMillisecond)->UseRealTime()->MOEPROF_MIN_TIME(2.0);
 
 }  // namespace
 

@@ -13,9 +13,9 @@
 
 #include <ATen/ATen.h>
 
-#include "workloads/checkpoint.h"
-#include "workloads/presets.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/model/presets.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace {
 

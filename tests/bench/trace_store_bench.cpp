@@ -13,6 +13,7 @@
 
 #include "collector/trace_events.h"
 #include "collector/trace_store.h"
+#include "tests/bench/bench_mode.h"
 
 namespace {
 
@@ -99,7 +100,7 @@ void BM_AppendCost(benchmark::State& state) {
   fs::remove(file);
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_AppendCost)->Iterations(1 << 20);
+BENCHMARK(BM_AppendCost)->MOEPROF_ITERATIONS(1 << 20);
 
 }  // namespace
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "collector/errors.h"
-#include "workloads/safetensors.h"
+#include "workloads/checkpoints/safetensors.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include "tests/gpu/cuda_device.h"
 #include "tests/gpu/trivial_kernels.h"
-#include "workloads/pinned_host_tier.h"
+#include "workloads/buffering/pinned_host_tier.h"
 
 namespace moeprof::workloads {
 namespace {

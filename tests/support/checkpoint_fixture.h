@@ -13,8 +13,8 @@
 
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace moeprof::testing {
 

@@ -13,9 +13,9 @@
 #include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
-#include "workloads/presets.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/model/presets.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace moeprof {
 namespace {

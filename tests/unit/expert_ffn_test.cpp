@@ -7,7 +7,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "kernels/expert_ffn.h"
-#include "workloads/transformer.h"
+#include "workloads/model/transformer.h"
 
 namespace moeprof {
 namespace {

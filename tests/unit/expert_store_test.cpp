@@ -9,10 +9,10 @@
 
 #include "analysis/cache_simulation.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/expert_store.h"
-#include "workloads/expert_store_state.h"
-#include "workloads/models.h"
-#include "workloads/presets.h"
+#include "workloads/buffering/expert_store.h"
+#include "workloads/buffering/expert_store_state.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

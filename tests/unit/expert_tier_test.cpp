@@ -13,10 +13,10 @@
 
 #include "kernels/device_query.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/disk_tier.h"
-#include "workloads/expert_store.h"
-#include "workloads/models.h"
-#include "workloads/presets.h"
+#include "workloads/buffering/disk_tier.h"
+#include "workloads/buffering/expert_store.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

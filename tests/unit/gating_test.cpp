@@ -10,8 +10,8 @@
 
 #include "kernels/dynamic_dispatch.h"
 #include "kernels/static_dispatch.h"
-#include "workloads/moe_layer.h"
-#include "workloads/transformer.h"
+#include "workloads/model/moe_layer.h"
+#include "workloads/model/transformer.h"
 
 namespace moeprof {
 namespace {

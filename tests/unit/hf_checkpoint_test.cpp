@@ -19,10 +19,10 @@
 #include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
-#include "workloads/hf_checkpoint.h"
-#include "workloads/presets.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/checkpoints/hf_checkpoint.h"
+#include "workloads/model/presets.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace moeprof {
 namespace {
@@ -47,7 +47,7 @@ TEST_F(HfCheckpointTest, NllbMoeLoadsBitIdenticalThroughLoadMtModel) {
   MtModel model(nllbTiny, 9, at::kCPU);
   workloads::saveHfCheckpoint(model, dir_, HfFamily::NllbMoe);
   ASSERT_TRUE(workloads::isHfCheckpoint(dir_));
-  auto read = workloads::readCheckpointConfig(dir_);
+  auto read = workloads::describeCheckpoint(dir_).config;
   EXPECT_EQ(read.workload, workloads::WorkloadKind::Mt);
   EXPECT_EQ(read.dModel, nllbTiny.dModel);
   EXPECT_EQ(read.layers, nllbTiny.layers);
@@ -269,7 +269,7 @@ TEST_P(HfDecoderTest, LoadsBitIdenticalThroughLoadLmModel) {
   EXPECT_EQ(elements, config.parameterCount());
   workloads::saveHfCheckpoint(model, dir_, GetParam());
   EXPECT_EQ(savedConfig()["model_type"], workloads::hfModelType(GetParam()));
-  auto read = workloads::readCheckpointConfig(dir_);
+  auto read = workloads::describeCheckpoint(dir_).config;
   EXPECT_EQ(read.parameterCount(), config.parameterCount());
   EXPECT_EQ(read.kvHeadCount(), config.kvHeadCount());
   EXPECT_EQ(read.gateNorm, config.gateNorm);

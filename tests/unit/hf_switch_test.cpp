@@ -19,10 +19,10 @@
 #include "tests/support/checkpoint_fixture.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
-#include "workloads/hf_checkpoint.h"
-#include "workloads/presets.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/checkpoints/hf_checkpoint.h"
+#include "workloads/model/presets.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace moeprof {
 namespace {
@@ -50,7 +50,7 @@ TEST_F(HfSwitchTest, LoadsBitIdenticalThroughLoadMtModel) {
   EXPECT_EQ(elements, tiny.parameterCount());
   workloads::saveHfCheckpoint(model, dir_, HfFamily::SwitchTransformers);
   ASSERT_TRUE(workloads::isHfCheckpoint(dir_));
-  auto read = workloads::readCheckpointConfig(dir_);
+  auto read = workloads::describeCheckpoint(dir_).config;
   EXPECT_EQ(read.workload, workloads::WorkloadKind::Mt);
   EXPECT_EQ(read.parameterCount(), tiny.parameterCount());
   EXPECT_EQ(read.topK, 1);
@@ -183,7 +183,7 @@ TEST_F(HfSwitchTest, SparseBlocksFollowHuggingFacesRule) {
       c.erase("decoder_sparse_step");
       c["num_sparse_encoder_layers"] = c["num_sparse_decoder_layers"] = sparse;
     });
-    auto read = workloads::readCheckpointConfig(dir_);
+    auto read = workloads::describeCheckpoint(dir_).config;
     std::vector<int64_t> moeBlocks;
     for (int64_t i = 0; i < read.layers; ++i) {
       if (read.isMoeBlock(i)) moeBlocks.push_back(i);
@@ -437,11 +437,11 @@ TEST_F(HfSwitchTest, RunCheckpointRunsTheModel) {
   // The checkpoint has no id of its own: one derived from its files, stable across reads.
   const auto id = manifest.config.at("checkpoint").at("id").get<std::string>();
   EXPECT_EQ(id.size(), 16u);
-  EXPECT_EQ(id, workloads::readCheckpointId(dir_ / "switch"));
+  EXPECT_EQ(id, workloads::describeCheckpoint(dir_ / "switch").id);
   workloads::HfSaveOptions bf16;
   bf16.dtype = SafetensorsDtype::BF16;
   workloads::saveHfCheckpoint(model, dir_ / "other", HfFamily::SwitchTransformers, bf16);
-  EXPECT_NE(workloads::readCheckpointId(dir_ / "other"), id);
+  EXPECT_NE(workloads::describeCheckpoint(dir_ / "other").id, id);
   // Expert Buffering moves the experts of this layout too, computing the same outputs.
   auto buffered = testing::runMoeprof("run --checkpoint " + path("switch") +
                                       " --repeats 1 --warmup 0 --batch 2 --buffering lifo" +

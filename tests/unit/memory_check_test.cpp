@@ -8,8 +8,8 @@
 
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/memory_check.h"
-#include "workloads/presets.h"
+#include "workloads/model/presets.h"
+#include "workloads/run/memory_check.h"
 
 namespace moeprof {
 namespace {

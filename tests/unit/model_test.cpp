@@ -6,8 +6,8 @@
 #include "collector/errors.h"
 #include "collector/memory_tracker.h"
 #include "tests/support/input_error.h"
-#include "workloads/models.h"
-#include "workloads/presets.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

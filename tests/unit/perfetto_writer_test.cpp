@@ -1,7 +1,7 @@
 // The Perfetto export of a fixed synthetic trace: byte for byte against a golden file, and
 // parsed back to check what Perfetto relies on (nesting per track, flows with both ends bound to
 // the intended slices, counters in time order, named tracks), gzip output and file handling.
-#include "collector/perfetto_writer.h"
+#include "collector/perfetto/perfetto_writer.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -18,7 +18,7 @@
 #include <tuple>
 
 #include "collector/errors.h"
-#include "collector/perfetto_output.h"
+#include "collector/perfetto/perfetto_output.h"
 #include "tests/support/file_size_limit.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "collector/perfetto_layout.h"
-#include "collector/perfetto_writer.h"
+#include "collector/perfetto/perfetto_layout.h"
+#include "collector/perfetto/perfetto_writer.h"
 #include "collector/trace_reader.h"
 #include "collector/trace_store.h"
 #include "tests/support/file_size_limit.h"

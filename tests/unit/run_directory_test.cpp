@@ -13,9 +13,9 @@
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 #include "tests/support/run_process.h"
-#include "workloads/checkpoint.h"
-#include "workloads/models.h"
-#include "workloads/presets.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

@@ -10,9 +10,9 @@
 #include "collector/routing_log.h"
 #include "collector/run_manifest.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
-#include "workloads/models.h"
-#include "workloads/presets.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/model/models.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

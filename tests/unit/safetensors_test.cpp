@@ -11,9 +11,9 @@
 
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/safetensors.h"
-#include "workloads/safetensors_shards.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/safetensors.h"
+#include "workloads/checkpoints/safetensors_shards.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 
 namespace moeprof {
 namespace {

@@ -9,7 +9,7 @@
 #include "kernels/expert_ffn.h"
 #include "tests/support/fake_corpus_root.h"
 #include "tests/support/moeprof_command.h"
-#include "workloads/checkpoint.h"
+#include "workloads/checkpoints/checkpoint.h"
 #include "workloads/text/corpus.h"
 #include "workloads/text/tokenizer.h"
 #include "workloads/training/train_data.h"
@@ -141,7 +141,7 @@ TEST_F(TrainingTest, PregatesAreTrainedReportedAndRoundTrip) {
   }
   EXPECT_GT(accuracy.at("tokens").get<int64_t>(), 0);
   EXPECT_EQ(accuracy.at("layer_pairs"), 1);  // micro LM: two MoE layers
-  auto config = workloads::readCheckpointConfig(dir_ / "pregated");
+  auto config = workloads::describeCheckpoint(dir_ / "pregated").config;
   EXPECT_TRUE(config.pregates);
   auto model = workloads::loadLmModel(dir_ / "pregated");
   auto layers = model.moeLayers();

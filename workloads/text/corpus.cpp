@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "collector/atomic_file.h"
+#include "collector/cache_directory.h"
 #include "collector/errors.h"
 #include "workloads/text/corpus_parts.h"
 #include "workloads/text/text_normalize.h"
@@ -124,16 +125,8 @@ CorpusFile writePartFile(const fs::path& dir, const std::string& relative, const
 
 }  // namespace
 
-fs::path moeprofCacheDirectory() {
-  if (const char* dir = std::getenv("MOEPROF_CACHE_DIR"); dir && *dir) return dir;
-  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir)
-    return fs::path(dir) / "moeprof";
-  const char* home = std::getenv("HOME");
-  return fs::path(home && *home ? home : "/tmp") / ".cache" / "moeprof";
-}
-
 fs::path defaultCorpusDirectory() {
-  return moeprofCacheDirectory() / "corpus";
+  return collector::moeprofCacheDirectory() / "corpus";
 }
 
 namespace {

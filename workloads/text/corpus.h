@@ -48,8 +48,6 @@ CorpusBuildResult buildCorpus(const CorpusBuildOptions& options,
 
 // $MOEPROF_CACHE_DIR/corpus, else $XDG_CACHE_HOME/moeprof/corpus, else ~/.cache/moeprof/corpus.
 std::filesystem::path defaultCorpusDirectory();
-// $MOEPROF_CACHE_DIR, else $XDG_CACHE_HOME/moeprof, else ~/.cache/moeprof.
-std::filesystem::path moeprofCacheDirectory();
 
 // One English -> target pair of the MT corpus.
 struct MtPair {

@@ -8,7 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "workloads/parameter_names.h"
+#include "workloads/model/parameter_names.h"
 
 namespace moeprof::workloads::training {
 

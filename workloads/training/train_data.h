@@ -10,7 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "workloads/model_config.h"
+#include "workloads/model/model_config.h"
 
 namespace moeprof::workloads::training {
 

@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "workloads/checkpoint.h"
+#include "workloads/checkpoints/checkpoint.h"
 
 namespace moeprof::workloads::training {
 

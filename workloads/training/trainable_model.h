@@ -8,7 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "workloads/models.h"
+#include "workloads/model/models.h"
 #include "workloads/training/train_data.h"
 
 namespace moeprof::workloads::training {

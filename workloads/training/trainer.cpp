@@ -12,10 +12,11 @@
 #include <ATen/Parallel.h>
 
 #include "collector/atomic_file.h"
+#include "collector/cache_directory.h"
 #include "collector/errors.h"
-#include "workloads/checkpoint.h"
-#include "workloads/presets.h"
-#include "workloads/safetensors_tensors.h"
+#include "workloads/checkpoints/checkpoint.h"
+#include "workloads/model/presets.h"
+#include "workloads/checkpoints/safetensors_tensors.h"
 #include "workloads/text/corpus.h"
 #include "workloads/training/adamw.h"
 #include "workloads/training/pregate_training.h"
@@ -187,7 +188,7 @@ void saveState(const TrainableModel& model, const AdamW& optimizer, const Progre
                const json& plan, const fs::path& dir) {
   fs::remove(dir / kTrainStateName);  // stale until the new one is complete
   model.save(dir);
-  const std::string id = readCheckpointId(dir);
+  const std::string id = describeCheckpoint(dir).id;
   std::vector<NamedTensor> state;
   for (const auto& s : optimizer.state()) state.push_back({s.name, s.tensor});
   saveTensors(dir / kOptimizerStateName, state, {{"moeprof_checkpoint_id", id}});
@@ -213,7 +214,7 @@ Progress restoreState(const fs::path& dir, const json& plan, AdamW& optimizer) {
                      j["plan"].dump() + ", not " + plan.dump() +
                      "; give the same options or train into another --out");
   }
-  const std::string id = readCheckpointId(dir);
+  const std::string id = describeCheckpoint(dir).id;
   auto file = SafetensorsFile::open(dir / kOptimizerStateName);
   auto it = file.metadata().find("moeprof_checkpoint_id");
   if (j["checkpoint_id"] != id || it == file.metadata().end() || it->second != id) {
@@ -307,7 +308,7 @@ TrainPlan planTraining(const TrainOptions& options, int64_t vocab) {
 }
 
 fs::path defaultModelDirectory(WorkloadKind workload, const std::string& size) {
-  return text::moeprofCacheDirectory() / "models" /
+  return collector::moeprofCacheDirectory() / "models" /
          (std::string(workloadName(workload)) + "-" + size);
 }
 
@@ -329,7 +330,7 @@ bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
            plan.value("balance_weight", -1.0) ==
                options.balanceWeight.value_or(defaults.balanceWeight) &&
            plan.at("seed") == options.seed && plan.at("pregates") == options.pregates &&
-           report.at("checkpoint_id") == readCheckpointId(dir);
+           report.at("checkpoint_id") == describeCheckpoint(dir).id;
   } catch (const std::exception&) {
     return false;  // unreadable: train again
   }
@@ -435,7 +436,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
 
   json report{
       {"schema_version", kTrainSchemaVersion},
-      {"checkpoint_id", readCheckpointId(dir)},
+      {"checkpoint_id", describeCheckpoint(dir).id},
       {"model", plan.model.name},
       {"parameters", plan.model.parameterCount()},
       {"plan", planText},

@@ -3,7 +3,7 @@
 // top-2 routing, the GShard/fairseq load-balancing loss and AdamW, checkpointing periodically
 // (weights, optimizer state, progress) so that --resume continues exactly where it stopped, and
 // optionally trains Pre-gated MoE gates afterwards. The result is a checkpoint directory
-// (workloads/checkpoint.h) with the corpus tokenizer and train.json beside it.
+// (workloads/checkpoints/checkpoint.h) with the corpus tokenizer and train.json beside it.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "workloads/model_config.h"
+#include "workloads/model/model_config.h"
 
 namespace moeprof::workloads::training {
 
