@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/cupti_table_rows.h"
 #include "collector/errors.h"
+#include "collector/store/cupti_table_rows.h"
 #include "collector/store/sqlite_statement.h"
 
 namespace moeprof::analysis {
