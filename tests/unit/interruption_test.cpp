@@ -33,9 +33,10 @@ std::vector<std::string> longRun(const fs::path& out, const std::vector<std::str
 // Waits until the run has measured a few batches (its routing log has grown past the header).
 bool measuring(const fs::path& out, const std::string& log = "routing.bin") {
   return testing::waitUntil([&] {
-    std::error_code ignored;
-    return fs::exists(out / collector::kManifestFileName, ignored) &&
-           fs::file_size(out / log, ignored) > 64 * 1024 + 100;
+    std::error_code missing;
+    auto bytes = fs::file_size(out / log, missing);  // (uintmax_t)-1 when missing
+    return !missing && bytes > 64 * 1024 + 100 &&
+           fs::exists(out / collector::kManifestFileName, missing);
   });
 }
 
