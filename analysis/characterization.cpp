@@ -10,6 +10,7 @@
 #include "analysis/routing_order.h"
 #include "analysis/zipf_routing.h"
 #include "collector/errors.h"
+#include "collector/routing_log_identity.h"
 #include "collector/run_manifest.h"
 
 namespace moeprof::analysis {
@@ -187,7 +188,7 @@ std::string RunLabel::text() const {
   if (!domain.empty()) out << " domain=" << domain;
   if (!lang.empty()) out << " lang=" << lang;
   if (!decode.empty()) out << " decode=" << decode;
-  if (status == "incomplete") out << " (incomplete)";
+  if (status == "incomplete" || status == "interrupted") out << " (" << status << ")";
   return out.str();
 }
 
@@ -202,7 +203,7 @@ RunLabel readRunLabel(const std::filesystem::path& runDir) {
     label.lang = stringAt(manifest.config["text"], "lang");
   }
   if (stringAt(manifest.config, "decode") == "reference") label.decode = "reference";
-  label.status = manifest.status == collector::RunStatus::Complete ? "complete" : "incomplete";
+  label.status = collector::runStatusName(manifest.status);
   return label;
 }
 
@@ -281,6 +282,12 @@ Characterization characterizeRuns(const std::vector<std::filesystem::path>& runs
   std::vector<collector::RoutingLog> shapes;  // the first log of each model, for Zipf twins
   for (size_t i = 0; i < logs.size(); ++i) {
     collector::RoutingLog log = collector::readRoutingLog(logs[i]);
+    collector::checkRoutingLogMatchesRun(log.header, logs[i], runs[i]);
+    if (log.records.empty()) {
+      throw InputError("routing log " + logs[i].string() +
+                       " holds no routing (no measured batch was logged); characterize needs at "
+                       "least one");
+    }
     checkRoutingOrder(log, logs[i].string());
     characterization.runs.push_back(characterizeLog(log, labels[i], options));
     bool seen = false;

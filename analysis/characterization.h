@@ -25,7 +25,7 @@ struct RunLabel {
   std::string domain;   // config.text.domain, "" when none
   std::string lang;     // config.text.lang, "" when none
   std::string decode;   // config.decode when the MT decoder was teacher-forced ("reference")
-  std::string status;   // "complete" / "incomplete" ("" for synthetic)
+  std::string status;   // "complete" / "incomplete" / "interrupted" ("" for synthetic)
   std::optional<double> zipfExponent;  // set for synthetic logs
   std::string text() const;            // "lm-tiny random domain=prose", "zipf s=1.2 (lm-tiny)"
 };

@@ -1,7 +1,7 @@
 #pragma once
-// Expert Buffering (Huang et al., Expert Buffering): a fixed number of device slots holding experts,
-// and the eviction policies that decide which expert leaves when a missing one must come in.
-// Written once, torch-free, so that live runs and trace replay (`moeprof simulate`) call the
+// Expert Buffering (Huang et al., Expert Buffering): a fixed number of device slots holding
+// experts, and the eviction policies that decide which expert leaves when a missing one must come
+// in. Written once, torch-free, so that live runs and trace replay (`moeprof simulate`) call the
 // same code (DESIGN.md, "Policies are written once").
 #include <cstdint>
 #include <memory>

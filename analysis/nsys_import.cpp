@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "collector/cupti_table_rows.h"
 #include "collector/errors.h"
-#include "collector/sqlite_statement.h"
+#include "collector/store/cupti_table_rows.h"
+#include "collector/store/sqlite_statement.h"
 
 namespace moeprof::analysis {
 

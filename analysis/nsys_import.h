@@ -2,7 +2,7 @@
 // Reads an Nsight Systems SQLite export (`nsys export --type sqlite report.nsys-rep`) as a moeprof
 // Trace, so that the summaries and analyses that run on moeprof's own trace stores also run on
 // traces of other MoE stacks profiled with nsys. What is read, how nsys values map onto the event
-// model and what is left out: collector/TRACE_STORE.md, "Reading Nsight Systems exports".
+// model and what is left out: collector/store/TRACE_STORE.md, "Reading Nsight Systems exports".
 #include <cstdint>
 #include <filesystem>
 

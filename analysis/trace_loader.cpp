@@ -4,15 +4,16 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <regex>
 #include <system_error>
 
 #include "analysis/nsys_import.h"
 #include "collector/errors.h"
 #include "collector/run_manifest.h"
-#include "collector/sqlite_statement.h"
-#include "collector/trace_reader.h"
-#include "collector/trace_store.h"
+#include "collector/store/sqlite_statement.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 
 namespace moeprof::analysis {
 
@@ -57,14 +58,18 @@ collector::Trace loadTrace(const std::filesystem::path& runOrFile) {
 
 namespace {
 
-// The rank trace files a run directory's run.json lists, in rank order; empty when it lists
-// none (a 1-rank run, an older run, or no run.json).
-std::vector<std::filesystem::path> listedRankTraces(const std::filesystem::path& run) {
+// The rank trace files a run directory's run.json lists, in rank order: only trace.sqlite when
+// it lists none (a 1-rank run), so that no stray trace.rankR.sqlite beside it is merged in;
+// nullopt without a run.json.
+std::optional<std::vector<std::filesystem::path>> listedRankTraces(
+    const std::filesystem::path& run) {
   std::error_code ignored;
-  if (!std::filesystem::exists(run / "run.json", ignored)) return {};
+  if (!std::filesystem::exists(run / "run.json", ignored)) return std::nullopt;
   const nlohmann::json files = collector::readManifest(run).files;
   auto listed = files.find("rank_traces");
-  if (listed == files.end() || !listed->is_array()) return {};
+  if (listed == files.end() || !listed->is_array()) {
+    return std::vector<std::filesystem::path>{run / collector::kTraceFileName};
+  }
   std::vector<std::filesystem::path> traces;
   for (const auto& name : *listed) {
     if (!name.is_string()) {
@@ -110,8 +115,8 @@ std::vector<RankTraceFile> findRankTraces(const std::filesystem::path& runOrFile
                      collector::kTraceFileName +
                      " (runs record one with --trace ops or --trace full); " + kAccepted);
   }
-  auto files = listedRankTraces(runOrFile);
-  if (files.empty()) files = foundRankTraces(runOrFile);
+  auto listed = listedRankTraces(runOrFile);
+  auto files = listed && !listed->empty() ? *listed : foundRankTraces(runOrFile);
   std::vector<RankTraceFile> ranks{{0, runOrFile / collector::kTraceFileName}};
   for (size_t r = 1; r < files.size(); ++r) {
     if (!std::filesystem::exists(files[r], ignored)) {

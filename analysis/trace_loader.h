@@ -30,8 +30,9 @@ struct RankTraceFile {
 };
 
 // The trace file of every rank of `runOrFile`, in rank order, without reading them. A run
-// directory's ranks are those its run.json lists under files.rank_traces (an N-rank run), else
-// trace.sqlite and any trace.rankR.sqlite beside it; a file alone is rank 0. Throws InputError
+// directory's ranks are those its run.json lists under files.rank_traces (an N-rank run; only
+// trace.sqlite when it lists none), and without a run.json trace.sqlite and any
+// trace.rankR.sqlite beside it; a file alone is rank 0. Throws InputError
 // naming the path when it does not exist or a directory has no trace.sqlite, and naming the file
 // when a listed rank's trace is missing or the ranks found have a gap.
 std::vector<RankTraceFile> findRankTraces(const std::filesystem::path& runOrFile);

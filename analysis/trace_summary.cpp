@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <unordered_map>
 #include <utility>
+
+#include "collector/errors.h"
 
 namespace moeprof::analysis {
 
@@ -189,9 +192,32 @@ std::vector<EventCount> countEvents(const Trace& trace) {
           {"sources", count(trace.sources)}};
 }
 
+// An event that ends before it starts (a hand-edited or foreign store, a broken clock) would
+// turn totals negative: refused, naming the first one.
+void requireEndsAfterStarts(const Trace& trace) {
+  auto check = [](const auto& events, const char* what) {
+    for (const auto& event : events) {
+      if (event.endNs >= event.startNs) continue;
+      throw InputError(std::string("the trace holds ") + what + " that ends before it starts " +
+                       "(start " + std::to_string(event.startNs) + " ns, end " +
+                       std::to_string(event.endNs) +
+                       " ns): it is corrupt, and its durations would be negative");
+    }
+  };
+  check(trace.operators, "an operator");
+  check(trace.ranges, "a range");
+  check(trace.kernels, "a kernel");
+  check(trace.memcpys, "a copy");
+  check(trace.memsets, "a memset");
+  check(trace.apiCalls, "an API call");
+  check(trace.overheads, "an overhead record");
+  check(trace.transfers, "an expert transfer");
+}
+
 }  // namespace
 
 TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options) {
+  requireEndsAfterStarts(trace);
   TraceSummary summary;
   summary.meta = trace.meta;
   findSpan(trace, summary);

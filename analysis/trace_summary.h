@@ -93,6 +93,7 @@ struct SummaryOptions {
   size_t topN = 10;  // rows kept per kernel, range and operator list; 0 keeps all
 };
 
+// Throws InputError naming the event when one ends before it starts (negative durations).
 TraceSummary summarizeTrace(const collector::Trace& trace, const SummaryOptions& options = {});
 
 // One rank of a multi-rank run (moeprof run --ranks N): its own summary with every row kept, so

@@ -5,6 +5,7 @@
 
 #include "collector/build_info.h"
 #include "collector/errors.h"
+#include "collector/interruption.h"
 
 namespace moeprof::cli {
 
@@ -56,6 +57,9 @@ int runMain(int argc, char** argv) {
   } catch (const InputError& e) {
     std::cerr << "moeprof: error: " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const collector::Interrupted& e) {
+    std::cerr << "moeprof: interrupted: " << e.what() << " (run.json says \"interrupted\")\n";
+    return e.exitCode();
   } catch (const std::exception& e) {
     std::cerr << "moeprof: failed: " << e.what() << "\n";
     return kExitFailure;

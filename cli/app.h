@@ -1,6 +1,7 @@
 #pragma once
 // The moeprof command line: subcommands, option parsing and the exit-code contract
-// (0 success, 1 runtime failure, 2 bad usage or bad input, 3 regression against a baseline).
+// (0 success, 1 runtime failure, 2 bad usage or bad input, 3 regression against a baseline;
+// a run stopped by a signal exits 128 + the signal, 130 for SIGINT and 143 for SIGTERM).
 #include <CLI/CLI.hpp>
 
 namespace moeprof::cli {

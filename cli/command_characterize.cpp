@@ -12,6 +12,7 @@
 #include "analysis/expert_cache.h"
 #include "cli/app.h"
 #include "cli/list_flags.h"
+#include "cli/run_flags.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "reports/characterization_report.h"
@@ -93,6 +94,7 @@ Action addCharacterizeCommand(CLI::App& app) {
                  "the first run of each model: per layer Zipf(s) over a seeded random permutation "
                  "of the experts, top-k distinct experts per token");
   app.add_option("--seed", command->seed, "seed of the synthetic Zipf routing")
+      ->check(seedValidator())
       ->capture_default_str();
   app.add_option("--slots", command->slots,
                  "expert slots per MoE layer for the Expert Buffering miss-rate curves: a range "

@@ -3,6 +3,7 @@
 
 #include "analysis/run_comparison.h"
 #include "cli/app.h"
+#include "cli/run_status_note.h"
 #include "reports/comparison_report.h"
 
 namespace moeprof::cli {
@@ -17,11 +18,13 @@ struct CompareCommand {
     auto a = collector::readManifest(runA);
     auto b = collector::readManifest(runB);
     auto comparison = analysis::compareRuns(a, b, runA, runB);
+    const std::string notes = runStatusNote(runA) + runStatusNote(runB);
     if (json) {
+      std::cerr << notes;
       std::cout << reports::comparisonJson(comparison) << "\n";
       return kExitOk;
     }
-    std::cout << "A: " << runA << "\nB: " << runB << "\n\n"
+    std::cout << notes << (notes.empty() ? "" : "\n") << "A: " << runA << "\nB: " << runB << "\n\n"
               << reports::comparisonTable(comparison).toText();
     if (!comparison.configDifferences.empty()) {
       std::cout << "\n" << reports::configDifferencesTable(comparison).toText();

@@ -14,8 +14,8 @@
 #include "cli/progress.h"
 #include "collector/errors.h"
 #include "collector/perfetto/perfetto_writer.h"
-#include "collector/trace_reader.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 
 namespace moeprof::cli {
 
@@ -45,7 +45,7 @@ chrome://tracing:
   Flows (arrows): operator -> the kernels and copies it launched, CUDA API call -> its kernel,
     cache miss or prefetch -> its expert transfer.
   A slice that would partially overlap another on its track moves to an "overlap" track.
-Details: collector/TRACE_STORE.md, "Perfetto export".
+Details: collector/store/TRACE_STORE.md, "Perfetto export".
 
 Writes through a temporary file beside OUT, renamed at the end: a failed export leaves no
 partial file, and OUT is replaced only with --force.

@@ -7,9 +7,11 @@
 
 #include "cli/app.h"
 #include "cli/progress.h"
+#include "cli/run_flags.h"
 #include "cli/sweep.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "collector/interruption.h"
 #include "reports/characterization_report.h"
 #include "reports/gating_report.h"
 #include "workloads/training/trainer.h"
@@ -171,6 +173,7 @@ struct ReproduceCommand {
                        "' already holds a sweep (summary.json); choose a new directory or pass "
                        "--force");  // before minutes of training
     }
+    collector::StopSignals signals;
     trainMissingModels();
     auto points = executeSweep(plan(), out, force);
     labelWeights(points);
@@ -194,7 +197,8 @@ Action addReproduceCommand(CLI::App& app) {
                  "(exact shapes, large machines)")
       ->capture_default_str();
   app.add_option("--repeats", command->repeats, "measured batches per run")->capture_default_str();
-  app.add_option("--threads", command->threads, "LibTorch threads; default: one per core");
+  app.add_option("--threads", command->threads, "LibTorch threads, 1..4096; default: one per core")
+      ->check(threadCountValidator());
   app.add_option("--out", command->out, "directory for the runs and the report")
       ->capture_default_str();
   app.add_flag("--force", command->force, "replace an earlier reproduction in --out");

@@ -11,8 +11,11 @@
 #include "cli/rank_launcher.h"
 #include "cli/run_flags.h"
 #include "collector/errors.h"
+#include "collector/interruption.h"
+#include "collector/run_directory.h"
 #include "reports/gating_report.h"
 #include "workloads/parallel/rank_environment.h"
+#include "workloads/run/memory_check.h"
 #include "workloads/run/runner.h"
 
 namespace moeprof::cli {
@@ -38,6 +41,10 @@ void printBufferingLine(const nlohmann::json& metrics) {
                 b.value("bandwidth_efficiency_at_offered_depth", 0.0));
   std::cout << line;
 }
+
+// How long a rank asked to stop may take to reach a safe point before it ends anyway (a rank
+// blocked in an all-to-all with a rank that is gone).
+constexpr std::chrono::seconds kRankStopGrace{60};
 
 struct RunCommand {
   RunFlags flags;
@@ -89,27 +96,61 @@ struct RunCommand {
     auto world = worldOfThisProcess();
     addExpertParallelOptions(options, world);
     auto run = workloads::resolveRun(options);  // every rank checks everything before joining
-    if (!world && run.options.ranks > 1) {
-      return launchLocalRanks(static_cast<int>(run.options.ranks));
+    if (!world) {  // the ranks of a world share its machines: the launcher checks for them
+      workloads::checkRunMemory(run);
+      for (const auto& warning : run.warnings) std::cerr << "moeprof: warning: " << warning << "\n";
     }
-    if (world) {
-      run.rendezvous = *world;
-      run.rendezvous->timeout =
-          std::chrono::milliseconds(static_cast<int64_t>(rendezvousTimeoutS * 1000));
-      if (world->rank != 0) {  // rank 0 speaks for the run
-        workloads::runWorkload(run);
-        return kExitOk;
-      }
+    if (!world && run.options.ranks > 1) {
+      collector::StopSignals signals(/*escalate=*/false);  // waitForRanks decides
+      auto dir = collector::RunDirectory::claim(out, options.force);
+      int code = launchLocalRanks(static_cast<int>(run.options.ranks), dir.lockDescriptor());
+      if (code == kExitBadInput) dir.discard();
+      return code;
+    }
+    if (world) return executeRank(run, *world);
+    collector::StopSignals signals;
+    auto dir = collector::RunDirectory::claim(out, options.force);
+    TerminalProgress progress;
+    auto outcome = collector::runInDirectory(dir, [&] {
+      return workloads::runWorkload(run, [&](const std::string& s) { progress.update(s); });
+    });
+    progress.finish();
+    report(outcome);
+    return kExitOk;
+  }
+
+  // One rank of a world. A rank of `moeprof run --ranks` holds its launcher's lock; under a
+  // cluster launcher rank 0 locks the directory before the ranks meet (no rank writes before).
+  int executeRank(workloads::ResolvedRun& run, const workloads::Rendezvous& world) const {
+    collector::StopSignals signals(/*escalate=*/false, kRankStopGrace);
+    run.rendezvous = world;
+    run.rendezvous->timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(rendezvousTimeoutS * 1000));
+    auto dir = collector::RunDirectory::inherit(out);
+    if (!dir && world.rank == 0)
+      dir.emplace(collector::RunDirectory::claim(out, run.options.force));
+    auto runRank = [&](const workloads::ProgressCallback& progress) {
+      return dir ? collector::runInDirectory(*dir,
+                                             [&] { return workloads::runWorkload(run, progress); })
+                 : workloads::runWorkload(run, progress);
+    };
+    if (world.rank != 0) {  // rank 0 speaks for the run
+      runRank({});
+      return kExitOk;
     }
     TerminalProgress progress;
-    auto outcome = workloads::runWorkload(run, [&](const std::string& s) { progress.update(s); });
+    auto outcome = runRank([&](const std::string& s) { progress.update(s); });
     progress.finish();
+    report(outcome);
+    return kExitOk;
+  }
+
+  static void report(const workloads::RunOutcome& outcome) {
     auto points = analysis::phasePoints(outcome.manifest, outcome.runDir.string());
     std::cout << reports::sweepTable(points).toText() << "\n"
               << reports::phaseBreakdownTable(points).toText() << "\nwrote "
               << (outcome.runDir / collector::kManifestFileName).string() << "\n";
     printBufferingLine(outcome.manifest.metrics);
-    return kExitOk;
   }
 };
 
@@ -122,7 +163,14 @@ Action addRunCommand(CLI::App& app) {
       ->capture_default_str();
   command->batchOption =
       app.add_option("--batch", command->batch, "sequences per batch; default: the preset's");
-  app.add_option("--out", command->out, "run directory to write")->required();
+  app.add_option("--out", command->out,
+                 "run directory to write: new or empty (with --force, one holding an earlier "
+                 "run); locked while the run writes it, so a second run there exits 2")
+      ->required();
+  app.footer(
+      "Exit codes: 0 done, 1 failed, 2 bad input (nothing written), 130/143 stopped by "
+      "SIGINT/SIGTERM: the run stops before its next batch, closes its trace and routing log, "
+      "and run.json says \"interrupted\" with the reason (a second signal ends it at once).");
   command->ranksOption = app.add_option(
       "--ranks", command->ranks,
       "expert parallelism: run N ranks (this binary starts N processes on this machine; they "

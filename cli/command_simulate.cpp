@@ -15,6 +15,7 @@
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
 #include "collector/routing_log.h"
+#include "collector/routing_log_identity.h"
 #include "collector/run_manifest.h"
 #include "reports/table.h"
 
@@ -150,6 +151,12 @@ struct SimulateCommand {
           "(--json holds both)");
     }
     collector::RoutingLog log = collector::readRoutingLog(logPath);
+    collector::checkRoutingLogMatchesRun(log.header, logPath, run);
+    if (log.records.empty()) {
+      throw InputError("routing log " + logPath.string() +
+                       " holds no routing (no measured batch was logged: the run stopped before "
+                       "its first?); there is nothing to simulate");
+    }
     analysis::checkRoutingOrder(log, logPath.string());  // before --stack renumbers anything
     if (!stack.empty()) log = collector::onlyStack(log, collector::parseLayerStack(stack));
     // Everything is computed before any file is written, then the files, then the tables.

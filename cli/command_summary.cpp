@@ -6,6 +6,7 @@
 #include "analysis/trace_loader.h"
 #include "analysis/trace_summary.h"
 #include "cli/app.h"
+#include "cli/run_status_note.h"
 #include "reports/trace_summary_report.h"
 
 namespace moeprof::cli {
@@ -33,10 +34,13 @@ struct SummaryCommand {
   int execute() const {
     auto ranks = analysis::loadRankTraces(runOrTrace);
     analysis::RankedTraceSummary summary = analysis::summarizeRankTraces(ranks, {top});
+    const std::string note = runStatusNote(runOrTrace);
     if (json) {
+      std::cerr << note;
       std::cout << reports::rankedTraceSummaryJson(summary, runOrTrace);
     } else {
-      std::cout << reports::rankedTraceSummaryText(summary, runOrTrace);
+      std::cout << note << (note.empty() ? "" : "\n")
+                << reports::rankedTraceSummaryText(summary, runOrTrace);
     }
     return kExitOk;
   }

@@ -4,6 +4,7 @@
 #include "cli/app.h"
 #include "cli/run_flags.h"
 #include "cli/sweep.h"
+#include "collector/interruption.h"
 #include "reports/gating_report.h"
 
 namespace moeprof::cli {
@@ -29,6 +30,7 @@ struct SweepCommand {
         runs.push_back(options);
       }
     }
+    collector::StopSignals signals;
     auto points = executeSweep(runs, out, base.force);
     writeSweepSummary(out, "moeprof sweep", points);
     std::cout << reports::sweepTable(points).toText() << "\n"

@@ -96,7 +96,9 @@ Action addTrainCommand(CLI::App& app) {
       "--balance-weight", c->balanceWeight,
       "weight of the load-balancing loss (GShard/fairseq); default: the size's (" +
           std::to_string(workloads::training::kDefaultBalanceWeight).substr(0, 4) + ")");
-  app.add_option("--seed", o.seed, "seed of the weights and the batches")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the weights and the batches")
+      ->check(seedValidator())
+      ->capture_default_str();
   app.add_option("--out", o.out,
                  "checkpoint directory; default $MOEPROF_CACHE_DIR/models/<lm|mt>-<size> (else "
                  "~/.cache/moeprof/models/...), reused when it holds this training finished");
@@ -108,7 +110,8 @@ Action addTrainCommand(CLI::App& app) {
   app.add_flag("--pregates", o.pregates,
                "also train Pre-gated MoE gates (layer N's input -> layer N+1's experts) with the "
                "model frozen, and store them in the checkpoint");
-  app.add_option("--threads", o.threads, "LibTorch threads; default: one per core");
+  app.add_option("--threads", o.threads, "LibTorch threads, 1..4096; default: one per core")
+      ->check(threadCountValidator());
   return [c] { return c->execute(); };
 }
 

@@ -1,21 +1,28 @@
 #include "cli/rank_launcher.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/app.h"
+#include "collector/interruption.h"
+#include "collector/run_directory.h"
 #include "workloads/parallel/rank_environment.h"
 
 namespace moeprof::cli {
@@ -63,8 +70,18 @@ std::vector<std::string> ownArguments() {
   return arguments;
 }
 
+// How long ranks asked to stop may take to reach a safe point and close their files before
+// they get SIGKILL.
+constexpr std::chrono::seconds kStopGrace{30};
+
 [[noreturn]] void execRank(const std::vector<std::string>& arguments, int rank, int ranks,
-                           const std::string& storeFile) {
+                           const std::string& storeFile, pid_t launcher, int runLockFd) {
+  // Die with the launcher, however it ends; it may have ended before this line.
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != launcher) _exit(kExitFailure);
+  if (runLockFd >= 0) {
+    fcntl(runLockFd, F_SETFD, 0);  // inherited across exec: the rank holds the lock too
+    setenv(collector::kRunLockFdVariable, std::to_string(runLockFd).c_str(), 1);
+  }
   const std::pair<const char*, std::string> variables[] = {
       {"RANK", std::to_string(rank)},
       {"WORLD_SIZE", std::to_string(ranks)},
@@ -85,15 +102,61 @@ std::vector<std::string> ownArguments() {
 int exitCodeOf(int status) {
   if (!WIFEXITED(status)) return kExitFailure;
   int code = WEXITSTATUS(status);
-  return code == kExitOk || code == kExitBadInput ? code : kExitFailure;
+  bool interrupted = code > 128 && code < 160;  // collector::Interrupted::exitCode()
+  return code == kExitOk || code == kExitBadInput || interrupted ? code : kExitFailure;
+}
+
+void signalAll(const std::vector<pid_t>& ranks, int signal) {
+  for (pid_t rank : ranks) kill(rank, signal);
+}
+
+// Waits for every rank; passes the launcher's stop request on to them, and stops the others
+// when one fails. Ranks that have not ended kStopGrace after being asked to stop, or when a
+// second stop request arrives, get SIGKILL.
+int waitForRanks(std::vector<pid_t> running) {
+  using Clock = std::chrono::steady_clock;
+  int result = kExitOk;
+  bool forwarded = false, killed = false;
+  std::optional<Clock::time_point> deadline;
+  auto stopRanks = [&](int signal) {
+    signalAll(running, signal);
+    if (!deadline) deadline = Clock::now() + kStopGrace;
+  };
+  while (!running.empty()) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) break;
+    if (pid > 0) {
+      std::erase(running, pid);
+      if (result == kExitOk && exitCodeOf(status) != kExitOk) {
+        result = exitCodeOf(status);
+        stopRanks(SIGTERM);  // they would wait for it in vain
+      }
+      continue;
+    }
+    if (!forwarded && collector::stopSignal() != 0) {
+      forwarded = true;
+      stopRanks(collector::stopSignal());
+    }
+    bool late = deadline && Clock::now() > *deadline;
+    if (!killed && (collector::stopRequestCount() > 1 || late)) {
+      killed = true;
+      signalAll(running, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (int signal = collector::stopSignal(); signal != 0) return 128 + signal;
+  return result;
 }
 
 }  // namespace
 
-int launchLocalRanks(int ranks) {
+int launchLocalRanks(int ranks, int runLockFd) {
   const auto arguments = ownArguments();
   const RendezvousDirectory rendezvous;
   std::fflush(nullptr);
+  const pid_t launcher = getpid();
   std::vector<pid_t> running;
   for (int rank = 0; rank < ranks; ++rank) {
     pid_t pid = fork();
@@ -101,22 +164,10 @@ int launchLocalRanks(int ranks) {
       for (pid_t child : running) kill(child, SIGTERM);
       throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     }
-    if (pid == 0) execRank(arguments, rank, ranks, rendezvous.storeFile());
+    if (pid == 0) execRank(arguments, rank, ranks, rendezvous.storeFile(), launcher, runLockFd);
     running.push_back(pid);
   }
-  int result = kExitOk;
-  while (!running.empty()) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) break;
-    std::erase(running, pid);
-    if (result == kExitOk && exitCodeOf(status) != kExitOk) {
-      result = exitCodeOf(status);
-      for (pid_t child : running) kill(child, SIGTERM);  // they would wait for it in vain
-    }
-  }
-  return result;
+  return waitForRanks(std::move(running));
 }
 
 }  // namespace moeprof::cli

@@ -7,8 +7,16 @@
 // themselves and this is not used.
 namespace moeprof::cli {
 
-// Returns the run's exit code: 0 when every rank succeeded, otherwise the first failing rank's
-// (2 stays 2, anything else is 1); the other ranks are then stopped, not left waiting for it.
-int launchLocalRanks(int ranks);
+// The ranks never outlive the launcher: SIGINT and SIGTERM to it are passed on to them (they stop
+// at their next safe point and rank 0 marks run.json interrupted), a second signal or a rank
+// that does not stop within a grace period gets SIGKILL, and each rank asks the kernel for
+// SIGTERM when the launcher dies (PR_SET_PDEATHSIG), so even `kill -9` of the launcher stops
+// them. `runLockFd` (the run directory's lock, collector::RunDirectory) is inherited by the
+// ranks, so that the directory stays locked while any of them runs; -1 for none.
+//
+// Returns the run's exit code: 0 when every rank succeeded, 128 + the signal when the launcher
+// was asked to stop, otherwise the first failing rank's (2 stays 2, an interrupted rank's 128 + N
+// stays, anything else is 1); the other ranks are then stopped, not left waiting for it.
+int launchLocalRanks(int ranks, int runLockFd = -1);
 
 }  // namespace moeprof::cli

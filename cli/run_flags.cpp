@@ -1,9 +1,50 @@
 #include "cli/run_flags.h"
 
+#include <charconv>
+#include <limits>
+#include <optional>
+
 #include "cli/text_flags.h"
 #include "collector/errors.h"
 
 namespace moeprof::cli {
+
+namespace {
+
+// The value as an unsigned whole number (digits only), or nullopt.
+std::optional<uint64_t> wholeNumber(const std::string& text) {
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+const CLI::Validator& seedValidator() {
+  static const CLI::Validator validator(
+      [](const std::string& value) -> std::string {
+        if (wholeNumber(value)) return "";
+        return "'" + value + "' is not a seed: allowed a whole number from 0 to " +
+               std::to_string(std::numeric_limits<uint64_t>::max());
+      },
+      "SEED>=0");
+  return validator;
+}
+
+const CLI::Validator& threadCountValidator() {
+  static const CLI::Validator validator(
+      [](const std::string& value) -> std::string {
+        auto threads = wholeNumber(value);
+        if (threads && *threads >= 1 && *threads <= 4096) return "";
+        return "'" + value +
+               "' is out of range: allowed 1..4096 threads (leave --threads out for one per "
+               "core)";
+      },
+      "1..4096");
+  return validator;
+}
 
 void RunFlags::addTo(CLI::App& app) {
   auto& o = options_;
@@ -43,9 +84,12 @@ void RunFlags::addTo(CLI::App& app) {
   app.add_option("--generate", o.generateTokens, "LM: greedy-generate N tokens after each batch");
   app.add_option("--repeats", o.repeats, "measured batches")->capture_default_str();
   app.add_option("--warmup", o.warmup, "unmeasured batches first")->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of weights and inputs")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of weights and inputs")
+      ->check(seedValidator())
+      ->capture_default_str();
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
-  app.add_option("--threads", o.threads, "LibTorch threads; default: one per core");
+  app.add_option("--threads", o.threads, "LibTorch threads, 1..4096; default: one per core")
+      ->check(threadCountValidator());
   app.add_option("--tokens", o.tokensFile,
                  "file of whitespace-separated token ids instead of random tokens");
   app.add_option("--allocator", allocator_,
@@ -60,7 +104,13 @@ void RunFlags::addTo(CLI::App& app) {
       ->capture_default_str();
   addBufferingTo(app);
   addTextFlagsTo(app, o.text);
-  app.add_flag("--force", o.force, "replace existing run directories");
+  app.add_flag("--force", o.force,
+               "replace an earlier run in the run directory (its moeprof files only; a "
+               "non-empty directory without a run is never written into)");
+  app.add_flag("--ignore-memory-check", o.ignoreMemoryCheck,
+               "run even when the weights and largest activations are estimated to exceed the "
+               "memory available (MemAvailable, a cgroup limit, or the GPU's memory); without "
+               "it such a run is refused before anything is allocated or written");
 }
 
 void RunFlags::addBufferingTo(CLI::App& app) {

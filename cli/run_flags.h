@@ -45,6 +45,13 @@ class RunFlags {
   CLI::Option* decodeStepsOption_ = nullptr;
 };
 
+// Checks of options whose C++ type would take bad text silently ("-1" as a 64-bit seed wraps to
+// 2^64 - 1; "0" threads would mean the default): the message names the value and what is
+// allowed. A validator runs only on a value that is given, so leaving the option out still
+// means its default.
+const CLI::Validator& seedValidator();         // 0 .. 2^64 - 1
+const CLI::Validator& threadCountValidator();  // 1 .. 4096
+
 workloads::WorkloadKind parseWorkload(const std::string& text);
 workloads::GatingMode parseGating(const std::string& text);
 

@@ -1,11 +1,14 @@
 #include "cli/sweep.h"
 
+#include <iostream>
 #include <set>
 
 #include "cli/progress.h"
 #include "collector/atomic_file.h"
 #include "collector/errors.h"
+#include "collector/run_directory.h"
 #include "reports/gating_report.h"
+#include "workloads/run/memory_check.h"
 #include "workloads/run/runner.h"
 
 namespace moeprof::cli {
@@ -29,7 +32,7 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
         "' already holds a sweep (summary.json); choose a new directory or pass --force");
   }
   std::vector<workloads::ResolvedRun> resolved;
-  std::set<std::string> planned;
+  std::set<std::string> planned, warnings;
   for (auto& options : runs) {
     options.out = sweepDir;  // the run's own directory is named once the preset fills it in
     options.force = force;
@@ -38,16 +41,32 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
     if (!planned.insert(runDirName(run)).second) continue;
     run.options.out = sweepDir / runDirName(run);
     workloads::checkRunDirectory(run.options.out, force);
+    workloads::checkRunMemory(run);
+    for (const auto& warning : run.warnings) {
+      if (warnings.insert(warning).second) std::cerr << "moeprof: warning: " << warning << "\n";
+    }
     resolved.push_back(run);
   }
+  std::error_code ignored;
+  const bool createsSweepDir = !std::filesystem::exists(sweepDir, ignored);
   std::vector<analysis::PhasePoint> points;
   TerminalProgress progress;
   for (size_t i = 0; i < resolved.size(); ++i) {
     std::string prefix = "[" + std::to_string(i + 1) + "/" + std::to_string(resolved.size()) + "] ";
-    auto outcome = workloads::runWorkload(
-        resolved[i], [&](const std::string& status) { progress.update(prefix + status); });
-    auto runPoints = analysis::phasePoints(outcome.manifest, outcome.runDir.filename().string());
-    points.insert(points.end(), runPoints.begin(), runPoints.end());
+    auto dir = collector::RunDirectory::claim(resolved[i].options.out, force);
+    try {
+      auto outcome = collector::runInDirectory(dir, [&] {
+        return workloads::runWorkload(
+            resolved[i], [&](const std::string& status) { progress.update(prefix + status); });
+      });
+      auto runPoints = analysis::phasePoints(outcome.manifest, outcome.runDir.filename().string());
+      points.insert(points.end(), runPoints.begin(), runPoints.end());
+    } catch (const InputError&) {  // the run's directory is gone; so is the sweep's if it is new
+      if (createsSweepDir && std::filesystem::is_empty(sweepDir, ignored)) {
+        std::filesystem::remove(sweepDir, ignored);
+      }
+      throw;
+    }
   }
   progress.finish();
   return points;

@@ -14,8 +14,11 @@ namespace moeprof::cli {
 // "-<lang>" follows for runs on a corpus domain or target language.
 std::string runDirName(const workloads::ResolvedRun& run);
 
-// Resolves every run first, so bad input fails before anything is written; then runs them.
-// Each RunOptions' `out` is replaced by sweepDir/runDirName(...).
+// Resolves every run first (options, run directory, memory), so bad input fails before anything
+// is written; then runs them, each in its own claimed run directory (collector::RunDirectory).
+// Each RunOptions' `out` is replaced by sweepDir/runDirName(...). A run refused for bad input
+// leaves nothing behind, nor the sweep directory when this sweep created it. Callers install
+// collector::StopSignals, so that a stopped sweep marks its current run interrupted.
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
                                                const std::filesystem::path& sweepDir, bool force);
 

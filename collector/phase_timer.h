@@ -13,9 +13,9 @@ inline constexpr int kPhaseCount = 6;
 const char* phaseName(Phase phase);  // "gate", "dispatch", ...
 
 // Pushes an NVTX range in the "moeprof" domain for its lifetime. The trace gets it through
-// NVTX like any other NVTX range (collector/nvtx_source.h), never directly, so that whichever
-// tool NVTX is attached to (moeprof, Nsight Systems, CUPTI) sees it exactly once. Costs an
-// indirect call to a no-op when no tool is attached.
+// NVTX like any other NVTX range (collector/sources/nvtx_source.h), never directly, so that
+// whichever tool NVTX is attached to (moeprof, Nsight Systems, CUPTI) sees it exactly once. Costs
+// an indirect call to a no-op when no tool is attached.
 class NvtxRange {
  public:
   explicit NvtxRange(const char* name);

@@ -1,7 +1,11 @@
 #include "collector/routing_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <stdexcept>
 
 #include "collector/errors.h"
@@ -16,6 +20,9 @@ constexpr uint32_t kMaxTokensPerRecord = 1u << 28;
 constexpr uint32_t kMaxModelNameBytes = 4096;
 constexpr uint64_t kPrefixBytes = 16;       // magic, version, header byte length
 constexpr uint64_t kRecordFixedBytes = 16;  // batch, moeLayer, step, numTokens
+// Records are written once this many bytes of them are buffered (and on flush): few writes, and
+// little lost when the process is killed.
+constexpr size_t kWriteBufferBytes = 64 * 1024;
 
 // Little-endian encoding by shifts, so that the format does not depend on the host byte order.
 class ByteWriter {
@@ -203,8 +210,8 @@ RoutingLogWriter::RoutingLogWriter(const std::filesystem::path& path,
                                    const RoutingLogHeader& header)
     : header_(header), path_(path) {
   validateHeader(header_, describe(path_));
-  out_.open(path_, std::ios::binary | std::ios::out | std::ios::trunc);
-  if (!out_.is_open()) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
     throw std::runtime_error("cannot open " + describe(path_) +
                              " for writing: " + std::strerror(errno));
   }
@@ -213,14 +220,57 @@ RoutingLogWriter::RoutingLogWriter(const std::filesystem::path& path,
   prefix.raw(kRoutingLogMagic, sizeof kRoutingLogMagic);
   prefix.u32(kRoutingLogVersion);
   prefix.u32(static_cast<uint32_t>(headerBytes.size()));
-  out_.write(prefix.bytes().data(), static_cast<std::streamsize>(prefix.bytes().size()));
-  out_.write(headerBytes.data(), static_cast<std::streamsize>(headerBytes.size()));
-  if (!out_) {
-    throw std::runtime_error("cannot write " + describe(path_) + ": " + std::strerror(errno));
+  buffered_ = prefix.bytes() + headerBytes;
+  recordEnds_.push_back(buffered_.size());
+  try {
+    writeBuffered();
+  } catch (const std::runtime_error&) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(path_.c_str());  // no header, no log: nothing a reader could use
+    throw;
   }
 }
 
+RoutingLogWriter::~RoutingLogWriter() {
+  if (fd_ < 0) return;
+  try {
+    if (failure_.empty()) writeBuffered();
+  } catch (const std::exception&) {  // the file still ends with a whole record
+  }
+  ::close(fd_);
+}
+
+void RoutingLogWriter::writeBuffered() {
+  size_t written = 0;
+  while (written < buffered_.size()) {
+    ssize_t n = ::write(fd_, buffered_.data() + written, buffered_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      // Back to the end of the last record that was written whole.
+      uint64_t keep = wholeBytes_;
+      for (size_t end : recordEnds_) {
+        if (end <= written) keep = wholeBytes_ + end;
+      }
+      const bool cut = ::ftruncate(fd_, static_cast<off_t>(keep)) == 0;
+      failure_ = "cannot write " + describe(path_) + ": " + std::strerror(error) +
+                 (cut ? "; the log keeps its " + std::to_string(keep) +
+                            " bytes of whole records written before"
+                      : "; it could not be cut back to its last whole record either");
+      buffered_.clear();
+      recordEnds_.clear();
+      throw std::runtime_error(failure_);
+    }
+    written += static_cast<size_t>(n);
+  }
+  wholeBytes_ += buffered_.size();
+  buffered_.clear();
+  recordEnds_.clear();
+}
+
 void RoutingLogWriter::append(const RoutingRecord& record) {
+  if (!failure_.empty()) throw std::runtime_error(failure_);
   std::string where = describe(path_) + " (writing batch " + std::to_string(record.batch) + ")";
   if (record.numTokens > kMaxTokensPerRecord) {
     throw InputError(where + ": numTokens " + std::to_string(record.numTokens) +
@@ -242,17 +292,14 @@ void RoutingLogWriter::append(const RoutingRecord& record) {
   writer.u32(record.numTokens);
   for (uint16_t expert : record.experts) writer.u16(expert);
   for (float weight : record.gateWeights) writer.u16(floatToBfloat16(weight));
-  out_.write(writer.bytes().data(), static_cast<std::streamsize>(writer.bytes().size()));
-  if (!out_) {
-    throw std::runtime_error("cannot write " + describe(path_) + ": " + std::strerror(errno));
-  }
+  buffered_ += writer.bytes();
+  recordEnds_.push_back(buffered_.size());
+  if (buffered_.size() >= kWriteBufferBytes) writeBuffered();
 }
 
 void RoutingLogWriter::flush() {
-  out_.flush();
-  if (!out_) {
-    throw std::runtime_error("cannot flush " + describe(path_) + ": " + std::strerror(errno));
-  }
+  if (!failure_.empty()) throw std::runtime_error(failure_);
+  writeBuffered();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +321,8 @@ void RoutingLogReader::readExact(char* destination, uint64_t size, const char* w
   offset_ += size;
 }
 
-RoutingLogReader::RoutingLogReader(const std::filesystem::path& path) : path_(path) {
+RoutingLogReader::RoutingLogReader(const std::filesystem::path& path, bool recoverTruncatedTail)
+    : path_(path), recoverTruncatedTail_(recoverTruncatedTail) {
   std::error_code error;
   fileSize_ = std::filesystem::file_size(path_, error);
   in_.open(path_, std::ios::binary);
@@ -320,6 +368,14 @@ RoutingLogReader::RoutingLogReader(const std::filesystem::path& path) : path_(pa
 std::optional<RoutingRecord> RoutingLogReader::next() {
   if (offset_ == fileSize_) return std::nullopt;
   uint64_t recordOffset = offset_;
+  auto endBefore = [&](uint64_t offset) -> std::optional<RoutingRecord> {
+    truncatedTail_ = fileSize_ - offset;
+    offset_ = fileSize_;
+    return std::nullopt;
+  };
+  if (recoverTruncatedTail_ && fileSize_ - offset_ < kRecordFixedBytes) {
+    return endBefore(recordOffset);
+  }
   std::string fixed(kRecordFixedBytes, '\0');
   readExact(fixed.data(), kRecordFixedBytes, "record");
   ByteReader reader(fixed, recordOffset, path_);
@@ -334,6 +390,7 @@ std::optional<RoutingRecord> RoutingLogReader::next() {
   }
   uint64_t count = uint64_t{record.numTokens} * header_.topK;
   if (offset_ + count * 4 > fileSize_) {
+    if (recoverTruncatedTail_) return endBefore(recordOffset);
     fail(offset_, "truncated record (needs " + std::to_string(count * 4) + " bytes, " +
                       std::to_string(fileSize_ - offset_) + " left)");
   }
@@ -352,10 +409,18 @@ std::optional<RoutingRecord> RoutingLogReader::next() {
 }
 
 RoutingLog readRoutingLog(const std::filesystem::path& path) {
-  RoutingLogReader reader(path);
-  RoutingLog log{reader.header(), {}};
+  RoutingLogReader reader(path, /*recoverTruncatedTail=*/true);
+  RoutingLog log{reader.header(), {}, {}};
   while (std::optional<RoutingRecord> record = reader.next()) {
     log.records.push_back(std::move(*record));
+  }
+  if (uint64_t tail = reader.truncatedTail(); tail > 0) {
+    log.warning = describe(path) + " ends inside a record at byte offset " +
+                  std::to_string(reader.offset() - tail) + " (" + std::to_string(tail) +
+                  " bytes of an unfinished record: a run killed while writing it, or out of "
+                  "disk?); read the " +
+                  std::to_string(log.records.size()) + " whole records before it";
+    std::cerr << "moeprof: warning: " << log.warning << "\n";
   }
   return log;
 }

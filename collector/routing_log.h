@@ -56,25 +56,42 @@ struct RoutingRecord {
 
 // Appends records to a new log file. Throws std::runtime_error when the file cannot be written
 // and InputError when a record does not match the header (wrong sizes, expert id out of range).
+// The file only ever ends between whole records: records are buffered whole and written with
+// one write each batch of them, and a write that fails (a full disk, a file size limit) is cut
+// back to the last whole record before the error is thrown; the writer then refuses to append.
 class RoutingLogWriter {
  public:
   RoutingLogWriter(const std::filesystem::path& path, const RoutingLogHeader& header);
+  ~RoutingLogWriter();  // writes what is buffered; an error then only goes unreported
+  RoutingLogWriter(const RoutingLogWriter&) = delete;
+  RoutingLogWriter& operator=(const RoutingLogWriter&) = delete;
   void append(const RoutingRecord& record);
   void flush();
 
  private:
+  void writeBuffered();
+
   RoutingLogHeader header_;
   std::filesystem::path path_;
-  std::ofstream out_;
+  int fd_ = -1;
+  std::string buffered_;            // whole records not yet written
+  std::vector<size_t> recordEnds_;  // where each buffered record ends in buffered_
+  uint64_t wholeBytes_ = 0;         // the file's size up to its last whole record
+  std::string failure_;             // the write error that stopped this writer
 };
 
 // Reads a log record by record. Throws InputError naming the file and byte offset when the file
-// is not a routing log, has an unsupported version, or is truncated or corrupt.
+// is not a routing log, has an unsupported version, or is truncated or corrupt. With
+// `recoverTruncatedTail`, a file that ends inside a record (a run killed mid-write, an older
+// writer on a full disk) instead ends after its last whole record: next() returns nullopt there
+// and truncatedTail() says how many bytes were left unread.
 class RoutingLogReader {
  public:
-  explicit RoutingLogReader(const std::filesystem::path& path);
+  explicit RoutingLogReader(const std::filesystem::path& path, bool recoverTruncatedTail = false);
   const RoutingLogHeader& header() const { return header_; }
   std::optional<RoutingRecord> next();  // nullopt at a clean end of file
+  uint64_t truncatedTail() const { return truncatedTail_; }
+  uint64_t offset() const { return offset_; }  // bytes read so far
 
  private:
   void readExact(char* destination, uint64_t size, const char* what);
@@ -85,12 +102,16 @@ class RoutingLogReader {
   std::ifstream in_;
   uint64_t offset_ = 0;    // bytes consumed so far; error messages point here
   uint64_t fileSize_ = 0;  // bounds record sizes before allocating, so corrupt counts cannot OOM
+  bool recoverTruncatedTail_ = false;
+  uint64_t truncatedTail_ = 0;  // bytes after the last whole record, when recovered
 };
 
-// Convenience: the whole log in memory.
+// Convenience: the whole log in memory. A log that ends inside a record is read up to its last
+// whole record, with a warning on stderr (in `warning` too) naming the file and the offset.
 struct RoutingLog {
   RoutingLogHeader header;
   std::vector<RoutingRecord> records;
+  std::string warning;  // empty when the file ended cleanly
 };
 RoutingLog readRoutingLog(const std::filesystem::path& path);
 

@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kStatusComplete = "complete";
 constexpr const char* kStatusIncomplete = "incomplete";
+constexpr const char* kStatusInterrupted = "interrupted";
 
 const nlohmann::json& requireKey(const nlohmann::json& root, const char* key,
                                  const std::filesystem::path& path) {
@@ -73,12 +74,25 @@ void checkSchemaVersion(const nlohmann::json& root, const std::filesystem::path&
 
 }  // namespace
 
+const char* runStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::Complete:
+      return kStatusComplete;
+    case RunStatus::Interrupted:
+      return kStatusInterrupted;
+    case RunStatus::Incomplete:
+      break;
+  }
+  return kStatusIncomplete;
+}
+
 void writeManifest(const std::filesystem::path& runDir, const RunManifest& manifest) {
   std::filesystem::create_directories(runDir);
   // ordered_json keeps the identifying keys at the top, where people look first.
   nlohmann::ordered_json root;
   root["schema_version"] = kRunSchemaVersion;
-  root["status"] = manifest.status == RunStatus::Complete ? kStatusComplete : kStatusIncomplete;
+  root["status"] = runStatusName(manifest.status);
+  if (!manifest.statusReason.empty()) root["status_reason"] = manifest.statusReason;
   root["tool"] = manifest.tool;
   root["created_at"] = manifest.createdAt;
   root["config"] = manifest.config;
@@ -107,9 +121,15 @@ RunManifest readManifest(const std::filesystem::path& runDir) {
     manifest.status = RunStatus::Complete;
   } else if (status == kStatusIncomplete) {
     manifest.status = RunStatus::Incomplete;
+  } else if (status == kStatusInterrupted) {
+    manifest.status = RunStatus::Interrupted;
   } else {
     throw InputError(file.string() + ": status \"" + status +
-                     "\" is not allowed (expected \"complete\" or \"incomplete\")");
+                     "\" is not allowed (expected \"complete\", \"incomplete\" or "
+                     "\"interrupted\")");
+  }
+  if (auto reason = root.find("status_reason"); reason != root.end() && reason->is_string()) {
+    manifest.statusReason = reason->get<std::string>();
   }
   manifest.tool = requireString(root, "tool", file);
   manifest.createdAt = requireString(root, "created_at", file);

@@ -12,12 +12,16 @@ inline constexpr int kRunSchemaVersion = 1;
 inline constexpr const char* kManifestFileName = "run.json";
 inline constexpr const char* kRoutingLogFileName = "routing.bin";
 
-enum class RunStatus { Incomplete, Complete };
+// Incomplete from the start until every metric is in (a run still going, or one that failed or
+// was killed); Interrupted when it was asked to stop (a signal) and closed its files first.
+enum class RunStatus { Incomplete, Complete, Interrupted };
+const char* runStatusName(RunStatus status);  // "incomplete", "complete", "interrupted"
 
 struct RunManifest {
   RunStatus status = RunStatus::Incomplete;
-  std::string tool;       // "moeprof 0.1.0"
-  std::string createdAt;  // ISO 8601 UTC, e.g. "2026-11-23T14:05:00Z"
+  std::string statusReason;  // why an interrupted run stopped ("status_reason"); empty otherwise
+  std::string tool;          // "moeprof 0.1.0"
+  std::string createdAt;     // ISO 8601 UTC, e.g. "2026-11-23T14:05:00Z"
   nlohmann::json config = nlohmann::json::object();
   nlohmann::json environment = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();

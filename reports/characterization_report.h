@@ -1,7 +1,7 @@
 #pragma once
 // Tables of a routing characterization (analysis::Characterization), each with the paper's
-// figure beside ours where reports/paper_figures.json has one. `moeprof characterize` prints them. Runs are
-// numbered #1, #2, ... in the order of Characterization::runs; routingTable names them.
+// figure beside ours where reports/paper_figures.json has one. `moeprof characterize` prints them.
+// Runs are numbered #1, #2, ... in the order of Characterization::runs; routingTable names them.
 #include <string>
 
 #include "analysis/characterization.h"

@@ -36,13 +36,11 @@ void addGainRows(Table& table, const std::vector<PhasePoint>& points) {
   std::set<std::string> activationRowsDone;
   for (const auto& g : analysis::gatingGains(points)) {
     const auto& s = g.staticRun;
-    table.addRow(
-        {"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
-         paperOrDash(paperValue("dynamic_gain", s.workload, s.phase), formatRatio)});
+    table.addRow({"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
+                  paperOrDash(paperValue("dynamic_gain", s.workload, s.phase), formatRatio)});
     std::string runScope = s.preset + ", batch " + std::to_string(s.batch);
     if (!activationRowsDone.insert(runScope).second) continue;
-    auto paper =
-        s.batch == 8 ? paperValue("activation_change", s.workload, "") : std::nullopt;
+    auto paper = s.batch == 8 ? paperValue("activation_change", s.workload, "") : std::nullopt;
     table.addRow({"activation memory, dynamic vs static", runScope, percent(g.activationChange),
                   paperOrDash(paper, percent)});
   }
@@ -99,8 +97,7 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
     table.addRow({"MoE (static) / dense latency", scopeOf(m), formatRatio(gap.latencyRatio),
-                  paperOrDash(paperValue("moe_dense_latency", m.workload, m.phase),
-                              formatRatio)});
+                  paperOrDash(paperValue("moe_dense_latency", m.workload, m.phase), formatRatio)});
   }
   return table;
 }
@@ -145,8 +142,7 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
          {"batch", s.batch},
          {"throughput_gain", g.throughputGain},
          {"activation_change", g.activationChange},
-         {"paper_throughput_gain",
-          paper(paperValue("dynamic_gain", s.workload, s.phase))}});
+         {"paper_throughput_gain", paper(paperValue("dynamic_gain", s.workload, s.phase))}});
   }
   for (const auto& gap : analysis::denseGaps(points)) {
     const auto& m = gap.moeRun;
@@ -156,8 +152,7 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
          {"phase", m.phase},
          {"batch", m.batch},
          {"latency_ratio", gap.latencyRatio},
-         {"paper_latency_ratio",
-          paper(paperValue("moe_dense_latency", m.workload, m.phase))}});
+         {"paper_latency_ratio", paper(paperValue("moe_dense_latency", m.workload, m.phase))}});
   }
   return out;
 }

@@ -42,13 +42,13 @@ const Figures& figures() {
     const json file = embeddedFile();
     Figures out;
     for (const auto& [key, source] : file.at("sources").items()) {
-      out.sources.push_back({key, source.at("citation"), source.at("short"),
-                             stringOr(source, "setting")});
+      out.sources.push_back(
+          {key, source.at("citation"), source.at("short"), stringOr(source, "setting")});
     }
     for (const json& f : file.at("figures")) {
-      PaperFigure figure{f.at("finding"), f.at("workload"), f.at("scope"), std::nullopt,
-                         stringOr(f, "unit"), stringOr(f, "text"), f.at("measured"),
-                         f.at("source"),      f.at("where")};
+      PaperFigure figure{f.at("finding"),  f.at("workload"),    f.at("scope"),
+                         std::nullopt,     stringOr(f, "unit"), stringOr(f, "text"),
+                         f.at("measured"), f.at("source"),      f.at("where")};
       if (f.contains("value")) figure.value = f.at("value").get<double>();
       out.figures.push_back(std::move(figure));
     }

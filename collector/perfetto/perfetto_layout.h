@@ -1,8 +1,8 @@
 #pragma once
-// Internal to the Perfetto export (collector/perfetto/perfetto_writer.h): which process, thread track and
-// position every event of a Trace gets, and which flows can be drawn. Kept apart from the JSON
-// writing so that the nesting and flow-binding rules (collector/TRACE_STORE.md, "Perfetto
-// export") live in one place.
+// Internal to the Perfetto export (collector/perfetto/perfetto_writer.h): which process, thread
+// track and position every event of a Trace gets, and which flows can be drawn. Kept apart from the
+// JSON writing so that the nesting and flow-binding rules (collector/store/TRACE_STORE.md,
+// "Perfetto export") live in one place.
 #include <cstdint>
 #include <set>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
-// The output side of the Perfetto export (collector/perfetto/perfetto_writer.h): a buffered JSON text
-// writer with exact, allocation-free number formatting, the sinks it flushes into (a string, a
+// The output side of the Perfetto export (collector/perfetto/perfetto_writer.h): a buffered JSON
+// text writer with exact, allocation-free number formatting, the sinks it flushes into (a string, a
 // file descriptor, gzip through zlib), and an output file that appears complete or not at all.
 // The writer exists because nlohmann::json per event is about 20x too slow for traces of millions
 // of events, and because timestamps must print as exact decimals (1234.567 µs), not doubles.

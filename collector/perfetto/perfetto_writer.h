@@ -1,7 +1,7 @@
 #pragma once
 // Exports a Trace as Chrome Trace Event Format JSON (the object form: "traceEvents",
 // "displayTimeUnit", "otherData"), which ui.perfetto.dev and chrome://tracing open. Tracks,
-// nesting, flows and counters are described in collector/TRACE_STORE.md, "Perfetto export".
+// nesting, flows and counters are described in collector/store/TRACE_STORE.md, "Perfetto export".
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -40,9 +40,10 @@ struct RankedTrace {
 class PerfettoWriter {
  public:
   explicit PerfettoWriter(const Trace& trace);
-  // Every rank's trace in one document (TRACE_STORE.md, "Perfetto export", "Ranks"): each rank
-  // laid out as alone, then given its own pids ("rank R · host", ...), thread ids and flow ids.
-  // `ranks` in increasing rank order, no rank twice (std::invalid_argument otherwise).
+  // Every rank's trace in one document (collector/store/TRACE_STORE.md, "Perfetto export",
+  // "Ranks"): each rank laid out as alone, then given its own pids ("rank R · host", ...), thread
+  // ids and flow ids. `ranks` in increasing rank order, no rank twice (std::invalid_argument
+  // otherwise).
   explicit PerfettoWriter(const std::vector<RankedTrace>& ranks);
   ~PerfettoWriter();
   PerfettoWriter(const PerfettoWriter&) = delete;

@@ -16,13 +16,13 @@ inline bool smokeMode() {
 
 // Runs `benchmark` for at least `seconds`, or once in smoke mode.
 inline benchmark::internal::Benchmark* minTimeOrOnce(benchmark::internal::Benchmark* benchmark,
-                                                      double seconds) {
+                                                     double seconds) {
   return smokeMode() ? benchmark->Iterations(1) : benchmark->MinTime(seconds);
 }
 
 // Runs `benchmark` `iterations` times, or once in smoke mode.
 inline benchmark::internal::Benchmark* iterationsOrOnce(benchmark::internal::Benchmark* benchmark,
-                                                         benchmark::IterationCount iterations) {
+                                                        benchmark::IterationCount iterations) {
   return benchmark->Iterations(smokeMode() ? 1 : iterations);
 }
 

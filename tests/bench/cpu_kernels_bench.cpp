@@ -21,8 +21,8 @@
 
 #include "kernels/attention.h"
 #include "kernels/expert_ffn.h"
-#include "workloads/model/transformer.h"
 #include "tests/bench/bench_mode.h"
+#include "workloads/model/transformer.h"
 
 namespace {
 

@@ -18,13 +18,13 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
-#include "collector/memory_tracker.h"
-#include "workloads/run/caching_allocator.h"
+#include "collector/sources/memory_tracker.h"
+#include "tests/bench/bench_mode.h"
 #include "workloads/model/gating_mode.h"
 #include "workloads/model/moe_layer.h"
 #include "workloads/model/presets.h"
 #include "workloads/model/transformer.h"
-#include "tests/bench/bench_mode.h"
+#include "workloads/run/caching_allocator.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// Google Benchmark of the Perfetto export (collector/perfetto/perfetto_writer.h) on a synthetic trace of
-// about a million events shaped like a traced MoE run on a GPU: per MoE layer call an NVTX
+// Google Benchmark of the Perfetto export (collector/perfetto/perfetto_writer.h) on a synthetic
+// trace of about a million events shaped like a traced MoE run on a GPU: per MoE layer call an NVTX
 // range, an operator with three children that each launch a kernel (API call, correlation,
 // kernel), an allocation and its free, an expert cache lookup, and now and then a transfer and a
 // routing summary. Reports trace events exported per second ("events/s", the target is

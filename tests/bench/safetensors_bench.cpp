@@ -14,8 +14,8 @@
 #include <ATen/ATen.h>
 
 #include "workloads/checkpoints/checkpoint.h"
-#include "workloads/model/presets.h"
 #include "workloads/checkpoints/safetensors_tensors.h"
+#include "workloads/model/presets.h"
 
 namespace {
 

@@ -1,6 +1,8 @@
 # Runs one benchmark binary in smoke mode (MOEPROF_BENCH_SMOKE=1, set by ctest) and fails when it
 # exits non-zero, reports no benchmark, or reports one whose run ended in an error.
 # cmake -DBENCHMARK=binary -DOUT=result.json -P smoke.cmake
+get_filename_component(out_dir ${OUT} DIRECTORY)
+file(MAKE_DIRECTORY ${out_dir})
 execute_process(
   COMMAND ${BENCHMARK} --benchmark_min_time=0.01 --benchmark_out=${OUT}
           --benchmark_out_format=json

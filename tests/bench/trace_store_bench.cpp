@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "collector/store/trace_store.h"
 #include "collector/trace_events.h"
-#include "collector/trace_store.h"
 #include "tests/bench/bench_mode.h"
 
 namespace {

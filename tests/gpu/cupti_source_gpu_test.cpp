@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 #include "collector/trace_events.h"
 #include "collector/trace_sink.h"
 #include "tests/gpu/cuda_device.h"

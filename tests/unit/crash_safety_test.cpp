@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "collector/run_manifest.h"
-#include "collector/trace_reader.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 #include "tests/support/moeprof_command.h"
 
 namespace moeprof {

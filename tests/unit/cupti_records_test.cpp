@@ -1,6 +1,6 @@
 // The CUPTI record parser on activity buffers built here from real CUPTI record structs, as
 // Kineto's tests do: no GPU and no CUPTI call needed.
-#include "collector/cupti_records.h"
+#include "collector/sources/cupti_records.h"
 
 #include <gtest/gtest.h>
 

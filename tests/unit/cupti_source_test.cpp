@@ -1,7 +1,7 @@
 // The CUPTI source where no GPU is needed: it says truthfully whether it can trace here, fails
 // to start cleanly where it cannot, and the operator source hands it each operator's id.
 // tests/gpu/ has the tests that trace a real GPU.
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/operator_source.h"
+#include "collector/sources/operator_source.h"
 #include "collector/trace_sink.h"
 #include "kernels/device_query.h"
 

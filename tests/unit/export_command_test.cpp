@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 #include "tests/support/moeprof_command.h"
 #include "tests/support/synthetic_trace.h"
 

@@ -21,8 +21,8 @@
 #include "tests/support/moeprof_command.h"
 #include "workloads/checkpoints/checkpoint.h"
 #include "workloads/checkpoints/hf_checkpoint.h"
-#include "workloads/model/presets.h"
 #include "workloads/checkpoints/safetensors_tensors.h"
+#include "workloads/model/presets.h"
 
 namespace moeprof {
 namespace {

@@ -4,7 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "collector/errors.h"
-#include "collector/memory_tracker.h"
+#include "collector/sources/memory_tracker.h"
 #include "tests/support/input_error.h"
 #include "workloads/model/models.h"
 #include "workloads/model/presets.h"

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "analysis/trace_loader.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"
 

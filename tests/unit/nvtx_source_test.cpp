@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "collector/nvtx_source.h"
-#include "collector/trace_reader.h"
+#include "collector/sources/nvtx_source.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 #include "collector/trace_sink.h"
-#include "collector/trace_store.h"
 #include "tests/support/moeprof_command.h"
 
 namespace moeprof {

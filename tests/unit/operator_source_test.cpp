@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "collector/operator_source.h"
+#include "collector/sources/operator_source.h"
 #include "collector/trace_sink.h"
 
 namespace moeprof {

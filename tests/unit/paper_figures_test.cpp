@@ -82,7 +82,8 @@ TEST_F(ReproducePaperFigures, EveryPrintedPaperValueIsInTheFile) {
        it != std::sregex_iterator(); ++it) {
     const std::string cell = (*it)[1];
     if (cell == "-" || cell == "paper" || cell.find("---") != std::string::npos) continue;
-    EXPECT_TRUE(isPaperFigure(cell)) << cell << " is not a figure of " << reports::kPaperFiguresFile;
+    EXPECT_TRUE(isPaperFigure(cell))
+        << cell << " is not a figure of " << reports::kPaperFiguresFile;
     ++checked;
   }
   EXPECT_GE(checked, 5) << table;

@@ -17,8 +17,8 @@
 
 #include "collector/perfetto/perfetto_layout.h"
 #include "collector/perfetto/perfetto_writer.h"
-#include "collector/trace_reader.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_reader.h"
+#include "collector/store/trace_store.h"
 #include "tests/support/file_size_limit.h"
 #include "tests/support/moeprof_command.h"
 #include "tests/support/synthetic_trace.h"

@@ -10,7 +10,7 @@
 
 #include "analysis/trace_loader.h"
 #include "analysis/trace_summary.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 #include "reports/trace_summary_report.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"

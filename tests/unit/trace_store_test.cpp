@@ -1,5 +1,5 @@
-#include "collector/trace_store.h"
-#include "collector/trace_reader.h"
+#include "collector/store/trace_store.h"
+#include "collector/store/trace_reader.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "analysis/trace_loader.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 #include "reports/trace_summary_report.h"
 #include "tests/support/input_error.h"
 #include "tests/support/moeprof_command.h"

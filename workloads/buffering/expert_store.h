@@ -2,10 +2,10 @@
 // Expert Buffering, live (Huang et al., Expert Buffering): MoE layers compute from a bounded set of
 // fast slots, and experts that are not resident come in from the slow tier (an ExpertFile read
 // into RAM, or on a GPU a copy from pinned host memory into device memory, on an I/O thread; see
-// workloads/buffering/expert_tier.h) when a layer needs them or, with prefetching, one layer ahead. Which
-// expert leaves a full cache is decided by the same ExpertCache and policies `moeprof simulate`
-// replays (DESIGN.md: policies are written once), so a run without prefetching makes exactly
-// the decisions the replay of its routing log makes.
+// workloads/buffering/expert_tier.h) when a layer needs them or, with prefetching, one layer ahead.
+// Which expert leaves a full cache is decided by the same ExpertCache and policies `moeprof
+// simulate` replays (DESIGN.md: policies are written once), so a run without prefetching makes
+// exactly the decisions the replay of its routing log makes.
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
-// The inside of ExpertStore (workloads/buffering/expert_store.h), shared by its two source files: the
-// store's logic and I/O threads (expert_store.cpp) and its metrics (expert_store_metrics.cpp).
+// The inside of ExpertStore (workloads/buffering/expert_store.h), shared by its two source files:
+// the store's logic and I/O threads (expert_store.cpp) and its metrics (expert_store_metrics.cpp).
 // Not for other code.
 #include <condition_variable>
 #include <deque>

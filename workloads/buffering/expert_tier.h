@@ -1,10 +1,10 @@
 #pragma once
-// The tier-specific half of Expert Buffering. ExpertStore (workloads/buffering/expert_store.h) holds the
-// one cache logic (policies, tickets, read-ahead, prefetching, counters); a tier supplies the
-// memory its slots live in and the acts that move expert records into them. Two tiers exist:
-// disk -> RAM (DiskTier, workloads/buffering/disk_tier.h: ExpertFile reads on the I/O threads) and pinned
-// host memory -> device memory (PinnedHostTier, workloads/buffering/pinned_host_tier.h: CUDA copies on
-// non-blocking copy streams). Torch-free, so the CUDA-runtime code can implement it.
+// The tier-specific half of Expert Buffering. ExpertStore (workloads/buffering/expert_store.h)
+// holds the one cache logic (policies, tickets, read-ahead, prefetching, counters); a tier supplies
+// the memory its slots live in and the acts that move expert records into them. Two tiers exist:
+// disk -> RAM (DiskTier, workloads/buffering/disk_tier.h: ExpertFile reads on the I/O threads) and
+// pinned host memory -> device memory (PinnedHostTier, workloads/buffering/pinned_host_tier.h: CUDA
+// copies on non-blocking copy streams). Torch-free, so the CUDA-runtime code can implement it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -2,8 +2,9 @@
 // Model checkpoints of the LM and MT workloads: a directory holding `config.json` (the
 // ModelConfig, a schema version and a checkpoint id) and the weights as safetensors, one file
 // `model.safetensors` or Hugging Face-style shards with `model.safetensors.index.json`
-// (workloads/checkpoints/safetensors_shards.h). Tensors are named as workloads/model/parameter_names.h says and
-// stored as float32, so a loaded model computes bit for bit what the saved one did.
+// (workloads/checkpoints/safetensors_shards.h). Tensors are named as
+// workloads/model/parameter_names.h says and stored as float32, so a loaded model computes bit for
+// bit what the saved one did.
 #include <filesystem>
 #include <map>
 #include <set>
@@ -12,9 +13,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "workloads/checkpoints/safetensors_shards.h"
 #include "workloads/model/model_config.h"
 #include "workloads/model/models.h"
-#include "workloads/checkpoints/safetensors_shards.h"
 
 namespace moeprof::workloads {
 

@@ -18,10 +18,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "workloads/model/model_config.h"
-#include "workloads/model/models.h"
 #include "workloads/checkpoints/safetensors.h"
 #include "workloads/checkpoints/safetensors_shards.h"
+#include "workloads/model/model_config.h"
+#include "workloads/model/models.h"
 
 namespace moeprof::workloads {
 

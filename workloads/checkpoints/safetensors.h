@@ -1,8 +1,8 @@
 #pragma once
 // The safetensors format (Hugging Face's tensor container), torch-free: parsing and validating a
 // file's header, memory-mapped reading, and writing. The ATen layer on top is
-// workloads/checkpoints/safetensors_tensors.h; sharded checkpoints (an index JSON naming the file of each
-// tensor) are workloads/checkpoints/safetensors_shards.h.
+// workloads/checkpoints/safetensors_tensors.h; sharded checkpoints (an index JSON naming the file
+// of each tensor) are workloads/checkpoints/safetensors_shards.h.
 //
 // Layout: an unsigned little-endian 64-bit header length N, N bytes of UTF-8 JSON (starting with
 // '{', possibly padded with spaces), then the data. The JSON maps each tensor name to

@@ -45,7 +45,8 @@ struct NamedTensor {
 // they are not) into one file, atomically.
 void saveTensors(const std::filesystem::path& path, std::span<const NamedTensor> tensors,
                  const SafetensorsMetadata& metadata = {});
-// The same into a directory, sharded as Hugging Face does (workloads/checkpoints/safetensors_shards.h).
+// The same into a directory, sharded as Hugging Face does
+// (workloads/checkpoints/safetensors_shards.h).
 std::vector<std::filesystem::path> saveTensorsSharded(const std::filesystem::path& dir,
                                                       std::span<const NamedTensor> tensors,
                                                       const SafetensorsMetadata& metadata = {},

@@ -29,9 +29,10 @@ struct ModelConfig {
   int64_t defaultSeqLen = 1;       // LM: tokens per sequence; MT: source tokens per sentence
   int64_t defaultDecodeSteps = 0;  // MT only
   bool needsLargeMachine = false;
-  // Numeric variants that checkpoints of other layouts need (workloads/checkpoints/hf_checkpoint.h); the
-  // defaults are moeprof's own models. MT: the sinusoidal position of the first token (NLLB-MoE
-  // and M2M100 count from pad id + 1) and whether embeddings are scaled by sqrt(d_model).
+  // Numeric variants that checkpoints of other layouts need
+  // (workloads/checkpoints/hf_checkpoint.h); the defaults are moeprof's own models. MT: the
+  // sinusoidal position of the first token (NLLB-MoE and M2M100 count from pad id + 1) and whether
+  // embeddings are scaled by sqrt(d_model).
   int64_t positionOffset = 0;
   bool scaleEmbedding = true;
   // Every MoE layer's output times this (NLLB-MoE at inference: 1 - moe_token_dropout).

@@ -183,4 +183,12 @@ void ExpertParallelGroup::barrier() {
   impl_->group->barrier()->wait();
 }
 
+int64_t ExpertParallelGroup::maxOverRanks(int64_t value) {
+  std::vector<at::Tensor> tensors{at::full({1}, value, at::kLong)};
+  c10d::AllreduceOptions options;
+  options.reduceOp = c10d::ReduceOp::MAX;
+  impl_->group->allreduce(tensors, options)->wait();
+  return tensors[0].item<int64_t>();
+}
+
 }  // namespace moeprof::workloads

@@ -66,6 +66,9 @@ class ExpertParallelGroup {
   // through the store, so it works for texts of any size.
   std::vector<std::string> gatherToRoot(const std::string& text);
   void barrier();
+  // The largest of every rank's `value` on every rank (an all-reduce): how the ranks agree to
+  // stop at the same batch when any of them was asked to.
+  int64_t maxOverRanks(int64_t value);
 
  private:
   struct Impl;

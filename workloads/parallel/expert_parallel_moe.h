@@ -13,8 +13,8 @@
 #include "analysis/placement.h"
 #include "kernels/gating.h"
 #include "kernels/static_dispatch.h"
-#include "workloads/parallel/expert_parallel.h"
 #include "workloads/model/moe_layer.h"
+#include "workloads/parallel/expert_parallel.h"
 
 namespace moeprof::workloads {
 

@@ -51,5 +51,8 @@ std::vector<std::string> ExpertParallelGroup::gatherToRoot(const std::string&) {
 void ExpertParallelGroup::barrier() {
   unreachable();
 }
+int64_t ExpertParallelGroup::maxOverRanks(int64_t) {
+  unreachable();
+}
 
 }  // namespace moeprof::workloads

@@ -2,6 +2,7 @@
 
 #include "analysis/routing_loads.h"
 #include "collector/errors.h"
+#include "collector/routing_log_identity.h"
 #include "collector/run_manifest.h"
 
 namespace moeprof::workloads {
@@ -16,7 +17,16 @@ analysis::RoutingLoads historyFor(const ModelConfig& model, const std::filesyste
                      log.string() + "' (give a run directory of 'moeprof run' or its " +
                      collector::kRoutingLogFileName + ")");
   }
-  analysis::RoutingLoads loads = analysis::readRoutingLoads(log);
+  collector::RoutingLog routing = collector::readRoutingLog(log);
+  collector::checkRoutingLogMatchesRun(routing.header, log, log.parent_path());
+  if (routing.header.model != model.name) {
+    throw InputError("--placement-history '" + history.string() + "' is the routing of model '" +
+                     routing.header.model + "', not of " + model.name +
+                     ": another model's expert loads say nothing about this one's; record a run "
+                     "of " +
+                     model.name + " and give that");
+  }
+  analysis::RoutingLoads loads = analysis::routingLoads(routing);
   const auto layers = static_cast<size_t>(model.moeLayerCount());
   if (loads.numExperts != model.numExperts || loads.layers.size() != layers) {
     throw InputError("--placement-history '" + history.string() +
@@ -37,12 +47,19 @@ analysis::RoutingLoads historyFor(const ModelConfig& model, const std::filesyste
 }  // namespace
 
 analysis::PlacementSpec parseLivePlacement(const std::string& text) {
+  analysis::PlacementSpec spec;
   try {
-    return analysis::parsePlacementSpec(text);
+    spec = analysis::parsePlacementSpec(text);
   } catch (const InputError&) {
     throw InputError("--placement '" + text +
                      "' is not one of: roundrobin, greedy, anticorr, eplb, eplb:N");
   }
+  if (spec.algorithm == "eplb" && spec.extraReplicas == 0) {
+    throw InputError("--placement '" + text +
+                     "': eplb:N adds N extra replicas, so N must be at least 1 (eplb alone: one "
+                     "per rank); without replicas use --placement greedy");
+  }
+  return spec;
 }
 
 std::filesystem::path placementHistoryLog(const std::filesystem::path& history) {

@@ -13,7 +13,7 @@
 namespace moeprof::workloads {
 
 // The placements a live run takes: analysis::parsePlacementSpec's (roundrobin, greedy,
-// anticorr, eplb, eplb:N), with --placement named in the InputError.
+// anticorr, eplb, eplb:N with N >= 1), with --placement named in the InputError.
 analysis::PlacementSpec parseLivePlacement(const std::string& text);
 
 // A run directory's routing log (DIR/routing.bin), or the path itself when it is a file.

@@ -4,10 +4,11 @@
 
 #include "analysis/expert_cache.h"
 #include "collector/errors.h"
+#include "collector/run_directory.h"
 #include "collector/run_manifest.h"
 #include "workloads/checkpoints/checkpoint.h"
-#include "workloads/parallel/expert_placement.h"
 #include "workloads/model/presets.h"
+#include "workloads/parallel/expert_placement.h"
 
 namespace moeprof::workloads {
 
@@ -82,7 +83,7 @@ void resolveRunControl(const RunOptions& in, RunOptions& out) {
   if (in.device != "cpu" && in.device != "cuda") {
     throw InputError("--device '" + in.device + "' is not one of: cpu, cuda");
   }
-  checkRunDirectory(in.out, in.force);
+  if (in.out.empty()) throw InputError("--out is required: the run directory to write");
 }
 
 // Buffering slots must hold a token's k experts and fewer than all E (else nothing is buffered).
@@ -190,8 +191,9 @@ void resolveExpertParallel(const RunOptions& in, ResolvedRun& out) {
 }
 
 // --checkpoint: the model is the checkpoint's; a preset or workload that says otherwise is an
-// error rather than silently ignored. Text input defaults to the tokenizer saved beside it.
-CheckpointInfo checkpointModel(const RunOptions& in, RunOptions& out) {
+// error rather than silently ignored. Text input defaults to the tokenizer saved beside it, and
+// a checkpoint without one says that the corpus' is used instead.
+CheckpointInfo checkpointModel(const RunOptions& in, RunOptions& out, ResolvedRun& run) {
   if (!in.preset.empty()) {
     throw InputError("--preset " + in.preset + " and --checkpoint " + in.checkpoint.string() +
                      " exclude each other: the checkpoint's config.json gives the model");
@@ -206,6 +208,13 @@ CheckpointInfo checkpointModel(const RunOptions& in, RunOptions& out) {
   const auto tokenizer = in.checkpoint / "tokenizer.model";
   if (in.text.given() && in.text.tokenizer.empty() && std::filesystem::exists(tokenizer)) {
     out.text.tokenizer = tokenizer;
+    run.tokenizerSource = "checkpoint";
+  } else if (in.text.given() && in.text.tokenizer.empty()) {
+    run.warnings.push_back(
+        "--checkpoint " + in.checkpoint.string() +
+        " has no tokenizer.model: the text is tokenized with the corpus' tokenizer instead, "
+        "which need not be the one the checkpoint was trained with (run.json records it under "
+        "config.text.tokenizer; pass --tokenizer to choose)");
   }
   return checkpoint;
 }
@@ -213,14 +222,7 @@ CheckpointInfo checkpointModel(const RunOptions& in, RunOptions& out) {
 }  // namespace
 
 void checkRunDirectory(const std::filesystem::path& out, bool force) {
-  if (out.empty()) throw InputError("--out is required: the run directory to write");
-  if (std::filesystem::exists(out) && !std::filesystem::is_directory(out)) {
-    throw InputError("--out '" + out.string() + "' exists and is not a directory");
-  }
-  if (!force && std::filesystem::exists(out / collector::kManifestFileName)) {
-    throw InputError("--out '" + out.string() +
-                     "' already holds a run (run.json); choose a new directory or pass --force");
-  }
+  collector::checkRunDirectory(out, force);
 }
 
 ResolvedRun resolveRun(const RunOptions& options) {
@@ -232,7 +234,7 @@ ResolvedRun resolveRun(const RunOptions& options) {
   const bool fromCheckpoint = !options.checkpoint.empty();
   ResolvedRun run;
   if (fromCheckpoint) {
-    CheckpointInfo checkpoint = checkpointModel(options, given);
+    CheckpointInfo checkpoint = checkpointModel(options, given, run);
     run.model = std::move(checkpoint.config);
     run.checkpointId = std::move(checkpoint.id);
   } else {
@@ -252,6 +254,9 @@ ResolvedRun resolveRun(const RunOptions& options) {
   resolveExpertParallel(run.options, run);
   text::checkTextInput(run.options.text, run.model.workload == WorkloadKind::Mt, run.model.vocab,
                        !options.tokensFile.empty());
+  if (run.options.text.given() && run.tokenizerSource.empty()) {
+    run.tokenizerSource = options.text.tokenizer.empty() ? "corpus" : "--tokenizer";
+  }
   return run;
 }
 
@@ -266,6 +271,16 @@ nlohmann::json bufferingJson(const std::optional<BufferingConfig>& buffering) {
           {"tier", tierKindName(buffering->tier)},
           {"io_depth", buffering->ioDepth},
           {"read_ahead_buffers", buffering->readAheadBuffers}};
+}
+
+// The text input, with the tokenizer that was used and where it came from.
+nlohmann::json textJson(const ResolvedRun& run) {
+  nlohmann::json json = text::textInputJson(run.options.text);
+  if (json.is_null()) return json;
+  json["tokenizer"] =
+      text::tokenizerFor(run.options.text, run.model.workload == WorkloadKind::Mt).string();
+  json["tokenizer_source"] = run.tokenizerSource;
+  return json;
 }
 
 }  // namespace
@@ -306,7 +321,7 @@ nlohmann::json configJson(const ResolvedRun& run) {
       {"allocator", o.cachingAllocator ? "caching" : "system"},
       {"trace", traceLevelName(o.trace)},
       {"tokens_file", o.tokensFile.string()},
-      {"text", text::textInputJson(o.text)},
+      {"text", textJson(run)},
       {"buffering", bufferingJson(run.buffering)},
       {"ranks", o.ranks},
       {"placement", m.moe ? o.placement : "none"},

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,7 +56,8 @@ struct RunOptions {
   std::filesystem::path out;
   bool cachingAllocator = true;  // false: LibTorch's default CPU allocator
   TraceLevel trace = TraceLevel::Off;
-  bool force = false;  // allow replacing an existing run directory
+  bool force = false;              // allow replacing an existing run directory
+  bool ignoreMemoryCheck = false;  // run even when the memory estimate exceeds what is available
   // Expert Buffering, as given: "off" or an eviction policy, and its settings (empty: default).
   std::string buffering = "off";
   std::optional<int64_t> cacheSlots;  // per layer; default: E/4, at least top-k
@@ -86,13 +88,19 @@ struct ResolvedRun {
   // environment, not by resolveRun).
   std::vector<analysis::Placement> placements;
   std::optional<Rendezvous> rendezvous;
+  // Real text: where the tokenizer comes from ("--tokenizer", "checkpoint" or "corpus").
+  std::string tokenizerSource;
+  // What the user should know before the run starts (a checkpoint without its tokenizer);
+  // front ends print them.
+  std::vector<std::string> warnings;
 };
 
 // Throws InputError naming the bad value and the allowed range.
 ResolvedRun resolveRun(const RunOptions& options);
 
-// Throws InputError unless `out` can become a run directory: a directory (or nothing yet)
-// that holds no run.json, unless `force` allows replacing it.
+// Throws InputError unless `out` can become a run directory (collector::checkRunDirectory:
+// nothing yet, an empty directory, or with `force` an earlier run). resolveRun does not check
+// it: front ends claim the directory (collector::RunDirectory) once everything else is valid.
 void checkRunDirectory(const std::filesystem::path& out, bool force);
 
 // The "config" section of run.json.

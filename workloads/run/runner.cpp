@@ -11,12 +11,13 @@
 #include <ATen/Parallel.h>
 
 #include "collector/build_info.h"
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 #include "collector/errors.h"
-#include "collector/memory_tracker.h"
-#include "collector/nvtx_source.h"
-#include "collector/operator_source.h"
-#include "collector/trace_store.h"
+#include "collector/interruption.h"
+#include "collector/sources/memory_tracker.h"
+#include "collector/sources/nvtx_source.h"
+#include "collector/sources/operator_source.h"
+#include "collector/store/trace_store.h"
 #include "kernels/device_query.h"
 #include "workloads/run/caching_allocator.h"
 #include "workloads/run/environment.h"
@@ -98,6 +99,7 @@ struct Measurer {
   int rank = 0;
   int ranks = 1;
   ExpertParallelism* parallel = nullptr;
+  ExpertParallelGroup* group = nullptr;
   int64_t shardedAwayWeightBytes = 0;
 
   int64_t batch() const { return run.batch / ranks; }
@@ -131,11 +133,26 @@ struct Measurer {
              std::to_string(run.batch) + ": " + what);
   }
 
+  // The safe point of a run asked to stop (collector/interruption.h): between batches nothing
+  // is half-done. Ranks agree first, so that all stop before the same batch and none waits in
+  // an all-to-all for one that stopped.
+  void stopIfAsked(int64_t index) const {
+    int64_t signal = collector::stopSignal();
+    if (group) signal = group->maxOverRanks(signal);
+    if (signal == 0) return;
+    std::string where = index < 0 ? "during the warm-up"
+                                  : "before measured batch " + std::to_string(index + 1) + " of " +
+                                        std::to_string(run.options.repeats);
+    throw collector::Interrupted(static_cast<int>(signal),
+                                 collector::interruptionReason(static_cast<int>(signal), where));
+  }
+
   // Calls perBatch(batch, tokens) for the warm-up batches (batch < 0) and then the measured
   // ones (batch = its index).
   template <typename PerBatch>
   void forEachBatch(PerBatch&& perBatch) {
     for (int64_t i = -run.options.warmup; i < run.options.repeats; ++i) {
+      stopIfAsked(i);
       report(i);
       if (store) store->setBatch(i);
       // Every rank draws the whole batch (same seed, same stream) and keeps its share.
@@ -469,6 +486,7 @@ nlohmann::json measure(const ResolvedRun& run, at::Device device, TokenSource to
   if (group) {
     m.rank = group->rank();
     m.ranks = group->worldSize();
+    m.group = group;
   }
   nlohmann::json metrics;
   if (run.model.workload == WorkloadKind::Lm) {
@@ -542,6 +560,41 @@ void finishRanks(const ResolvedRun& run, const std::vector<std::string>& perRank
   summary["placement_metrics"] = placementMetricsJson(run.placements, merged);
 }
 
+// A run asked to stop: what its routing log and trace hold is kept (whole records, committed
+// events); with ranks, which all stopped before the same batch, rank 0 merges their routing
+// logs once every rank has closed its own; and rank 0 marks run.json interrupted with the
+// reason. Errors while closing only add to the reason: the stop is what the user must learn of.
+void closeInterrupted(const collector::Interrupted& stop, const ResolvedRun& run,
+                      RoutingRecorder* recorder, collector::TraceWriter* trace,
+                      ExpertParallelGroup* group, RunOutcome& outcome) {
+  std::string problems;
+  auto attempt = [&](auto&& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      problems += std::string("; ") + e.what();
+    }
+  };
+  attempt([&] {
+    if (recorder) recorder->flush();
+  });
+  attempt([&] {
+    if (trace) trace->close();
+  });
+  if (group) attempt([&] { group->barrier(); });
+  if (group && group->rank() != 0) return;
+  if (group && recorder && problems.empty()) {
+    std::vector<std::filesystem::path> logs;
+    for (int r = 0; r < group->worldSize(); ++r) {
+      logs.push_back(run.options.out / rankFileName(collector::kRoutingLogFileName, r, false));
+    }
+    attempt([&] { mergeRoutingLogs(logs, run.options.out / collector::kRoutingLogFileName); });
+  }
+  outcome.manifest.status = collector::RunStatus::Interrupted;
+  outcome.manifest.statusReason = stop.what() + problems;
+  collector::writeManifest(outcome.runDir, outcome.manifest);
+}
+
 }  // namespace
 
 RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress) {
@@ -565,8 +618,13 @@ RunOutcome runWorkload(const ResolvedRun& run, const ProgressCallback& progress)
   std::optional<RoutingRecorder> recorder;
   if (run.model.moe) recorder.emplace(o.out / routingLogName(group.get()), run.model);
   auto start = Clock::now();
-  manifest.metrics = measure(run, device, std::move(tokens), recorder ? &*recorder : nullptr,
-                             trace.get(), progress, group.get());
+  try {
+    manifest.metrics = measure(run, device, std::move(tokens), recorder ? &*recorder : nullptr,
+                               trace.get(), progress, group.get());
+  } catch (const collector::Interrupted& stop) {
+    closeInterrupted(stop, run, recorder ? &*recorder : nullptr, trace.get(), group.get(), outcome);
+    throw;
+  }
   manifest.metrics["wall_ms"] = millisecondsSince(start);
   if (recorder) recorder->flush();
   if (trace) {

@@ -148,6 +148,10 @@ std::vector<int64_t> referenceTokenStream(const TextInput& input, int64_t maxTok
   return encodeUnits(tokenizer, references, -1, maxTokens);
 }
 
+fs::path tokenizerFor(const TextInput& input, bool mt) {
+  return tokenizerPath(input, mt);
+}
+
 nlohmann::json textInputJson(const TextInput& input) {
   if (!input.given()) return nullptr;
   return {{"text_file", input.textFile.string()},

@@ -36,4 +36,8 @@ std::vector<int64_t> referenceTokenStream(const TextInput& input, int64_t maxTok
 
 nlohmann::json textInputJson(const TextInput& input);  // for run.json's config
 
+// The SentencePiece model the text is tokenized with: --tokenizer, else the corpus' own for the
+// workload. Throws InputError when neither exists.
+std::filesystem::path tokenizerFor(const TextInput& input, bool mt);
+
 }  // namespace moeprof::text

@@ -1,5 +1,5 @@
-// PinnedHostTier on the CUDA runtime (workloads/buffering/pinned_host_tier.h). Compiled only where the CUDA
-// toolkit is found, against cudart_static, without LibTorch.
+// PinnedHostTier on the CUDA runtime (workloads/buffering/pinned_host_tier.h). Compiled only where
+// the CUDA toolkit is found, against cudart_static, without LibTorch.
 #include "workloads/buffering/pinned_host_tier.h"
 
 #include <cuda_runtime_api.h>

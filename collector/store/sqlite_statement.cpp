@@ -1,4 +1,8 @@
-#include "collector/sqlite_statement.h"
+#include "collector/store/sqlite_statement.h"
+
+#include <unistd.h>
+
+#include <string>
 
 namespace moeprof::collector::sqlite {
 
@@ -34,9 +38,44 @@ void exec(sqlite3* db, const char* sql) {
   check(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr));
 }
 
+namespace {
+
+// "file:" URI of a path, with the characters URIs give a meaning percent-encoded.
+std::string fileUri(const std::filesystem::path& path, const char* query) {
+  std::string uri = "file:";
+  for (unsigned char c : std::filesystem::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      static const char* kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 15];
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return uri + "?" + query;
+}
+
+// A database to read where nothing can be written beside it (a read-only directory or mount)
+// and no WAL of it exists: a WAL-mode database (older moeprof traces, or one a killed run left)
+// would need to create its -shm file there, so it is opened as immutable instead: nothing can
+// change it while it is read.
+bool readOnlyWhereItLies(const std::filesystem::path& path, int flags) {
+  if ((flags & SQLITE_OPEN_READONLY) == 0) return false;
+  std::error_code ignored;
+  std::filesystem::path directory = std::filesystem::absolute(path, ignored).parent_path();
+  return ::access(directory.c_str(), W_OK) != 0 &&
+         !std::filesystem::exists(path.string() + "-wal", ignored);
+}
+
+}  // namespace
+
 Connection openConnection(const std::filesystem::path& path, int flags) {
   sqlite3* raw = nullptr;
-  int code = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int code = readOnlyWhereItLies(path, flags)
+                 ? sqlite3_open_v2(fileUri(path, "immutable=1").c_str(), &raw,
+                                   flags | SQLITE_OPEN_URI, nullptr)
+                 : sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Connection db(raw);
   if (code != SQLITE_OK) throw SqliteError(db.get(), code);
   sqlite3_extended_result_codes(db.get(), 1);

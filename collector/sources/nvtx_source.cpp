@@ -1,4 +1,4 @@
-#include "collector/nvtx_source.h"
+#include "collector/sources/nvtx_source.h"
 
 #include <atomic>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "collector/operator_source.h"
+#include "collector/sources/operator_source.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,7 +1,7 @@
 // The CUPTI source of a build without CUPTI: it is never available, so runs record why.
 #include <stdexcept>
 
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 
 namespace moeprof::collector {
 

@@ -114,6 +114,8 @@ struct SqliteCloser {
 using Connection = std::unique_ptr<sqlite3, SqliteCloser>;
 
 // Opens `path` with `flags` (extended result codes on, busy timeout set); throws SqliteError.
+// Read-only opens of a file in a directory this process cannot write (and without a -wal file)
+// open it as immutable, so that a WAL-mode database there still reads.
 Connection openConnection(const std::filesystem::path& path, int flags);
 
 // Reads typed columns of one result row, rejecting values that do not fit the event field, so

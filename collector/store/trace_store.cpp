@@ -1,4 +1,4 @@
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -23,7 +23,7 @@
 #include <utility>
 
 #include "collector/errors.h"
-#include "collector/sqlite_statement.h"
+#include "collector/store/sqlite_statement.h"
 
 namespace moeprof::collector {
 
@@ -44,7 +44,7 @@ std::string bootId() {
   return id;
 }
 
-// Column names follow Nsight Systems' export where the tables overlap; see TRACE_STORE.md.
+// Column names follow Nsight Systems' export where the tables overlap; see collector/store/TRACE_STORE.md.
 // The CUPTI and TARGET_INFO_GPU tables stay empty until GPU sources fill them.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE META (key TEXT PRIMARY KEY, value TEXT);
@@ -247,6 +247,7 @@ class TraceWriter::Impl {
   int64_t intern(const std::string& text);
   void throwIfFailed(bool fromAppend = false);  // mutex_ held
   void closeDatabase();
+  void leaveWalMode();
 
   std::filesystem::path path_;
   std::chrono::milliseconds flushInterval_;
@@ -457,8 +458,21 @@ void TraceWriter::Impl::close() {
                "); the events are kept";
     }
   }
+  leaveWalMode();
   closeDatabase();
   if (!errorReported_) throwIfFailed();
+}
+
+// A finished store goes back to a rollback journal: one self-contained file (no -wal, no -shm)
+// that opens read-only anywhere, also where nothing can be written beside it. A reader still
+// holding it open keeps it in WAL mode; it then reads as before.
+void TraceWriter::Impl::leaveWalMode() {
+  if (!db_) return;
+  try {
+    exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    exec(db_.get(), "PRAGMA journal_mode=DELETE");
+  } catch (const SqliteError&) {
+  }
 }
 
 void TraceWriter::Impl::closeDatabase() {

@@ -1,9 +1,9 @@
 #pragma once
 // Row mappers for the GPU tables whose columns moeprof's trace store shares with Nsight Systems'
-// export (collector/TRACE_STORE.md), so that TraceReader and the nsys importer read a kernel or
-// a memset row the same way. Each expects the query to select the columns in the order listed.
+// export (collector/store/TRACE_STORE.md), so that TraceReader and the nsys importer read a kernel
+// or a memset row the same way. Each expects the query to select the columns in the order listed.
 // Includes <sqlite3.h> through sqlite_statement.h: include it only from .cpp files.
-#include "collector/sqlite_statement.h"
+#include "collector/store/sqlite_statement.h"
 #include "collector/trace_events.h"
 
 namespace moeprof::collector {

@@ -1,5 +1,5 @@
 #pragma once
-// Reads a trace store written by TraceWriter (collector/TRACE_STORE.md). SQLite stays out of
+// Reads a trace store written by TraceWriter (collector/store/TRACE_STORE.md). SQLite stays out of
 // this header.
 #include <filesystem>
 #include <memory>

@@ -1,7 +1,7 @@
 #pragma once
 // Turns CUPTI activity records into trace events. Kept apart from the live CUPTI source
-// (collector/cupti_source.h) and free of CUPTI calls so that tests can feed it record structs
-// they build themselves, as Kineto's tests do, and link without libcupti. The header itself
+// (collector/sources/cupti_source.h) and free of CUPTI calls so that tests can feed it record
+// structs they build themselves, as Kineto's tests do, and link without libcupti. The header itself
 // names no CUPTI type: records arrive as `const void*` whose first field is their
 // CUpti_ActivityKind, laid out as the CUPTI headers the .cpp was compiled against define them.
 #include <cstddef>

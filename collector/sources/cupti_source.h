@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "collector/operator_source.h"
+#include "collector/sources/operator_source.h"
 
 namespace moeprof::collector {
 

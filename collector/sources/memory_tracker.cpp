@@ -1,4 +1,4 @@
-#include "collector/memory_tracker.h"
+#include "collector/sources/memory_tracker.h"
 
 #include <algorithm>
 #include <tuple>

@@ -1,4 +1,4 @@
-#include "collector/cupti_records.h"
+#include "collector/sources/cupti_records.h"
 
 #include <cupti_activity.h>
 #include <cxxabi.h>

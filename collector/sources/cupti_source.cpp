@@ -1,5 +1,5 @@
 // The live CUPTI source (built when CMake finds CUPTI; cupti_source_none.cpp otherwise).
-#include "collector/cupti_source.h"
+#include "collector/sources/cupti_source.h"
 
 #include <cuda_runtime_api.h>
 #include <cupti.h>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "collector/cupti_records.h"
+#include "collector/sources/cupti_records.h"
 #include "collector/trace_events.h"
 #include "collector/trace_sink.h"
 

@@ -1,13 +1,13 @@
-#include "collector/trace_reader.h"
+#include "collector/store/trace_reader.h"
 
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
 
-#include "collector/cupti_table_rows.h"
 #include "collector/errors.h"
-#include "collector/sqlite_statement.h"
-#include "collector/trace_store.h"
+#include "collector/store/cupti_table_rows.h"
+#include "collector/store/sqlite_statement.h"
+#include "collector/store/trace_store.h"
 
 namespace moeprof::collector {
 

@@ -2,7 +2,7 @@
 // The trace store: the run directory's `trace.sqlite`, an SQLite database of trace events whose
 // tables follow Nsight Systems' SQLite export where they overlap (NVTX_EVENTS, StringIds,
 // CUPTI_ACTIVITY_KIND_*), so that queries written for nsys exports work on moeprof runs.
-// The tables are documented in collector/TRACE_STORE.md; collector/trace_reader.h reads them.
+// The tables are documented in collector/store/TRACE_STORE.md; collector/store/trace_reader.h reads them.
 // SQLite stays out of this header.
 #include <chrono>
 #include <cstddef>
