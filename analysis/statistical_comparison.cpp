@@ -24,7 +24,9 @@ std::string prefixed(const std::string& run, const std::string& key) {
 
 std::string formatValue(double value) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.4g", value);
+  // Counts print whole (a change of 43008 bytes, not 4.301e+04); other values 4 digits.
+  const bool whole = std::abs(value) < 1e15 && value == std::round(value);
+  std::snprintf(text, sizeof text, whole ? "%.0f" : "%.4g", value);
   return text;
 }
 

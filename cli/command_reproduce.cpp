@@ -95,8 +95,8 @@ struct ReproduceCommand {
     using workloads::GatingMode;
     std::vector<workloads::RunOptions> runs;
     for (const char* workload : {"lm", "mt"}) {
-      for (const std::string& preset : {std::string(workload) + "-" + scale,
-                                        std::string(workload) + "-dense-" + scale}) {
+      for (const std::string& preset :
+           {std::string(workload) + "-" + scale, std::string(workload) + "-dense-" + scale}) {
         for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
           auto o = point(preset, 8, gating);
           if (std::string(workload) == "lm") o.seqLen = 20;
@@ -230,10 +230,10 @@ Action addReproduceCommand(CLI::App& app) {
           ->capture_default_str();
   command->threadsOption = app.add_option("--threads", command->threads,
                                           "LibTorch threads; default: one per core (--quick: 2)");
-  command->outOption =
-      app.add_option("--out", command->out, "directory for the runs and the report (--quick: "
-                                            "runs/quick)")
-          ->capture_default_str();
+  command->outOption = app.add_option("--out", command->out,
+                                      "directory for the runs and the report (--quick: "
+                                      "runs/quick)")
+                           ->capture_default_str();
   app.add_flag("--quick", command->quick,
                "the CI gate's short run (about a minute or two on 2 cores): static, dynamic and "
                "dense side by side on random weights, no training; compare it with "
