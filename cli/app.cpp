@@ -25,7 +25,12 @@ int runMain(int argc, char** argv) {
       addSweepCommand);
   add("reproduce", "Reproduce the paper's gating characterization on the embedded presets",
       addReproduceCommand);
-  add("compare", "Compare the metrics of two runs (ratios B/A)", addCompareCommand);
+  add("compare",
+      "Compare two runs or sets of runs, or runs with a baseline: a verdict per metric "
+      "(exit 3 on a regression)",
+      addCompareCommand);
+  add("baseline", "Write what of a set of runs survives a change of machine as a baseline file",
+      addBaselineCommand);
   add("export", "Export a run's trace: --perfetto for ui.perfetto.dev and chrome://tracing",
       addExportCommand);
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);

@@ -20,6 +20,7 @@ Action addRunCommand(CLI::App& app);
 Action addSweepCommand(CLI::App& app);
 Action addReproduceCommand(CLI::App& app);
 Action addCompareCommand(CLI::App& app);
+Action addBaselineCommand(CLI::App& app);
 Action addPresetsCommand(CLI::App& app);
 Action addSummaryCommand(CLI::App& app);
 Action addExportCommand(CLI::App& app);

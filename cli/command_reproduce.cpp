@@ -25,6 +25,10 @@ namespace {
 // static MoE models against their dense counterparts.
 // The synthetic routing that the real routing is compared with: Zipf(1.2) expert popularity.
 constexpr double kZipfExponent = 1.2;
+// --quick: enough batches for the rank test (9 or more samples a side), and two threads on
+// every machine so that the baseline's configuration matches anywhere.
+constexpr int64_t kQuickRepeats = 9;
+constexpr int64_t kQuickThreads = 2;
 
 struct ReproduceCommand {
   std::string scale = "cpu";
@@ -36,6 +40,10 @@ struct ReproduceCommand {
   std::filesystem::path corpus;
   // --scale cpu: the trained default models (lm, mt), their checkpoint directories.
   std::map<std::string, std::filesystem::path> checkpoints;
+  bool quick = false;
+  CLI::Option* repeatsOption = nullptr;
+  CLI::Option* threadsOption = nullptr;
+  CLI::Option* outOption = nullptr;
 
   workloads::RunOptions point(const std::string& preset, int64_t batch,
                               workloads::GatingMode gating) const {
@@ -82,8 +90,39 @@ struct ReproduceCommand {
     }
   }
 
+  // --quick, the CI gate's run (docs/comparisons.md): random weights, the paper's E, k, CF and
+  // depth at a short sequence, static and dynamic gating and the dense model side by side.
+  // LM: 8 x 20 tokens make the static capacity exactly 0.05 x 160 = 8 (waste factor 12.8).
+  std::vector<workloads::RunOptions> quickPlan() const {
+    using workloads::GatingMode;
+    std::vector<workloads::RunOptions> runs;
+    for (const char* workload : {"lm", "mt"}) {
+      for (const std::string& preset :
+           {std::string(workload) + "-" + scale, std::string(workload) + "-dense-" + scale}) {
+        for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+          auto o = point(preset, 8, gating);
+          if (std::string(workload) == "lm") o.seqLen = 20;
+          runs.push_back(o);  // a dense preset's second gating is the same run: skipped
+        }
+      }
+    }
+    return runs;
+  }
+
+  void applyQuickDefaults() {
+    if (!quick) return;
+    if (randomOnly || !corpus.empty()) {
+      throw InputError("--quick runs random weights only; drop --random-weights-only/--corpus");
+    }
+    randomOnly = true;
+    if (repeatsOption->count() == 0) repeats = kQuickRepeats;
+    if (threadsOption->count() == 0) threads = kQuickThreads;
+    if (outOption->count() == 0) out = "runs/quick";
+  }
+
   std::vector<workloads::RunOptions> plan() const {
     checkScale();
+    if (quick) return quickPlan();
     using workloads::GatingMode;
     std::vector<workloads::RunOptions> runs;
     const std::pair<const char*, std::vector<int64_t>> workloads[] = {{"lm", {8}}, {"mt", {8, 48}}};
@@ -168,6 +207,7 @@ struct ReproduceCommand {
 
   int execute() {
     checkScale();
+    applyQuickDefaults();
     if (!force && std::filesystem::exists(out / "summary.json")) {
       throw InputError("--out '" + out.string() +
                        "' already holds a sweep (summary.json); choose a new directory or pass "
@@ -196,11 +236,20 @@ Action addReproduceCommand(CLI::App& app) {
                  "preset family: cpu (default, fits 24 GB), tiny (seconds, for tests), paper "
                  "(exact shapes, large machines)")
       ->capture_default_str();
-  app.add_option("--repeats", command->repeats, "measured batches per run")->capture_default_str();
-  app.add_option("--threads", command->threads, "LibTorch threads, 1..4096; default: one per core")
-      ->check(threadCountValidator());
-  app.add_option("--out", command->out, "directory for the runs and the report")
-      ->capture_default_str();
+  command->repeatsOption =
+      app.add_option("--repeats", command->repeats, "measured batches per run (--quick: 9)")
+          ->capture_default_str();
+  command->threadsOption = app.add_option("--threads", command->threads,
+                                          "LibTorch threads, 1..4096; default: one per core (--quick: 2)")
+                                ->check(threadCountValidator());
+  command->outOption = app.add_option("--out", command->out,
+                                      "directory for the runs and the report (--quick: "
+                                      "runs/quick)")
+                           ->capture_default_str();
+  app.add_flag("--quick", command->quick,
+               "the CI gate's short run (about a minute or two on 2 cores): static, dynamic and "
+               "dense side by side on random weights, no training; compare it with "
+               "reports/baselines/quick.json");
   app.add_flag("--force", command->force, "replace an earlier reproduction in --out");
   app.add_flag("--random-weights-only", command->randomOnly,
                "--scale cpu: skip training and characterize random weights only");

@@ -131,7 +131,10 @@ TEST_F(CliTest, CompareShowsRatiosOfEveryMetric) {
   ASSERT_EQ(
       moeprof("run --preset lm-tiny --gating dynamic --repeats 1 --out " + path("d")).exitCode, 0);
   auto result = moeprof("compare " + path("s") + " " + path("d"));
-  ASSERT_EQ(result.exitCode, 0) << result.output;
+  // lm-tiny's static gating computes 1 capacity slot per expert for 16 tokens x 2 (waste 0.25,
+  // most assignments dropped); dynamic gating computes all 32: waste 1, a regression by the
+  // shipped rules, while the dropped tokens improve (docs/comparisons.md).
+  ASSERT_EQ(result.exitCode, 3) << result.output;
   EXPECT_NE(result.output.find("forward.tokens_per_s"), std::string::npos);
   EXPECT_NE(result.output.find("forward.waste_factor"), std::string::npos);
   EXPECT_NE(result.output.find("gating"), std::string::npos) << "config difference listed";

@@ -2,6 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "collector/errors.h"
 #include "kernels/dynamic_dispatch.h"
 
 namespace moeprof::workloads {
@@ -10,6 +15,49 @@ using collector::Phase;
 using collector::PhaseScope;
 
 namespace {
+
+// Test-only: MOEPROF_TEST_SLOWDOWN=PHASE:FRACTION (dispatch, experts or combine; e.g.
+// "experts:0.2") stretches that phase of dynamic gating by FRACTION of its own time, a known
+// regression for the tests of `moeprof compare` and the CI gate and for measuring how often a
+// comparison detects one (docs/comparisons.md). The environment is read here and nowhere else.
+class TestSlowdown {
+ public:
+  explicit TestSlowdown(Phase phase) : fraction_(fractionFor(phase)) {
+    if (fraction_ > 0) start_ = std::chrono::steady_clock::now();
+  }
+  ~TestSlowdown() {
+    if (fraction_ <= 0) return;
+    auto now = std::chrono::steady_clock::now();
+    const auto until = now + (now - start_) * fraction_;
+    while (std::chrono::steady_clock::now() < until) {
+      // Busy: sleeping cannot stretch phases of a few microseconds accurately.
+    }
+  }
+  TestSlowdown(const TestSlowdown&) = delete;
+  TestSlowdown& operator=(const TestSlowdown&) = delete;
+
+ private:
+  static double fractionFor(Phase phase) {
+    const char* value = std::getenv("MOEPROF_TEST_SLOWDOWN");
+    if (value == nullptr || *value == '\0') return 0;
+    const std::string text(value);
+    const auto colon = text.find(':');
+    char* end = nullptr;
+    const double fraction =
+        colon == std::string::npos ? -1 : std::strtod(text.c_str() + colon + 1, &end);
+    const std::string name = text.substr(0, colon);
+    if (fraction <= 0 || *end != '\0' ||
+        (name != "dispatch" && name != "experts" && name != "combine")) {
+      throw InputError("MOEPROF_TEST_SLOWDOWN '" + text +
+                       "' is not PHASE:FRACTION with PHASE one of dispatch, experts, combine "
+                       "and FRACTION above 0 (e.g. experts:0.2)");
+    }
+    return name == collector::phaseName(phase) ? fraction : 0;
+  }
+
+  double fraction_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // silu(x gate) * (x up), then down; w1 holds gate and up side by side (workloads/model/moe_layer.h).
 at::Tensor swiGlu(const kernels::ExpertView& expert, const at::Tensor& x) {
@@ -101,11 +149,13 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   at::Tensor dispatched, expertOut;
   {
     PhaseScope scope(context.phases, Phase::Dispatch);
+    TestSlowdown slowdown(Phase::Dispatch);
     routing = kernels::buildDynamicRouting(gating);
     dispatched = kernels::dynamicDispatch(routing, x);
   }
   {
     PhaseScope scope(context.phases, Phase::Experts);
+    TestSlowdown slowdown(Phase::Experts);
     if (context.experts) {
       expertOut = bufferedExperts(*context.experts, layer, x, dispatched, routing.tokensPerExpert);
     } else if (layer.swiGlu) {
@@ -117,6 +167,7 @@ at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
   }
   dispatched.reset();
   PhaseScope scope(context.phases, Phase::Combine);
+  TestSlowdown slowdown(Phase::Combine);
   return kernels::dynamicCombine(routing, expertOut, x.size(0));
 }
 

@@ -27,6 +27,7 @@ void PhaseMeasurement::addUnit(double wallMs, const collector::PhaseTimer& timer
     auto phase = static_cast<Phase>(i);
     int64_t ns = phase == Phase::Other ? timer.otherNs(wallNs) : timer.totalNs(phase);
     phaseMsTotal[i] += static_cast<double>(ns) / 1e6;
+    phaseMsPerUnit[i].push_back(static_cast<double>(ns) / 1e6);
   }
   counters.expertRowsComputed += unitCounters.expertRowsComputed;
   counters.expertRowsNeeded += unitCounters.expertRowsNeeded;
@@ -45,8 +46,10 @@ void PhaseMeasurement::addUnit(double wallMs, const collector::PhaseTimer& timer
 nlohmann::json PhaseMeasurement::toJson() const {
   const double units = std::max<size_t>(1, latencyMs.size());
   nlohmann::json phases = nlohmann::json::object();
+  nlohmann::json phaseSamples = nlohmann::json::object();
   for (int i = 0; i < collector::kPhaseCount; ++i) {
     phases[collector::phaseName(static_cast<Phase>(i))] = phaseMsTotal[i] / units;
+    phaseSamples[collector::phaseName(static_cast<Phase>(i))] = phaseMsPerUnit[i];
   }
   double waste = counters.expertRowsNeeded > 0 ? static_cast<double>(counters.expertRowsComputed) /
                                                      static_cast<double>(counters.expertRowsNeeded)
@@ -61,6 +64,8 @@ nlohmann::json PhaseMeasurement::toJson() const {
         {"min", latencyMs.empty() ? 0.0 : *std::min_element(latencyMs.begin(), latencyMs.end())},
         {"max", latencyMs.empty() ? 0.0 : *std::max_element(latencyMs.begin(), latencyMs.end())}}},
       {"phase_ms", phases},
+      // Every unit's time: comparisons test these, not the summaries above (docs/comparisons.md).
+      {"samples", {{"latency_ms", latencyMs}, {"phase_ms", phaseSamples}}},
       {"waste_factor", waste},
       {"expert_rows_computed", counters.expertRowsComputed},
       {"expert_rows_needed", counters.expertRowsNeeded},

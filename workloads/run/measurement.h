@@ -16,6 +16,8 @@ namespace moeprof::workloads {
 struct PhaseMeasurement {
   std::vector<double> latencyMs;  // one per unit
   std::array<double, collector::kPhaseCount> phaseMsTotal{};
+  // Per unit, for comparisons on samples (run.json: PHASE.samples.phase_ms.NAME).
+  std::array<std::vector<double>, collector::kPhaseCount> phaseMsPerUnit;
   double wallMsTotal = 0;
   int64_t tokens = 0;
   MoeCounters counters;
