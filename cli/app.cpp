@@ -25,6 +25,10 @@ int runMain(int argc, char** argv) {
   add("reproduce", "Reproduce the paper's gating characterization on the embedded presets",
       addReproduceCommand);
   add("compare", "Compare the metrics of two runs (ratios B/A)", addCompareCommand);
+  add("report",
+      "Write report.html (self-contained, with charts), report.md and report.json of runs, "
+      "sweeps, reproduce directories or traces",
+      addReportCommand);
   add("export", "Export a run's trace: --perfetto for ui.perfetto.dev and chrome://tracing",
       addExportCommand);
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);

@@ -23,15 +23,15 @@ enum class SeriesStyle { Bars, Line, Points, LinePoints };
 struct Datum {
   double x = 0;
   double y = 0;
-  std::optional<Interval> interval;
-  std::string tooltip;  // shown on hover after the exact value; may be empty
+  std::optional<Interval> interval{};
+  std::string tooltip{};  // shown on hover after the exact value; may be empty
 };
 
 // A named sequence of values, one legend entry.
 struct Series {
-  std::string name;
+  std::string name{};
   SeriesStyle style = SeriesStyle::Bars;
-  std::vector<Datum> data;
+  std::vector<Datum> data{};
   int colour = -1;  // index into the categorical palette; -1: the series' position
   bool dashed = false;
 };
@@ -41,24 +41,24 @@ struct Marker {
   double x = 0;     // category index (bar charts) or x value (XY charts)
   int series = -1;  // bar charts: the bar of this series in the category; -1: its centre
   double y = 0;
-  std::string label;  // legend entry shared by markers with the same label, e.g. "paper"
-  std::string tooltip;
+  std::string label{};  // legend entry shared by markers with the same label, e.g. "paper"
+  std::string tooltip{};
 };
 
 // A horizontal line across the plot, e.g. perfect balance (1 / devices).
 struct ReferenceLine {
   double y = 0;
-  std::string label;
+  std::string label{};
 };
 
 // One axis. A bar chart's x axis and both heatmap axes are categorical (categories set).
 struct Axis {
-  std::string label;
-  std::string unit;  // shown as "label (unit)"; empty for counts without a unit
+  std::string label{};
+  std::string unit{};  // shown as "label (unit)"; empty for counts without a unit
   bool logScale = false;
-  std::optional<double> min;
-  std::optional<double> max;
-  std::vector<std::string> categories;
+  std::optional<double> min{};
+  std::optional<double> max{};
+  std::vector<std::string> categories{};
   std::string title() const { return unit.empty() ? label : label + " (" + unit + ")"; }
 };
 
@@ -70,13 +70,13 @@ enum class ColourScale { Viridis, Cividis };
 struct Heatmap {
   size_t rows = 0;
   size_t columns = 0;
-  std::vector<double> values;  // row-major, rows x columns
+  std::vector<double> values{};  // row-major, rows x columns
   ColourScale scale = ColourScale::Viridis;
-  std::string valueLabel;  // what a cell holds, e.g. "tokens"
-  std::string valueUnit;
+  std::string valueLabel{};  // what a cell holds, e.g. "tokens"
+  std::string valueUnit{};
   bool zeroIsIdle = true;
   std::string idleLabel = "idle (0)";
-  std::optional<double> maxValue;  // top of the colour bar; default: the largest value
+  std::optional<double> maxValue{};  // top of the colour bar; default: the largest value
   double at(size_t row, size_t column) const { return values[row * columns + column]; }
 };
 
@@ -86,16 +86,16 @@ enum class BarLayout { Grouped, Stacked };
 // The whole description of one chart.
 struct Chart {
   ChartKind kind = ChartKind::Bars;
-  std::string id;  // short and file-name safe ("phase-breakdown"), unique within a report
-  std::string title;
-  std::string caption;  // one line under the title: scope, aggregation, what the marker is
-  Axis x;
-  Axis y;
-  std::vector<Series> series;
+  std::string id{};  // short and file-name safe ("phase-breakdown"), unique within a report
+  std::string title{};
+  std::string caption{};  // one line under the title: scope, aggregation, what the marker is
+  Axis x{};
+  Axis y{};
+  std::vector<Series> series{};
   BarLayout barLayout = BarLayout::Grouped;
-  std::vector<Marker> markers;
-  std::vector<ReferenceLine> referenceLines;
-  Heatmap heatmap;  // ChartKind::Heatmap only
+  std::vector<Marker> markers{};
+  std::vector<ReferenceLine> referenceLines{};
+  Heatmap heatmap{};  // ChartKind::Heatmap only
 };
 
 // Sums adjacent heatmap columns into bins so that at most maxColumns remain (E = 512 experts

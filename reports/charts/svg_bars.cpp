@@ -192,7 +192,7 @@ std::string renderBars(const Chart& c, const SvgOptions& o) {
   }
   Frame f;
   f.plotLeft = 40 + tickLabelWidth(ticks);
-  f.plotTop = headerHeight(c) + 12;
+  f.plotTop = headerHeight(c, o.width) + 12;
   f.plotHeight = o.plotHeight;
   const double available = o.width - f.plotLeft - (legendW > 0 ? legendW + 24 : 16);
   const double needed = static_cast<double>(n * g.groups) * kMinBarWidth / kGroupFill;
@@ -205,7 +205,7 @@ std::string renderBars(const Chart& c, const SvgOptions& o) {
 
   Writer w;
   w.open(f.width, f.height, o, c.title);
-  drawHeader(w, c);
+  drawHeader(w, c, o.width);
   const Scale y(ticks.low, ticks.high, f.bottom(), f.plotTop, c.y.logScale);
   drawYAxis(w, f, y, ticks, c.y);
   drawBars(w, f, c, g, y);

@@ -126,7 +126,7 @@ std::string renderHeatmap(const Chart& c, const SvgOptions& o) {
 
   Frame f;
   f.plotLeft = 40 + rowLabelWidth(c);
-  f.plotTop = headerHeight(c) + 18;
+  f.plotTop = headerHeight(c, o.width) + 18;
   const double available = o.width - f.plotLeft - barW - 40;
   const double cellW =
       std::clamp(std::floor(available / static_cast<double>(columns)), kMinCell, kMaxCellWidth);
@@ -143,7 +143,7 @@ std::string renderHeatmap(const Chart& c, const SvgOptions& o) {
 
   Writer w;
   w.open(f.width, f.height, o, c.title);
-  drawHeader(w, c);
+  drawHeader(w, c, o.width);
   drawCells(w, c, f, cellW, cellH);
   drawRowLabels(w, c, f, cellH);
   std::vector<double> centres;

@@ -63,14 +63,35 @@ double textWidth(std::string_view text, double fontSize) {
   return static_cast<double>(codePoints(text)) * fontSize * 0.56;
 }
 
-std::string shorten(const std::string& text) {
-  if (codePoints(text) <= kMaxLabelChars) return text;
+std::string shorten(const std::string& text, size_t maxChars) {
+  if (codePoints(text) <= maxChars) return text;
   size_t kept = 0;
   size_t i = 0;
   for (; i < text.size(); ++i) {
-    if ((text[i] & 0xC0) != 0x80 && ++kept > kMaxLabelChars - 1) break;
+    if ((text[i] & 0xC0) != 0x80 && ++kept > maxChars - 1) break;
   }
   return text.substr(0, i) + "\u2026";
+}
+
+std::vector<std::string> wrapText(const std::string& text, double width, double fontSize) {
+  std::vector<std::string> lines;
+  std::string line;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    const std::string candidate = line.empty() ? word : line + " " + word;
+    if (!line.empty() && textWidth(candidate, fontSize) > width) {
+      lines.push_back(line);
+      line = word;
+    } else {
+      line = candidate;
+    }
+    start = end + 1;
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
 }
 
 std::string valueText(double value, const std::string& unit) {
@@ -160,13 +181,17 @@ void Writer::text(double x, double y, std::string_view text, const char* anchor,
   out_ += ">" + escape(text) + "</text>\n";
 }
 
-double headerHeight(const Chart& chart) {
-  return 26 + (chart.caption.empty() ? 0 : 18);
+double headerHeight(const Chart& chart, double width) {
+  return 26 + 16 * static_cast<double>(wrapText(chart.caption, width - 20).size());
 }
 
-void drawHeader(Writer& w, const Chart& chart) {
+void drawHeader(Writer& w, const Chart& chart, double width) {
   w.text(10, 19, chart.title, "start", kTitleFontSize, "", 0, true);
-  if (!chart.caption.empty()) w.text(10, 38, chart.caption, "start", 12, kMutedTextColour);
+  double y = 38;
+  for (const auto& line : wrapText(chart.caption, width - 20)) {
+    w.text(10, y, line, "start", 12, kMutedTextColour);
+    y += 16;
+  }
 }
 
 std::string seriesColour(const Chart& chart, size_t index) {
@@ -200,7 +225,9 @@ std::vector<LegendEntry> legendEntries(const Chart& chart) {
 
 double legendWidth(const std::vector<LegendEntry>& entries) {
   double widest = 0;
-  for (const auto& e : entries) widest = std::max(widest, textWidth(shorten(e.label)));
+  for (const auto& e : entries) {
+    widest = std::max(widest, textWidth(shorten(e.label, kMaxLegendChars)));
+  }
   return entries.empty() ? 0 : widest + 40;
 }
 
@@ -228,7 +255,7 @@ void drawLegend(Writer& w, const std::vector<LegendEntry>& entries, double x, do
         w.line(x, cy, x + 18, cy, e.colour, 2, e.dashed);
         break;
     }
-    w.text(x + 24, cy + 4, shorten(e.label));
+    w.text(x + 24, cy + 4, shorten(e.label, kMaxLegendChars));
   }
 }
 

@@ -14,7 +14,7 @@ namespace moeprof::charts::svg {
 
 inline constexpr double kFontSize = 12;
 inline constexpr double kTitleFontSize = 15;
-inline constexpr double kMaxLabelChars = 28;  // longer category labels are shortened
+inline constexpr size_t kMaxLabelChars = 28;  // longer category labels are shortened
 
 // XML text and attribute escaping (&, <, >, ").
 std::string escape(std::string_view text);
@@ -22,8 +22,12 @@ std::string escape(std::string_view text);
 std::string num(double value);
 // An estimate of the width of `text` in px (sans-serif averages about 0.6 em per character).
 double textWidth(std::string_view text, double fontSize = kFontSize);
-// `text` cut to kMaxLabelChars characters with an ellipsis (UTF-8 aware).
-std::string shorten(const std::string& text);
+inline constexpr size_t kMaxLegendChars = 48;
+// `text` cut to maxChars characters with an ellipsis (UTF-8 aware).
+std::string shorten(const std::string& text, size_t maxChars = kMaxLabelChars);
+// `text` broken at spaces into lines no wider than `width` px (a longer word stays whole).
+std::vector<std::string> wrapText(const std::string& text, double width,
+                                  double fontSize = kFontSize);
 // The exact value of a mark for its tooltip: "12.5 ms".
 std::string valueText(double value, const std::string& unit);
 
@@ -62,9 +66,9 @@ struct Frame {
   double bottom() const { return plotTop + plotHeight; }
 };
 
-// Title and caption: their height, and drawing them.
-double headerHeight(const Chart& chart);
-void drawHeader(Writer& w, const Chart& chart);
+// Title and caption (wrapped to `width`): their height, and drawing them.
+double headerHeight(const Chart& chart, double width);
+void drawHeader(Writer& w, const Chart& chart, double width);
 
 // One legend row: a series, a marker label or a reference line.
 struct LegendEntry {

@@ -108,7 +108,7 @@ std::string renderXy(const Chart& c, const SvgOptions& o) {
 
   Frame f;
   f.plotLeft = 40 + tickLabelWidth(yt);
-  f.plotTop = headerHeight(c) + 12;
+  f.plotTop = headerHeight(c, o.width) + 12;
   f.plotHeight = o.plotHeight;
   f.plotWidth = std::max(120.0, o.width - f.plotLeft - (legendW > 0 ? legendW + 24 : 16));
   f.width = f.right() + (legendW > 0 ? legendW + 24 : 16);
@@ -116,7 +116,7 @@ std::string renderXy(const Chart& c, const SvgOptions& o) {
 
   Writer w;
   w.open(f.width, f.height, o, c.title);
-  drawHeader(w, c);
+  drawHeader(w, c, o.width);
   const Scale x(xt.low, xt.high, f.plotLeft, f.right(), c.x.logScale);
   const Scale y(yt.low, yt.high, f.bottom(), f.plotTop, c.y.logScale);
   drawYAxis(w, f, y, yt, c.y);
