@@ -161,8 +161,20 @@ void addRoutingGroups(ReportDocument& document, const SweepInput& sweep) {
 
 void addSweep(ReportDocument& document, const SweepInput& sweep, const ReportOptions& options) {
   addSweepOverview(document, sweep, options);
-  for (const RunInput* run : representativeRuns(sweep.runs, options)) {
-    detail::addRoutingDetails(document, *run, 2);
+  const auto representatives = representativeRuns(sweep.runs, options);
+  for (const RunInput* run : representatives) {
+    // A static run whose model also has a dynamic representative shows only its capacity.
+    bool twin = false;
+    for (const RunInput* other : representatives) {
+      twin = twin || (other != run && other->manifest.config.value("gating", "") == "dynamic" &&
+                      other->manifest.config.value("preset", "") ==
+                          run->manifest.config.value("preset", "") &&
+                      other->trained() == run->trained());
+    }
+    const bool capacityOnly = twin && run->manifest.config.value("gating", "") == "static";
+    detail::addRoutingDetails(
+        document, *run, 2,
+        capacityOnly ? detail::RoutingCharts::CapacityOnly : detail::RoutingCharts::All);
   }
   for (const auto& run : sweep.runs) {
     if (!run.complete) detail::addRunOverview(document, run);

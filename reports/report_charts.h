@@ -24,6 +24,8 @@ inline constexpr size_t kMaxHeatmapColumns = 128;
 inline constexpr size_t kMaxHeatmapRows = 64;
 // Bar charts with more categories than this sum neighbouring categories into bins.
 inline constexpr size_t kMaxBarCategories = 64;
+// The side-by-side expert loads show at most this many layers of a stack.
+inline constexpr size_t kMaxLoadLayers = 6;
 
 // "lm-tiny forward b8": how a phase point is named on an axis.
 std::string pointLabel(const analysis::PhasePoint& point);
@@ -63,7 +65,7 @@ charts::Chart missRateChart(const analysis::CacheSimulation& simulation, const s
 charts::Chart placementChart(const std::vector<analysis::DeviceLoads>& loads,
                              const std::string& run);
 // Each run's share of every expert, layer by layer, runs side by side (LM domains, MT target
-// languages): rows "layer / run", columns experts.
+// languages): rows "layer / run", columns experts; at most kMaxLoadLayers layers.
 charts::Chart domainLoadsHeatmap(
     const std::vector<std::pair<std::string, const analysis::RoutingStatistics*>>& runs,
     collector::LayerStack stack, const std::string& group);

@@ -1,6 +1,7 @@
 // report.md, report.json and the chart files, and writing all of them.
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "collector/atomic_file.h"
 #include "reports/charts/svg_renderer.h"
@@ -183,9 +184,17 @@ std::vector<std::filesystem::path> writeReport(const ReportDocument& document,
   collector::writeFileAtomically(written[0], html);
   collector::writeFileAtomically(written[1], markdown);
   collector::writeFileAtomically(written[2], json);
+  std::set<std::filesystem::path> charts;
   for (const auto& [name, svg] : svgs) {
     written.push_back(dir / name);
+    charts.insert(written.back());
     collector::writeFileAtomically(written.back(), svg);
+  }
+  // Charts of an earlier report in the same directory that this one no longer has.
+  for (const auto& entry : std::filesystem::directory_iterator(dir / kReportChartsDir)) {
+    if (entry.path().extension() == ".svg" && !charts.count(entry.path())) {
+      std::filesystem::remove(entry.path());
+    }
   }
   return written;
 }

@@ -36,6 +36,19 @@ Chart heatmapChart(const std::string& id, const std::string& title) {
   return c;
 }
 
+// Log colours when a few cells dwarf the typical one (skewed routing: a few hot experts).
+void logScaleWhenSkewed(Chart& c) {
+  std::vector<double> positive;
+  for (double v : c.heatmap.values) {
+    if (v > 0) positive.push_back(v);
+  }
+  if (positive.empty()) return;
+  const auto middle = positive.begin() + static_cast<std::ptrdiff_t>(positive.size() / 2);
+  std::nth_element(positive.begin(), middle, positive.end());
+  const double top = *std::max_element(positive.begin(), positive.end());
+  c.heatmap.logScale = top >= 10 * *middle;
+}
+
 std::string passLabel(const std::pair<uint32_t, uint32_t>& key, bool steps) {
   return "b" + std::to_string(key.first) + (steps ? " s" + std::to_string(key.second) : "");
 }
@@ -63,6 +76,7 @@ Chart passHeatmap(const analysis::RoutingLoads& loads, const std::string& run) {
   }
   c.heatmap.rows = loads.layers.size();
   charts::binHeatmapColumns(c, kMaxHeatmapColumns);
+  logScaleWhenSkewed(c);
   return c;
 }
 
@@ -103,6 +117,7 @@ Chart layerPassHeatmap(const analysis::RoutingLoads& loads,
   }
   charts::binHeatmapRows(c, kMaxHeatmapRows);
   charts::binHeatmapColumns(c, kMaxHeatmapColumns);
+  logScaleWhenSkewed(c);
   return c;
 }
 
@@ -240,8 +255,20 @@ Chart domainLoadsHeatmap(
   c.x = {"expert", "", false, {}, {}, expertCategories(experts)};
   c.heatmap.columns = experts;
   const auto& layers = runs.front().second->layers;
+  std::vector<size_t> stackLayers;
   for (size_t l = 0; l < layers.size(); ++l) {
-    if (layers[l].layer.stack != stack) continue;
+    if (layers[l].layer.stack == stack) stackLayers.push_back(l);
+  }
+  if (stackLayers.size() > kMaxLoadLayers) {  // evenly spaced, first and last included
+    std::vector<size_t> chosen;
+    for (size_t i = 0; i < kMaxLoadLayers; ++i) {
+      chosen.push_back(stackLayers[i * (stackLayers.size() - 1) / (kMaxLoadLayers - 1)]);
+    }
+    c.caption += " (" + std::to_string(kMaxLoadLayers) + " of the " +
+                 std::to_string(stackLayers.size()) + " layers, evenly spaced)";
+    stackLayers = std::move(chosen);
+  }
+  for (size_t l : stackLayers) {
     for (const auto& [name, statistics] : runs) {
       if (l >= statistics->layers.size()) continue;
       c.y.categories.push_back(layerLabel(layers[l].layer) + " " + name);
@@ -253,6 +280,7 @@ Chart domainLoadsHeatmap(
   }
   c.heatmap.rows = c.y.categories.size();
   charts::binHeatmapColumns(c, kMaxHeatmapColumns);
+  logScaleWhenSkewed(c);
   return c;
 }
 

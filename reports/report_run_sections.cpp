@@ -16,6 +16,14 @@ using nlohmann::json;
 std::string configText(const json& config, const char* key) {
   auto it = config.find(key);
   if (it == config.end() || it->is_null()) return "";
+  if (it->is_object()) {  // e.g. buffering: "policy lifo, slots_per_layer 4, ..."
+    std::string text;
+    for (const auto& [k, v] : it->items()) {
+      text +=
+          (text.empty() ? "" : ", ") + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return "(" + text + ")";
+  }
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
@@ -114,12 +122,20 @@ void addRunOverview(ReportDocument& document, const RunInput& run) {
   }
 }
 
-void addRoutingDetails(ReportDocument& document, const RunInput& run, int level) {
+void addRoutingDetails(ReportDocument& document, const RunInput& run, int level,
+                       RoutingCharts which) {
   if (!run.routing || run.routing->records.empty()) return;
   auto& s = document.section("Routing of " + run.name, level);
   if (!run.routingProblem.empty()) {
     s.note("The routing log stops early (" + run.routingProblem + "); " +
            std::to_string(run.routing->records.size()) + " records before that are shown.");
+  }
+  if (which == RoutingCharts::CapacityOnly) {
+    s.paragraph(
+        "Static gating routes as the dynamic run of this model does; what differs is "
+        "the capacity: the slots computed without a token and the assignments dropped.");
+    addCapacityCharts(s, run);
+    return;
   }
   analysis::CharacterizationOptions options;
   options.slots = kSlots;
@@ -192,7 +208,8 @@ charts::Chart rankRowsChart(const json& parallel, const std::string& run) {
               formatNumber(metrics.value("perfect_balance", 0.0), 3) + ")";
   const int ranks = parallel.value("ranks", 0);
   for (int r = 0; r < ranks; ++r) c.x.categories.push_back(std::to_string(r));
-  for (const auto& [phase, values] : parallel.value("phases", json::object()).items()) {
+  const json phases = parallel.value("phases", json::object());  // iterated: must outlive the loop
+  for (const auto& [phase, values] : phases.items()) {
     charts::Series s{phase, charts::SeriesStyle::Bars, {}};
     const json& perRank = values.value("expert_rows_received_per_rank_per_unit", json::array());
     for (size_t r = 0; r < perRank.size(); ++r) {

@@ -1,5 +1,6 @@
 // Charts of traces: the memory timeline of each device (and rank), and the events a trace holds.
 #include <algorithm>
+#include <cstdint>
 
 #include "reports/report_charts.h"
 #include "reports/table.h"
@@ -21,11 +22,17 @@ std::string deviceName(const analysis::DeviceMemoryTimeline& t) {
 std::optional<Chart> memoryTimelineChart(
     const std::vector<std::pair<std::string, std::vector<analysis::DeviceMemoryTimeline>>>& ranks,
     const std::string& title) {
-  int64_t largest = 0, spanNs = 0;
+  // Ranks and devices share the machine's clock: one time axis from the earliest allocation.
+  int64_t largest = 0, spanNs = 0, firstNs = INT64_MAX;
+  for (const auto& [rank, timelines] : ranks) {
+    for (const auto& t : timelines) firstNs = std::min(firstNs, t.startNs);
+  }
   for (const auto& [rank, timelines] : ranks) {
     for (const auto& t : timelines) {
       largest = std::max(largest, t.peakAllocatedBytes);
-      if (!t.samples.empty()) spanNs = std::max(spanNs, t.samples.back().timeNs);
+      if (!t.samples.empty()) {
+        spanNs = std::max(spanNs, t.startNs - firstNs + t.samples.back().timeNs);
+      }
     }
   }
   if (largest == 0 && spanNs == 0) return std::nullopt;
@@ -45,14 +52,16 @@ std::optional<Chart> memoryTimelineChart(
       const std::string name = (rank.empty() ? "" : rank + " ") + deviceName(t);
       Series s{name, SeriesStyle::Line, {}};
       for (const auto& sample : t.samples) {
-        s.data.push_back(
-            {double(sample.timeNs) / timeScale, double(sample.allocatedBytes) / byteScale, {}, {}});
+        s.data.push_back({double(t.startNs - firstNs + sample.timeNs) / timeScale,
+                          double(sample.allocatedBytes) / byteScale,
+                          {},
+                          {}});
       }
       c.series.push_back(std::move(s));
       peaks += (peaks.empty() ? "" : "; ") + name + " peak " +
                formatBytes(double(t.peakAllocatedBytes)) + " at " +
-               formatNumber(double(t.peakTimeNs) / timeScale, 3) + (seconds ? " s" : " ms") + " (" +
-               std::to_string(t.events) + " events)";
+               formatNumber(double(t.startNs - firstNs + t.peakTimeNs) / timeScale, 3) +
+               (seconds ? " s" : " ms") + " (" + std::to_string(t.events) + " events)";
     }
   }
   c.caption =

@@ -28,7 +28,8 @@ nlohmann::json chartJson(const charts::Chart& chart);
 std::vector<std::pair<std::string, std::string>> chartSvgFiles(const ReportDocument& document);
 
 // Writes report.html, report.md, report.json and the chart files into `dir` (created when
-// missing), each file atomically; returns the paths written, report.html first.
+// missing), each file atomically, and removes chart files an earlier report left there;
+// returns the paths written, report.html first.
 std::vector<std::filesystem::path> writeReport(const ReportDocument& document,
                                                const std::filesystem::path& dir);
 

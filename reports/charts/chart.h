@@ -77,6 +77,9 @@ struct Heatmap {
   bool zeroIsIdle = true;
   std::string idleLabel = "idle (0)";
   std::optional<double> maxValue{};  // top of the colour bar; default: the largest value
+  // Colours by log(1 + value) instead of value: skewed loads (a few hot experts) keep the
+  // differences between the many cool cells visible. The colour bar says "log scale".
+  bool logScale = false;
   double at(size_t row, size_t column) const { return values[row * columns + column]; }
 };
 

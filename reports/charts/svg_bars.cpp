@@ -12,6 +12,7 @@ namespace moeprof::charts::svg {
 namespace {
 
 constexpr double kMinBarWidth = 8;      // px; below this the chart grows wider
+constexpr double kMaxBarWidth = 64;     // px; a chart of few bars keeps them slim
 constexpr double kGroupFill = 0.8;      // share of a category's band its bars take
 constexpr size_t kMaxValueLabels = 16;  // bars get their value printed above them up to this
 
@@ -198,7 +199,7 @@ std::string renderBars(const Chart& c, const SvgOptions& o) {
   const double needed = static_cast<double>(n * g.groups) * kMinBarWidth / kGroupFill;
   f.plotWidth = std::max({available, needed, 120.0});
   g.band = f.plotWidth / static_cast<double>(n);
-  g.barWidth = g.band * kGroupFill / static_cast<double>(g.groups);
+  g.barWidth = std::min(kMaxBarWidth, g.band * kGroupFill / static_cast<double>(g.groups));
   const CategoryLabels labels = planCategoryLabels(c.x.categories, g.band);
   f.width = f.right() + (legendW > 0 ? legendW + 24 : 16);
   f.height = std::max(f.bottom() + labels.height + 26, f.plotTop + legendHeight(legend) + 8);

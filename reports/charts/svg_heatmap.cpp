@@ -37,13 +37,22 @@ double maxValue(const Heatmap& h) {
   return top > 0 ? top : 1;
 }
 
+// Position on the colour scale, 0..1, and back.
+double scalePosition(const Heatmap& h, double value, double top) {
+  return h.logScale ? std::log1p(std::max(0.0, value)) / std::log1p(top) : value / top;
+}
+double valueAt(const Heatmap& h, double position, double top) {
+  return h.logScale ? std::expm1(position * std::log1p(top)) : position * top;
+}
+
 std::string cellColour(const Heatmap& h, double value, double top) {
   if (h.zeroIsIdle && value == 0) return kIdleColour;
-  return scaleColour(h.scale, value / top);
+  return scaleColour(h.scale, scalePosition(h, value, top));
 }
 
 std::string valueTitle(const Heatmap& h) {
-  return h.valueUnit.empty() ? h.valueLabel : h.valueLabel + " (" + h.valueUnit + ")";
+  std::string title = h.valueUnit.empty() ? h.valueLabel : h.valueLabel + " (" + h.valueUnit + ")";
+  return h.logScale ? title + ", log scale" : title;
 }
 
 void drawCells(Writer& w, const Chart& c, const Frame& f, double cellW, double cellH) {
@@ -94,7 +103,7 @@ double drawColourBar(Writer& w, const Chart& c, double x, double y, double heigh
   for (double fraction : {1.0, 0.5, 0.0}) {
     const double ty = barTop + height * (1.0 - fraction);
     w.line(x + 14, ty, x + 18, ty, kAxisColour);
-    std::string label = formatValue(top * fraction, 3, true);
+    std::string label = formatValue(valueAt(h, fraction, top), 3, true);
     if (fraction == 0.0 && h.zeroIsIdle) label = "> 0";
     w.text(x + 21, ty + 4, label, "start", 11, kAxisColour);
   }

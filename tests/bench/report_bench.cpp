@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -224,9 +225,14 @@ void BM_ReportOfMillionEventTrace(benchmark::State& state) {
 }
 BENCHMARK(BM_ReportOfMillionEventTrace)->Unit(benchmark::kMillisecond)->MOEPROF_ITERATIONS(3);
 
-// Removes the generated inputs when the benchmarks are done.
+// Removes the generated inputs and reports when the benchmarks are done, unless
+// MOEPROF_BENCH_KEEP is set (to look at them).
 struct Cleanup {
-  ~Cleanup() { fs::remove_all(benchRoot()); }
+  ~Cleanup() {
+    if (!std::getenv("MOEPROF_BENCH_KEEP")) fs::remove_all(benchRoot());
+  }
 } cleanup;
 
 }  // namespace
+
+BENCHMARK_MAIN();

@@ -152,6 +152,21 @@ TEST(ChartSvg, HeatmapDrawsEveryCellIdleOnesInTheNeutralColour) {
   EXPECT_NE(svg.find("idle (0)"), std::string::npos);
 }
 
+TEST(ChartSvg, LogColourScaleSpreadsTheCoolCells) {
+  Chart c = heatmap(1, 3);
+  c.heatmap.values = {1, 10, 1000};
+  c.heatmap.logScale = true;
+  const std::string svg = renderSvg(c);
+  EXPECT_EQ(checkMarkup(svg), "");
+  EXPECT_NE(svg.find("tokens, log scale"), std::string::npos);
+  // log1p(10) / log1p(1000) = 0.347: a third up the scale, not 1% as on a linear one.
+  const size_t cell = svg.find("<title>layer L0 \u00b7 expert 1: 10 tokens</title>");
+  ASSERT_NE(cell, std::string::npos);
+  EXPECT_EQ(svg.substr(svg.rfind("fill=\"", cell) + 6, 7),
+            scaleColour(ColourScale::Viridis, std::log1p(10.0) / std::log1p(1000.0)));
+  EXPECT_NE(svg.find(">30.6<"), std::string::npos);  // the bar's middle: sqrt(1001) - 1
+}
+
 TEST(ChartSvg, FiveHundredTwelveExpertsAreBinnedAndStayLegible) {
   Chart c = heatmap(12, 512);
   const double total = std::accumulate(c.heatmap.values.begin(), c.heatmap.values.end(), 0.0);
