@@ -31,6 +31,10 @@ int runMain(int argc, char** argv) {
       addCompareCommand);
   add("baseline", "Write what of a set of runs survives a change of machine as a baseline file",
       addBaselineCommand);
+  add("report",
+      "Write report.html (self-contained, with charts), report.md and report.json of runs, "
+      "sweeps, reproduce directories or traces",
+      addReportCommand);
   add("export", "Export a run's trace: --perfetto for ui.perfetto.dev and chrome://tracing",
       addExportCommand);
   add("presets", "List the model presets with parameter counts and memory", addPresetsCommand);

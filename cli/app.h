@@ -29,5 +29,6 @@ Action addCorpusCommand(CLI::App& app);
 Action addTokenizerCommand(CLI::App& app);
 Action addCharacterizeCommand(CLI::App& app);
 Action addTrainCommand(CLI::App& app);
+Action addReportCommand(CLI::App& app);
 
 }  // namespace moeprof::cli

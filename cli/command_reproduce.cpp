@@ -14,6 +14,8 @@
 #include "collector/interruption.h"
 #include "reports/characterization_report.h"
 #include "reports/gating_report.h"
+#include "reports/report_builder.h"
+#include "reports/report_writers.h"
 #include "workloads/training/trainer.h"
 
 namespace moeprof::cli {
@@ -224,6 +226,9 @@ struct ReproduceCommand {
               << "\nreport: " << (out / "summary.md").string();
     if (!checkpoints.empty()) std::cout << ", " << (out / "characterization.md").string();
     std::cout << "\n";
+    // The HTML report with charts (and report.md, report.json) of everything above.
+    const auto written = reports::writeReport(reports::buildReport({out}), out);
+    std::cout << "html report: " << written.front().string() << "\n";
     return kExitOk;
   }
 };

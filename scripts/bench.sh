@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 targets=(moeprof_bench moeprof_kernels_bench moeprof_store_bench moeprof_export_bench
-         moeprof_cache_bench moeprof_safetensors_bench moeprof_routing_stats_bench)
+         moeprof_cache_bench moeprof_safetensors_bench moeprof_routing_stats_bench
+         moeprof_report_bench)
 out="runs/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 only=""
 extra=()
