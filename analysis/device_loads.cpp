@@ -21,16 +21,18 @@ DeviceLoads deviceLoads(const RoutingLoads& loads, const PlacementSpec& spec, in
     for (const auto& row : metrics.deviceTokens) {
       for (size_t d = 0; d < row.size() && d < out.tokens.size(); ++d) out.tokens[d] += row[d];
     }
-    out.meanMaxLoad += metrics.maxLoad;
-    out.meanAvgMaxLoad += metrics.avgMaxLoad;
+    out.meanPerPassMaxLoad += metrics.perPassMaxLoad;
+    out.meanPerPassAvgMaxLoad += metrics.perPassAvgMaxLoad;
+    out.meanPooledMaxLoad += metrics.pooledMaxLoad;
     ++out.layers;
   }
   if (out.layers == 0) {
     throw InputError(std::string("the routing log has no ") + collector::layerStackName(stack) +
                      " layer");
   }
-  out.meanMaxLoad /= out.layers;
-  out.meanAvgMaxLoad /= out.layers;
+  out.meanPerPassMaxLoad /= out.layers;
+  out.meanPerPassAvgMaxLoad /= out.layers;
+  out.meanPooledMaxLoad /= out.layers;
   return out;
 }
 

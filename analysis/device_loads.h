@@ -16,8 +16,10 @@ struct DeviceLoads {
   int layers = 0;
   // Tokens each device processed, summed over the evaluation passes of the stack's layers.
   std::vector<double> tokens{};
-  double meanMaxLoad = 0;  // as PlacementOutcome: mean over layers
-  double meanAvgMaxLoad = 0;
+  // As PlacementOutcome: means over the stack's layers of both readings of Max Load.
+  double meanPerPassMaxLoad = 0;     // the paper's Max Load
+  double meanPerPassAvgMaxLoad = 0;  // the paper's Avg Max Load
+  double meanPooledMaxLoad = 0;
 };
 
 // Throws InputError as simulatePlacements does (bad spec or device count, fewer than 2 passes),

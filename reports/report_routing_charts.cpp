@@ -216,7 +216,9 @@ Chart placementChart(const std::vector<analysis::DeviceLoads>& loads, const std:
       "Tokens per device, " + stack + " layers on " + std::to_string(first.devices) + " devices";
   c.caption = run +
               ": placement chosen on the first half of the passes, judged on the second; "
-              "Max Load: the busiest device's share of all tokens (perfect: 1/" +
+              "Max Load and Avg Max Load: the largest and the mean over passes of the busiest "
+              "device's share of a pass (the paper's readings; pooled: its share of all tokens; "
+              "perfect: 1/" +
               std::to_string(first.devices) + ")";
   if (const auto* paper = findPaperFigure("placement", "lm", "lm"); paper) {
     c.caption += "; paper (LM): " + paper->text;
@@ -227,8 +229,9 @@ Chart placementChart(const std::vector<analysis::DeviceLoads>& loads, const std:
   double total = 0;
   for (double t : first.tokens) total += t;
   for (const auto& l : loads) {
-    Series s{l.placement + ": Max Load " + formatNumber(l.meanMaxLoad, 3) + ", Avg Max Load " +
-                 formatNumber(l.meanAvgMaxLoad, 3),
+    Series s{l.placement + ": Max Load " + formatNumber(l.meanPerPassMaxLoad, 3) +
+                 ", Avg Max Load " + formatNumber(l.meanPerPassAvgMaxLoad, 3) + ", pooled " +
+                 formatNumber(l.meanPooledMaxLoad, 3),
              SeriesStyle::Bars,
              {}};
     for (size_t d = 0; d < l.tokens.size(); ++d) s.data.push_back({double(d), l.tokens[d], {}, {}});

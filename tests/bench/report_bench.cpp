@@ -21,7 +21,7 @@
 #include "collector/atomic_file.h"
 #include "collector/routing_log.h"
 #include "collector/run_manifest.h"
-#include "collector/trace_store.h"
+#include "collector/store/trace_store.h"
 #include "reports/report_builder.h"
 #include "reports/report_writers.h"
 #include "tests/bench/bench_mode.h"

@@ -101,11 +101,15 @@ TEST(DeviceLoadsTest, GreedySplitsWhatRoundRobinPilesUp) {
   const auto rr = analysis::deviceLoads(loads, analysis::parsePlacementSpec("roundrobin"), 2,
                                         collector::LayerStack::Lm);
   EXPECT_EQ(rr.tokens, (std::vector<double>{28, 0}));
-  EXPECT_DOUBLE_EQ(rr.meanMaxLoad, 1.0);
+  EXPECT_DOUBLE_EQ(rr.meanPerPassMaxLoad, 1.0);
+  EXPECT_DOUBLE_EQ(rr.meanPooledMaxLoad, 1.0);
   const auto greedy = analysis::deviceLoads(loads, analysis::parsePlacementSpec("greedy"), 2,
                                             collector::LayerStack::Lm);
   EXPECT_EQ(greedy.tokens, (std::vector<double>{16, 12}));
-  EXPECT_DOUBLE_EQ(greedy.meanMaxLoad, 16.0 / 28.0);
+  // Experts 0 and 2 on different devices: passes 10/20 and 6/8 busiest, 16/28 pooled.
+  EXPECT_DOUBLE_EQ(greedy.meanPerPassMaxLoad, 0.75);
+  EXPECT_DOUBLE_EQ(greedy.meanPerPassAvgMaxLoad, (0.5 + 0.75) / 2);
+  EXPECT_DOUBLE_EQ(greedy.meanPooledMaxLoad, 16.0 / 28.0);
   EXPECT_NE(testing::inputErrorMessage([&] {
               analysis::deviceLoads(loads, analysis::parsePlacementSpec("greedy"), 2,
                                     collector::LayerStack::Decoder);
