@@ -119,7 +119,7 @@ TEST(DeviceLoadsTest, GreedySplitsWhatRoundRobinPilesUp) {
   const auto chart = reports::placementChart({rr, greedy}, "hand");
   EXPECT_EQ(chart.x.categories, (std::vector<std::string>{"0", "1"}));
   ASSERT_EQ(chart.series.size(), 2u);
-  EXPECT_EQ(chart.series[1].name, "greedy: Max Load 0.571, Avg Max Load 0.625");
+  EXPECT_EQ(chart.series[1].name, "greedy: Max Load 0.75, Avg Max Load 0.625, pooled 0.571");
   ASSERT_EQ(chart.referenceLines.size(), 1u);
   EXPECT_DOUBLE_EQ(chart.referenceLines[0].y, 14.0);
 }
@@ -127,7 +127,8 @@ TEST(DeviceLoadsTest, GreedySplitsWhatRoundRobinPilesUp) {
 TEST(ReportChartsTest, HeatmapsOfAHandWorkedLog) {
   auto log = handWorkedLog();
   log.header.layers.push_back({collector::LayerStack::Lm, 3});
-  log.records.push_back({0, 1, 0, 2, {3, 3}, {1, 1}});
+  // Batch 0's second layer, in execution order (before batch 1).
+  log.records.insert(log.records.begin() + 1, {0, 1, 0, 2, {3, 3}, {1, 1}});
   const auto loads = analysis::routingLoads(log);
   const auto pass = reports::passHeatmap(loads, "hand");
   EXPECT_EQ(pass.heatmap.rows, 2u);

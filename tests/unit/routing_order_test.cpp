@@ -4,6 +4,7 @@
 #include "analysis/routing_order.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -116,12 +117,19 @@ TEST(RoutingOrder, ADuplicatedRecordIsRejectedNamingTheRecordItRepeats) {
 
 class RoutingOrderCommandTest : public moeprof::testing::TempDirTest {
  protected:
-  // A run directory with run.json (characterize needs one) and the log.
+  // A run directory with run.json (characterize needs one: a fixture's, made to describe the
+  // log's model so that the run-identity check passes) and the log.
   fs::path writeRun(const std::string& name, const collector::RoutingLog& log) {
     fs::path run = dir_ / name;
     fs::create_directories(run);
-    fs::copy_file(fs::path(MOEPROF_SOURCE_DIR) / "tests/fixtures/routing/mt-fr/run.json",
-                  run / "run.json");
+    std::ifstream in(fs::path(MOEPROF_SOURCE_DIR) / "tests/fixtures/routing/mt-fr/run.json");
+    nlohmann::json manifest = nlohmann::json::parse(in);
+    nlohmann::json& config = manifest["config"];
+    config["preset"] = log.header.model;
+    config["model"]["experts"] = log.header.numExperts;
+    config["model"]["top_k"] = log.header.topK;
+    config["model"]["moe_layers"] = log.header.layers.size();
+    std::ofstream(run / "run.json") << manifest.dump(2);
     collector::RoutingLogWriter writer(run / collector::kRoutingLogFileName, log.header);
     for (const auto& r : log.records) writer.append(r);
     writer.flush();
