@@ -39,6 +39,9 @@ PhasePoint readPhase(const collector::RunManifest& m, const std::string& runDir,
   for (const auto& [name, ms] : require(metrics, "phase_ms", runDir).items()) {
     p.phaseMs[name] = ms.get<double>();
   }
+  if (auto samples = metrics.find("samples"); samples != metrics.end()) {
+    p.latencySamplesMs = samples->value("latency_ms", std::vector<double>{});
+  }
   return p;
 }
 
@@ -82,6 +85,17 @@ std::vector<GatingGain> gatingGains(const std::vector<PhasePoint>& points) {
     }
   }
   return gains;
+}
+
+std::optional<RatioInterval> gainInterval(const GatingGain& gain) {
+  const auto& staticMs = gain.staticRun.latencySamplesMs;
+  const auto& dynamicMs = gain.dynamicRun.latencySamplesMs;
+  if (staticMs.empty() || dynamicMs.empty()) return std::nullopt;
+  BootstrapOptions options;
+  options.seed = metricSeed(options.seed, gain.staticRun.runDir + gain.staticRun.phase);
+  const RatioInterval interval = bootstrapMedianRatio(dynamicMs, staticMs, options);
+  if (!interval.defined) return std::nullopt;
+  return interval;
 }
 
 std::vector<DenseGap> denseGaps(const std::vector<PhasePoint>& points) {

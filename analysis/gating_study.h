@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/statistics.h"
 #include "collector/run_manifest.h"
 
 namespace moeprof::analysis {
@@ -32,6 +33,9 @@ struct PhasePoint {
   int64_t runPeakActivationBytes = 0;  // of the whole run (all phases)
   int64_t peakWeightBytes = 0;
   std::map<std::string, double> phaseMs;  // gate, dispatch, experts, combine, attention, other
+  // Every measured unit's latency (a batch, or one decoding step); empty for runs recorded
+  // before run.json kept samples.
+  std::vector<double> latencySamplesMs;
 };
 
 // Throws InputError naming the run when it is incomplete or lacks a metric.
@@ -46,6 +50,11 @@ struct GatingGain {
   double activationChange = 0;  // run peak activation, dynamic / static - 1 (negative: less)
 };
 std::vector<GatingGain> gatingGains(const std::vector<PhasePoint>& points);
+
+// The 95% bootstrap interval (analysis/statistics.h) of a gain, measured on the runs' per-unit
+// latencies: the static run's median unit latency over the dynamic run's, which for the same
+// tokens per unit is the throughput gain. nullopt when a run kept no samples.
+std::optional<RatioInterval> gainInterval(const GatingGain& gain);
 
 // An MoE model (static gating, the paper's baseline) against its dense counterpart.
 struct DenseGap {

@@ -112,7 +112,7 @@ void addSweepOverview(ReportDocument& document, const SweepInput& sweep,
   auto& s = document.section("Measured beside the paper");
   s.table(reproductionTable(points),
           "Each finding, measured and the paper's (" + std::string(kPaperFiguresFile) + ")");
-  if (auto chart = speedupChart(points, options.gainInterval)) s.chart(std::move(*chart));
+  if (auto chart = speedupChart(points)) s.chart(std::move(*chart));
   auto& phases = document.section("Where the time goes");
   for (auto& chart : phaseBreakdownCharts(points)) phases.chart(std::move(chart));
   phases.table(phaseBreakdownTable(points), "Milliseconds per unit in each phase");

@@ -17,9 +17,6 @@ struct ReportOptions {
   // sweep; by default for one static and one dynamic run per workload (the largest batch,
   // trained weights first), which keeps a reproduce report a few MB.
   bool everyRun = false;
-  // Confidence intervals of the dynamic/static speedups, when a caller has them
-  // (analysis/statistics); the speedup chart draws them as error bars.
-  GainInterval gainInterval;
 };
 
 // Every input is read (and checked) before the document is built; throws InputError naming the

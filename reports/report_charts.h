@@ -32,14 +32,10 @@ std::string pointLabel(const analysis::PhasePoint& point);
 
 // ---- Gating study (report_gating_charts.cpp) ----------------------------------------------
 
-// An optional interval for a gain, e.g. the bootstrap confidence interval of the ratio of
-// medians that analysis/statistics computes; the speedup chart draws it as an error bar.
-using GainInterval = std::function<std::optional<charts::Interval>(const analysis::GatingGain&)>;
-
 // Dynamic over static throughput for every (preset, phase, batch) with both, the paper's value
-// as a marker. nullopt when no point has both gatings.
-std::optional<charts::Chart> speedupChart(const std::vector<analysis::PhasePoint>& points,
-                                          const GainInterval& interval = {});
+// as a marker, and the 95% bootstrap interval of each gain (analysis::gainInterval) as an error
+// bar where both runs kept per-unit samples. nullopt when no point has both gatings.
+std::optional<charts::Chart> speedupChart(const std::vector<analysis::PhasePoint>& points);
 // Milliseconds per unit in each phase (gate, dispatch, experts, combine, attention, other),
 // stacked, one bar per point of one workload phase ("forward", "encoder", ...).
 std::vector<charts::Chart> phaseBreakdownCharts(const std::vector<analysis::PhasePoint>& points);

@@ -7,6 +7,7 @@
 
 #include "reports/paper_figures.h"
 #include "reports/report_charts.h"
+#include "reports/table.h"
 
 namespace moeprof::reports {
 
@@ -46,8 +47,7 @@ std::string pointLabel(const PhasePoint& p) {
   return scopeLabel(p) + " " + p.gating;
 }
 
-std::optional<Chart> speedupChart(const std::vector<PhasePoint>& points,
-                                  const GainInterval& interval) {
+std::optional<Chart> speedupChart(const std::vector<PhasePoint>& points) {
   const auto gains = analysis::gatingGains(points);
   if (gains.empty()) return std::nullopt;
   Chart c;
@@ -63,10 +63,17 @@ std::optional<Chart> speedupChart(const std::vector<PhasePoint>& points,
     const auto& g = gains[i];
     c.x.categories.push_back(scopeLabel(g.staticRun));
     charts::Datum d{double(i), g.throughputGain, std::nullopt, {}};
-    if (interval) d.interval = interval(g);
     d.tooltip = "static " + std::to_string(std::lround(g.staticRun.tokensPerS)) +
                 " tokens/s, dynamic " + std::to_string(std::lround(g.dynamicRun.tokensPerS)) +
                 " tokens/s";
+    if (const auto ci = analysis::gainInterval(g)) {
+      d.interval = charts::Interval{ci->low, ci->high};
+      d.tooltip += "; 95% CI of the median-latency ratio " + formatNumber(ci->low, 3) + " to " +
+                   formatNumber(ci->high, 3) + " (bootstrap over " +
+                   std::to_string(g.staticRun.latencySamplesMs.size()) + " and " +
+                   std::to_string(g.dynamicRun.latencySamplesMs.size()) + " units)";
+      values.push_back(ci->high);
+    }
     measured.data.push_back(d);
     values.push_back(g.throughputGain);
     const auto* paper = findPaperFigure("dynamic_gain", g.staticRun.workload, g.staticRun.phase);
@@ -74,6 +81,11 @@ std::optional<Chart> speedupChart(const std::vector<PhasePoint>& points,
       c.markers.push_back({double(i), -1, *paper->value, "paper", paper->measured});
       values.push_back(*paper->value);
     }
+  }
+  const bool intervals = std::any_of(measured.data.begin(), measured.data.end(),
+                                     [](const charts::Datum& d) { return d.interval.has_value(); });
+  if (intervals) {
+    c.caption += " Error bars: 95% bootstrap interval of the ratio of median unit latencies.";
   }
   c.series = {measured};
   c.referenceLines = {{1.0, "no change"}};

@@ -164,6 +164,29 @@ std::string verdictMarkdown(const Comparison& c) {
   return out;
 }
 
+void addVerdictSection(ReportDocument& document, const Comparison& c) {
+  auto& s = document.section("Against " + c.labelA + ": " + overall(c));
+  s.paragraph("A " + c.labelA + " (" + analysis::setKindName(c.kindA) + ") against B " +
+              c.labelB + " (" + analysis::setKindName(c.kindB) + "): " + counts(c) + ". " +
+              method(c) + ".");
+  for (const auto& warning : c.warnings) s.note(warning);
+  for (const auto& name : c.onlyInA) s.note("only in A: " + name);
+  for (const auto& name : c.onlyInB) s.note("only in B: " + name);
+  if (!c.configChanges.empty()) s.table(configTable(c), "Configuration differences");
+  Table look = emptyTable(), all = emptyTable();
+  for (const auto& m : c.metrics) {
+    if (!m.verdict) continue;
+    if (needsALook(m)) addRow(look, m);
+    addRow(all, m);
+  }
+  if (look.numRows() > 0) {
+    s.table(std::move(look), "What needs a look: every verdict but same, and exact changes");
+  } else {
+    s.paragraph("Every compared metric is same.");
+  }
+  s.table(std::move(all), "Every compared metric");
+}
+
 std::string verdictJson(const Comparison& c) {
   nlohmann::ordered_json root;
   root["schema_version"] = kJsonSchemaVersion;

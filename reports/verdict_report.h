@@ -5,6 +5,7 @@
 #include <string>
 
 #include "analysis/statistical_comparison.h"
+#include "reports/report_document.h"
 #include "reports/table.h"
 
 namespace moeprof::reports {
@@ -21,6 +22,10 @@ std::string verdictText(const analysis::Comparison& comparison);
 // (regressions, improvements, unknowns, deterministic changes) and every compared metric in a
 // collapsed <details> block. Ignored metrics are counted, not listed.
 std::string verdictMarkdown(const analysis::Comparison& comparison);
+
+// A section of `moeprof report --baseline`: the overall verdict and counts, the method, the
+// configuration differences, what needs a look (as verdictMarkdown) and every compared metric.
+void addVerdictSection(ReportDocument& document, const analysis::Comparison& comparison);
 
 // Everything in the comparison, schema-versioned, 2-space indent, ending in a newline.
 std::string verdictJson(const analysis::Comparison& comparison);
