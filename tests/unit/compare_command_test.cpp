@@ -157,6 +157,16 @@ TEST_F(CompareCommandTest, GateFiresOnChangedMetricAndSlowedDynamicGating) {
   EXPECT_NE(fired.output.find("### moeprof compare: regressed"), std::string::npos);
   EXPECT_NE(fired.output.find("| lm-tiny-static-b8/forward.waste_factor |"), std::string::npos)
       << fired.output;
+  // The report against the same baseline opens with that verdict and exits 3 as well.
+  auto report = moeprof("report " + path("q") + " --baseline " + path("changed.json") +
+                        " --out " + path("report"));
+  EXPECT_EQ(report.exitCode, 3) << report.output;
+  std::ifstream html(path("report") + "/report.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), {});
+  const auto verdict = page.find("Against " + path("changed.json") + ": regressed");
+  EXPECT_NE(verdict, std::string::npos);
+  EXPECT_LT(verdict, page.find("Measured beside the paper")) << "the verdicts come first";
+  EXPECT_NE(page.find("lm-tiny-static-b8/forward.waste_factor"), std::string::npos);
 
   {
     Slowdown slowdown("experts:9");  // dynamic gating's experts phase 10x as long
