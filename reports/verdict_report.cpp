@@ -166,9 +166,8 @@ std::string verdictMarkdown(const Comparison& c) {
 
 void addVerdictSection(ReportDocument& document, const Comparison& c) {
   auto& s = document.section("Against " + c.labelA + ": " + overall(c));
-  s.paragraph("A " + c.labelA + " (" + analysis::setKindName(c.kindA) + ") against B " +
-              c.labelB + " (" + analysis::setKindName(c.kindB) + "): " + counts(c) + ". " +
-              method(c) + ".");
+  s.paragraph("A " + c.labelA + " (" + analysis::setKindName(c.kindA) + ") against B " + c.labelB +
+              " (" + analysis::setKindName(c.kindB) + "): " + counts(c) + ". " + method(c) + ".");
   for (const auto& warning : c.warnings) s.note(warning);
   for (const auto& name : c.onlyInA) s.note("only in A: " + name);
   for (const auto& name : c.onlyInB) s.note("only in B: " + name);

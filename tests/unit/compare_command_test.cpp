@@ -158,8 +158,8 @@ TEST_F(CompareCommandTest, GateFiresOnChangedMetricAndSlowedDynamicGating) {
   EXPECT_NE(fired.output.find("| lm-tiny-static-b8/forward.waste_factor |"), std::string::npos)
       << fired.output;
   // The report against the same baseline opens with that verdict and exits 3 as well.
-  auto report = moeprof("report " + path("q") + " --baseline " + path("changed.json") +
-                        " --out " + path("report"));
+  auto report = moeprof("report " + path("q") + " --baseline " + path("changed.json") + " --out " +
+                        path("report"));
   EXPECT_EQ(report.exitCode, 3) << report.output;
   std::ifstream html(path("report") + "/report.html");
   const std::string page((std::istreambuf_iterator<char>(html)), {});

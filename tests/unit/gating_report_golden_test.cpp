@@ -65,6 +65,26 @@ TEST(GatingReportGolden, MarkdownMatchesExpected) {
          << " (copy it over the expected file if the change is intended)";
 }
 
+// The golden file above was written by the code it checks; these are the same study's numbers
+// worked out by hand from the points (tokens/s ratios, activation bytes, latency ratios).
+TEST(GatingReportGolden, HandDerivedNumbersOfTheSyntheticStudy) {
+  const auto gains = analysis::gatingGains(syntheticStudy());
+  ASSERT_EQ(gains.size(), 3u);
+  EXPECT_DOUBLE_EQ(gains[0].throughputGain, 5000.0 / 500.0);    // lm forward: 10x
+  EXPECT_DOUBLE_EQ(gains[0].activationChange, 64.0 / 900 - 1);  // -92.9%
+  EXPECT_DOUBLE_EQ(gains[1].throughputGain, 13800.0 / 512.0);   // mt encoder: 26.95x
+  EXPECT_DOUBLE_EQ(gains[1].activationChange, 21.0 / 700 - 1);  // -97%
+  EXPECT_DOUBLE_EQ(gains[2].throughputGain, 4000.0 / 760.0);    // mt decoder: 5.26x
+  const auto gaps = analysis::denseGaps(syntheticStudy());
+  ASSERT_EQ(gaps.size(), 1u);  // only the LM has a dense counterpart
+  EXPECT_DOUBLE_EQ(gaps[0].latencyRatio, 4000.0 / 200.0);
+  // The rendering prints them rounded as worked out above.
+  const std::string report = reports::gatingReportMarkdown("golden study", syntheticStudy());
+  for (const char* value : {"10.00x", "-92.9%", "26.95x", "-97%", "5.26x", "20.00x"}) {
+    EXPECT_NE(report.find(value), std::string::npos) << value;
+  }
+}
+
 TEST(DenseGaps, OnlyBetweenModelsOfTheSameDepthAndWidth) {
   auto moe = point("lm-cpu", "lm", "static", 8, "forward", 500, 4000, 12.875, 900 << 20);
   auto trained = point("lm (trained)", "lm", "static", 8, "forward", 900, 80, 12.875, 90 << 20);

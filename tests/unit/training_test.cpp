@@ -141,6 +141,10 @@ TEST_F(TrainingTest, PregatesAreTrainedReportedAndRoundTrip) {
   }
   EXPECT_GT(accuracy.at("tokens").get<int64_t>(), 0);
   EXPECT_EQ(accuracy.at("layer_pairs"), 1);  // micro LM: two MoE layers
+  // Training a pre-gate is worth it only if it predicts the next layer's experts at least as
+  // well as the training-free prediction (that layer's own router applied a layer early).
+  EXPECT_GE(accuracy.at("trained_recall").get<double>(), accuracy.at("router_recall").get<double>())
+      << accuracy.dump();
   auto config = workloads::describeCheckpoint(dir_ / "pregated").config;
   EXPECT_TRUE(config.pregates);
   auto model = workloads::loadLmModel(dir_ / "pregated");
