@@ -4,6 +4,7 @@
 #include <string>
 
 #include "reports/charts/svg_renderer.h"
+#include "reports/charts/svg_parts.h"
 #include "reports/report_writers.h"
 
 namespace moeprof::reports {
@@ -34,29 +35,7 @@ caption{caption-side:top;text-align:left;color:#555;padding:2px 0}
 footer{margin-top:3em;color:#666;font-size:.88em;border-top:1px solid #ddd;padding-top:6px}
 )css";
 
-std::string escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') ? ' ' : c;
-    }
-  }
-  return out;
-}
+using charts::svg::escape;  // HTML text and attributes escape as SVG's do
 
 void appendTable(std::string& html, const Table& table, const std::string& caption) {
   html += "<div class=\"scroll\"><table>";
