@@ -3,8 +3,8 @@
 // and no link leaves the file.
 #include <string>
 
-#include "reports/charts/svg_renderer.h"
 #include "reports/charts/svg_parts.h"
+#include "reports/charts/svg_renderer.h"
 #include "reports/report_writers.h"
 
 namespace moeprof::reports {

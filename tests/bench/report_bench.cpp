@@ -67,14 +67,18 @@ collector::RoutingLog routing(const Shape& s, int64_t batch, bool isStatic, uint
   for (int l = 0; l < s.decoderLayers; ++l) {
     shape.header.layers.push_back({collector::LayerStack::Decoder, uint32_t(4 * l + 3)});
   }
+  // In execution order, as a run writes it: per batch the LM or encoder layers, then the
+  // decoder layers once per decoding step.
+  auto add = [&](uint32_t b, uint32_t l, uint32_t step, uint32_t tokens) {
+    shape.records.push_back({b, l, step, tokens, std::vector<uint16_t>(tokens * 2, 0),
+                             std::vector<float>(tokens * 2, 0.5f)});
+  };
+  const auto firstDecoder = uint32_t(s.encoderLayers);
   for (uint32_t b = 0; b < kBatches; ++b) {
-    for (uint32_t l = 0; l < shape.header.layers.size(); ++l) {
-      const bool decoder = shape.header.layers[l].stack == collector::LayerStack::Decoder;
-      const uint32_t steps = decoder ? uint32_t(s.decodeSteps) : 1;
-      const auto tokens = uint32_t(decoder ? batch : batch * s.seqLen);
-      for (uint32_t step = 0; step < steps; ++step) {
-        shape.records.push_back({b, l, step, tokens, std::vector<uint16_t>(tokens * 2, 0),
-                                 std::vector<float>(tokens * 2, 0.5f)});
+    for (uint32_t l = 0; l < firstDecoder; ++l) add(b, l, 0, uint32_t(batch * s.seqLen));
+    for (uint32_t step = 0; step < uint32_t(s.decodeSteps) && s.decoderLayers > 0; ++step) {
+      for (uint32_t l = firstDecoder; l < shape.header.layers.size(); ++l) {
+        add(b, l, step, uint32_t(batch));
       }
     }
   }
@@ -228,8 +232,10 @@ BENCHMARK(BM_ReportOfMillionEventTrace)->Unit(benchmark::kMillisecond)->MOEPROF_
 // Removes the generated inputs and reports when the benchmarks are done, unless
 // MOEPROF_BENCH_KEEP is set (to look at them).
 struct Cleanup {
+  // Its own copy: benchRoot()'s static is gone by the time static destructors run.
+  fs::path root = benchRoot();
   ~Cleanup() {
-    if (!std::getenv("MOEPROF_BENCH_KEEP")) fs::remove_all(benchRoot());
+    if (!std::getenv("MOEPROF_BENCH_KEEP")) fs::remove_all(root);
   }
 } cleanup;
 
