@@ -1,0 +1,87 @@
+#include "gui/app/compare_page.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "analysis/statistical_comparison.h"
+#include "reports/verdict_report.h"
+
+namespace moeprof::gui {
+
+ComparePage::ComparePage(QWidget* parent) : DashboardPage(parent) {
+  content_ = this;
+  auto* layout = new QVBoxLayout(this);
+  auto* row = new QHBoxLayout;
+  pickA_ = new QComboBox(this);
+  pickB_ = new QComboBox(this);
+  auto* go = new QPushButton(tr("Compare"), this);
+  row->addWidget(new QLabel(tr("A (baseline):"), this));
+  row->addWidget(pickA_, 1);
+  row->addWidget(new QLabel(tr("B:"), this));
+  row->addWidget(pickB_, 1);
+  row->addWidget(go);
+  layout->addLayout(row);
+  summary_ = new QLabel(this);
+  summary_->setWordWrap(true);
+  layout->addWidget(summary_);
+  auto* sorted = new QSortFilterProxyModel(this);
+  sorted->setSourceModel(&verdicts_);
+  sorted->setSortRole(Qt::UserRole);
+  auto* table = new QTableView(this);
+  table->setModel(sorted);
+  table->setSortingEnabled(true);
+  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  layout->addWidget(table, 1);
+  connect(go, &QPushButton::clicked, this,
+          [this] { compare(pickA_->currentIndex(), pickB_->currentIndex()); });
+}
+
+void ComparePage::showRuns(const LoadedRuns& runs) {
+  runDirs_ = runs.runDirs;
+  for (QComboBox* pick : {pickA_, pickB_}) {
+    pick->clear();
+    for (const auto& dir : runDirs_) pick->addItem(QString::fromStdString(dir.filename().string()));
+  }
+  verdicts_.setTable(reports::Table({}));
+  if (runDirs_.size() < 2) {
+    summary_->setText(tr("Open two runs (or a sweep) to compare them."));
+    return;
+  }
+  pickB_->setCurrentIndex(1);
+  compare(0, 1);
+}
+
+void ComparePage::compare(int a, int b) {
+  if (a < 0 || b < 0 || size_t(a) >= runDirs_.size() || size_t(b) >= runDirs_.size()) return;
+  try {
+    const auto comparison = analysis::compareSets(analysis::loadComparable(runDirs_[size_t(a)]),
+                                                  analysis::loadComparable(runDirs_[size_t(b)]),
+                                                  analysis::shippedComparisonRules());
+    verdicts_.setTable(reports::verdictTable(comparison));
+    QString text = tr("%1 regressed, %2 improved, %3 same, %4 unknown (Holm-adjusted, alpha %5).")
+                       .arg(comparison.count(analysis::Verdict::Regressed))
+                       .arg(comparison.count(analysis::Verdict::Improved))
+                       .arg(comparison.count(analysis::Verdict::Same))
+                       .arg(comparison.count(analysis::Verdict::Unknown))
+                       .arg(comparison.alpha);
+    for (const auto& line : comparison.workloadDifferences()) {
+      text += QStringLiteral("\nDifferent workloads: ") + QString::fromStdString(line);
+    }
+    summary_->setText(text);
+  } catch (const std::exception& e) {
+    verdicts_.setTable(reports::Table({}));
+    summary_->setText(tr("Cannot compare: %1").arg(QString::fromUtf8(e.what())));
+  }
+}
+
+QString ComparePage::summary() const { return summary_->text(); }
+
+QWidget& ComparePage::exportTarget() { return *content_; }
+
+}  // namespace moeprof::gui
