@@ -35,6 +35,7 @@ ComparePage::ComparePage(QWidget* parent) : DashboardPage(parent) {
   sorted->setSortRole(Qt::UserRole);
   auto* table = new QTableView(this);
   table->setModel(sorted);
+  table->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
   table->setSortingEnabled(true);
   table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   layout->addWidget(table, 1);
@@ -53,8 +54,25 @@ void ComparePage::showRuns(const LoadedRuns& runs) {
     summary_->setText(tr("Open two runs (or a sweep) to compare them."));
     return;
   }
-  pickB_->setCurrentIndex(1);
-  compare(0, 1);
+  const auto [a, b] = defaultPair();
+  pickA_->setCurrentIndex(a);
+  pickB_->setCurrentIndex(b);
+  compare(a, b);
+}
+
+std::pair<int, int> ComparePage::defaultPair() const {
+  // A static run and its dynamic twin ("lm-tiny-static-b8", "lm-tiny-dynamic-b8"): the
+  // comparison the paper makes; otherwise the first two runs.
+  for (size_t a = 0; a < runDirs_.size(); ++a) {
+    std::string twin = runDirs_[a].filename().string();
+    const auto at = twin.find("-static-");
+    if (at == std::string::npos) continue;
+    twin.replace(at, 8, "-dynamic-");
+    for (size_t b = 0; b < runDirs_.size(); ++b) {
+      if (runDirs_[b].filename() == twin) return {int(a), int(b)};
+    }
+  }
+  return {0, 1};
 }
 
 void ComparePage::compare(int a, int b) {

@@ -19,6 +19,7 @@ class ComparePage : public DashboardPage {
   QString summary() const;
 
  private:
+  std::pair<int, int> defaultPair() const;
   std::vector<std::filesystem::path> runDirs_;
   QComboBox* pickA_ = nullptr;
   QComboBox* pickB_ = nullptr;

@@ -176,7 +176,7 @@ void MainWindow::showMessage(const QString& text, bool error) {
   banner_->setVisible(!text.isEmpty());
 }
 
-QString MainWindow::message() const { return banner_->isVisible() ? banner_->text() : QString(); }
+QString MainWindow::message() const { return banner_->isHidden() ? QString() : banner_->text(); }
 
 DashboardPage* MainWindow::page(const QString& name) const {
   for (const auto& [n, p] : pages_) {

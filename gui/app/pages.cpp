@@ -34,6 +34,7 @@ ChartListPage::ChartListPage(std::vector<std::string> chartPrefixes, std::string
     sortModel_->setSortRole(Qt::UserRole);
     tableView_ = new QTableView(content_);
     tableView_->setModel(sortModel_);
+    tableView_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     tableView_->setSortingEnabled(true);
     tableView_->setMinimumHeight(260);
     tableView_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);

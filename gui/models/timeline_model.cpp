@@ -2,7 +2,7 @@
 
 namespace moeprof::gui {
 
-TimelineTrackModel::TimelineTrackModel(QObject* parent) : QAbstractListModel(parent) {}
+TimelineTrackModel::TimelineTrackModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void TimelineTrackModel::setTimeline(const TimelineData* timeline) {
   beginResetModel();
@@ -15,11 +15,25 @@ void TimelineTrackModel::setTimeline(const TimelineData* timeline) {
 void TimelineTrackModel::setRange(int64_t fromNs, int64_t toNs) {
   fromNs_ = fromNs;
   toNs_ = toNs;
-  if (rowCount() > 0) Q_EMIT dataChanged(index(0), index(rowCount() - 1), {kSpansInRangeRole});
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, kColumns - 1));
 }
 
 int TimelineTrackModel::rowCount(const QModelIndex& parent) const {
   return parent.isValid() || !timeline_ ? 0 : int(timeline_->tracks.size());
+}
+
+int TimelineTrackModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : kColumns;
+}
+
+QVariant TimelineTrackModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (role != Qt::DisplayRole || orientation != Qt::Horizontal) return {};
+  switch (section) {
+    case kTrack: return tr("track");
+    case kSpans: return tr("spans");
+    case kSpansInRange: return tr("spans in the selected range");
+    default: return {};
+  }
 }
 
 qlonglong TimelineTrackModel::spansInRange(const TimelineTrack& track) const {
@@ -35,6 +49,8 @@ QVariant TimelineTrackModel::data(const QModelIndex& index, int role) const {
   const auto& track = timeline_->tracks[size_t(index.row())];
   switch (role) {
     case Qt::DisplayRole:
+      if (index.column() == kSpans) return qlonglong(track.spans.size());
+      if (index.column() == kSpansInRange) return spansInRange(track);
       return QString::fromStdString(track.name);
     case kSpanCountRole:
       return qlonglong(track.spans.size());

@@ -75,9 +75,10 @@ QRectF drawFrame(QPainter& p, const Chart& c, const QRectF& area, double left, d
   double top = area.top() + kTitleHeight + 4;
   if (!c.caption.empty()) {
     p.setPen(colour(kMutedTextColour));
-    p.drawText(QRectF(area.left() + 8, top, area.width() - 16, kCaptionHeight),
-               Qt::AlignLeft | Qt::AlignVCenter, text(c.caption));
-    top += kCaptionHeight;
+    const QRectF box(area.left() + 8, top, area.width() - 16, 2 * kCaptionHeight);
+    const QRectF used = p.boundingRect(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.caption));
+    p.drawText(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.caption));
+    top += std::min(used.height(), box.height());
   }
   return QRectF(area.left() + left, top + 8, area.width() - left - right,
                 area.bottom() - kBottomMargin - top - 8);
@@ -120,14 +121,23 @@ void drawCategoryLabels(QPainter& p, const Axis& axis, size_t count, const QRect
   }
 }
 
+// The legend's width: the longest series name, within limits (long names wrap).
+double legendWidth(const QPainter& p, const Chart& c) {
+  double widest = 0;
+  for (const auto& s : c.series) widest = std::max(widest, double(p.fontMetrics().horizontalAdvance(text(s.name))));
+  return std::clamp(widest + 36, kLegendWidth, 2 * kLegendWidth);
+}
+
 void drawLegend(QPainter& p, const Chart& c, const QRectF& plot) {
   double y = plot.top();
-  const QRectF column(plot.right() + 12, 0, kLegendWidth - 16, 16);
-  for (size_t i = 0; i < c.series.size(); ++i, y += 18) {
+  const QRectF column(plot.right() + 12, 0, legendWidth(p, c) - 16, 16);
+  for (size_t i = 0; i < c.series.size(); ++i) {
     p.fillRect(QRectF(column.left(), y + 3, 10, 10), seriesColour(c.series[i], i));
     p.setPen(Qt::black);
-    p.drawText(QRectF(column.left() + 14, y, column.width() - 14, 16),
-               Qt::AlignLeft | Qt::AlignVCenter, text(c.series[i].name));
+    const QRectF box(column.left() + 14, y, column.width() - 14, 48);
+    const QRectF used = p.boundingRect(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.series[i].name));
+    p.drawText(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.series[i].name));
+    y += std::max(18.0, used.height() + 4);
   }
   if (!c.markers.empty()) {
     p.setBrush(colour(kMarkerColour));
@@ -188,7 +198,7 @@ void drawInterval(QPainter& p, const Interval& interval, const Scale& y, double 
 }
 
 void paintBars(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& result) {
-  const QRectF plot = drawFrame(p, c, area, kLeftMargin, kLegendWidth);
+  const QRectF plot = drawFrame(p, c, area, kLeftMargin, legendWidth(p, c));
   const size_t n = categoryCount(c);
   const Ticks ticks = barTicks(c, n);
   const Scale y(ticks.low, ticks.high, plot.bottom(), plot.top(), c.y.logScale);
@@ -234,7 +244,7 @@ void paintBars(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult
 // ---- XY -------------------------------------------------------------------------------------
 
 void paintXy(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& result) {
-  const QRectF plot = drawFrame(p, c, area, kLeftMargin, kLegendWidth);
+  const QRectF plot = drawFrame(p, c, area, kLeftMargin, legendWidth(p, c));
   Range rx, ry;
   for (const auto& s : c.series) {
     for (const auto& d : s.data) {
@@ -300,7 +310,7 @@ double scalePosition(const Heatmap& h, double value, double top) {
 }
 
 void drawColourBar(QPainter& p, const Heatmap& h, double top, const QRectF& plot) {
-  const QRectF bar(plot.right() + 16, plot.top(), 14, std::min(180.0, plot.height() - 30));
+  const QRectF bar(plot.right() + 16, plot.top(), 14, std::clamp(plot.height() - 50, 90.0, 180.0));
   constexpr int kSteps = 32;
   for (int i = 0; i < kSteps; ++i) {
     const double t = 1.0 - (i + 0.5) / kSteps;
@@ -343,6 +353,7 @@ void drawHeatmapLabels(QPainter& p, const Chart& c, const QRectF& plot, double c
 void paintHeatmap(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& result) {
   const Heatmap& h = c.heatmap;
   QRectF plot = drawFrame(p, c, area, kHeatmapLeftMargin, kColourBarWidth + 20);
+  const QRectF framePlot = plot;
   const double cellW = plot.width() / double(std::max<size_t>(1, h.columns));
   const double cellH = std::clamp(plot.height() / double(std::max<size_t>(1, h.rows)),
                                   kMinCellHeight, kMaxCellHeight);
@@ -366,7 +377,7 @@ void paintHeatmap(QPainter& p, const Chart& c, const QRectF& area, ChartPaintRes
     }
   }
   drawHeatmapLabels(p, c, plot, cellW, cellH);
-  drawColourBar(p, h, top, plot);
+  drawColourBar(p, h, top, framePlot);
   result.plot = plot;
 }
 
