@@ -35,8 +35,9 @@ void ExpertHeatmapModel::setLoads(const analysis::RoutingLoads* loads, const std
 }
 
 void ExpertHeatmapModel::indexPasses() {
+  static const std::vector<analysis::LayerLoads> kNoLayers;
+  const std::vector<analysis::LayerLoads>& layers = loads_ ? loads_->layers : kNoLayers;
   std::set<Pass> unique;
-  const auto& layers = loads_ ? loads_->layers : std::vector<analysis::LayerLoads>{};
   for (const auto& layer : layers) unique.insert(layer.rows.begin(), layer.rows.end());
   allPasses_.assign(unique.begin(), unique.end());
   std::map<Pass, int> passIndex;

@@ -95,7 +95,7 @@ void drawYAxis(QPainter& p, const Axis& axis, const Ticks& ticks, const Scale& y
                text(formatValue(t, 4, true)));
   }
   p.save();
-  p.translate(plot.left() - 60, plot.center().y());
+  p.translate(plot.left() - 50, plot.center().y());
   p.rotate(-90);
   p.drawText(QRectF(-plot.height() / 2, -16, plot.height(), 14), Qt::AlignCenter,
              text(axis.title()));
