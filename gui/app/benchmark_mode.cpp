@@ -1,8 +1,8 @@
 #include "gui/app/benchmark_mode.h"
 
+#include <malloc.h>
 #include <QElapsedTimer>
 #include <QEventLoop>
-#include <malloc.h>
 
 #include <QPixmap>
 #include <QTemporaryDir>
@@ -25,11 +25,15 @@ constexpr int kExperts = 512;
 constexpr int kPasses = 10'000;
 constexpr int kTraceEvents = 1'000'000;
 
-double msSince(const QElapsedTimer& timer) { return double(timer.nsecsElapsed()) / 1e6; }
+double msSince(const QElapsedTimer& timer) {
+  return double(timer.nsecsElapsed()) / 1e6;
+}
 
 // Heap bytes in use (glibc): unlike the resident size, it does not hide memory that an
 // earlier benchmark freed and this one reuses.
-double heapBytesInUse() { return double(mallinfo2().uordblks) + double(mallinfo2().hblkhd); }
+double heapBytesInUse() {
+  return double(mallinfo2().uordblks) + double(mallinfo2().hblkhd);
+}
 
 // Skewed loads: a few hot experts per layer, many cool and some idle ones.
 RunRouting syntheticRouting() {
@@ -77,10 +81,12 @@ void writeTrace(const std::filesystem::path& file) {
   int64_t now = 1'000'000, allocated = 0;
   for (uint64_t call = 0; call < kTraceEvents / 10; ++call, now += 10'000) {
     writer.append(collector::RangeEvent{now, now + 9'000, 1, "moeprof", "experts", false});
-    writer.append(collector::OperatorEvent{now + 100, now + 8'900, 1, "aten::linear", -1, 0, call * 4 + 1});
+    writer.append(
+        collector::OperatorEvent{now + 100, now + 8'900, 1, "aten::linear", -1, 0, call * 4 + 1});
     for (uint64_t child = 0; child < 3; ++child) {
       const int64_t at = now + 200 + int64_t(child) * 2'800;
-      writer.append(collector::OperatorEvent{at, at + 2'500, 1, "aten::addmm", -1, 1, call * 4 + 2 + child});
+      writer.append(
+          collector::OperatorEvent{at, at + 2'500, 1, "aten::addmm", -1, 1, call * 4 + 2 + child});
     }
     collector::KernelEvent kernel;
     kernel.startNs = now + 300;
@@ -89,12 +95,14 @@ void writeTrace(const std::filesystem::path& file) {
     kernel.name = call % 2 ? "expert_ffn" : "gate_topk";
     writer.append(kernel);
     const int64_t bytes = (1 << 20) + int64_t(call % 7) * 4096;
-    writer.append(collector::MemoryEvent{now + 150, 1, 0, -1, bytes, allocated + bytes, allocated + bytes, 0});
+    writer.append(collector::MemoryEvent{now + 150, 1, 0, -1, bytes, allocated + bytes,
+                                         allocated + bytes, 0});
     writer.append(collector::MemoryEvent{now + 8'800, 1, 0, -1, -bytes, allocated, allocated, 0});
-    writer.append(collector::CacheEvent{now + 50, uint32_t(call / 12), uint32_t(call % 12),
-                                        uint32_t(call % 64), int32_t(call % 8),
-                                        call % 5 ? collector::CacheAction::Hit : collector::CacheAction::Miss, 0});
-    writer.append(collector::RoutingEvent{now + 60, uint32_t(call / 12), uint32_t(call % 12), 0, 8, {}});
+    writer.append(collector::CacheEvent{
+        now + 50, uint32_t(call / 12), uint32_t(call % 12), uint32_t(call % 64), int32_t(call % 8),
+        call % 5 ? collector::CacheAction::Hit : collector::CacheAction::Miss, 0});
+    writer.append(
+        collector::RoutingEvent{now + 60, uint32_t(call / 12), uint32_t(call % 12), 0, 8, {}});
   }
   writer.close();
 }
@@ -112,7 +120,8 @@ void benchmarkRedraws(TimelineWidget& widget, QTextStream& out) {
       sum += widget.lastPaintMs();
     }
     out << "timeline redraw, " << share * 100 << "% of the trace in view: mean " << sum / kRedraws
-        << " ms, worst " << worst << " ms, " << widget.spansDrawn() << " spans drawn (target 16 ms)\n";
+        << " ms, worst " << worst << " ms, " << widget.spansDrawn()
+        << " spans drawn (target 16 ms)\n";
   }
 }
 
@@ -125,8 +134,8 @@ void benchmarkTimeline(QTextStream& out) {
   timer.start();
   LoadedRuns runs;
   runs.timeline = buildTimeline(analysis::loadTrace(file));
-  out << "open 1M-event trace: " << msSince(timer) << " ms (target 2000), " << runs.timeline->eventCount
-      << " events\n";
+  out << "open 1M-event trace: " << msSince(timer) << " ms (target 2000), "
+      << runs.timeline->eventCount << " events\n";
   out << "memory: " << (heapBytesInUse() - before) / 1e6 << " MB of heap for a "
       << double(std::filesystem::file_size(file)) / 1e6 << " MB trace file (target at most 3x)\n";
   TimelinePage page;

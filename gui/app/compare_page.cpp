@@ -5,11 +5,10 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
-#include <QSortFilterProxyModel>
-#include <QTableView>
 #include <QVBoxLayout>
 
 #include "analysis/statistical_comparison.h"
+#include "gui/views/report_table_view.h"
 #include "reports/verdict_report.h"
 
 namespace moeprof::gui {
@@ -30,15 +29,8 @@ ComparePage::ComparePage(QWidget* parent) : DashboardPage(parent) {
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
   layout->addWidget(summary_);
-  auto* sorted = new QSortFilterProxyModel(this);
-  sorted->setSourceModel(&verdicts_);
-  sorted->setSortRole(Qt::UserRole);
-  auto* table = new QTableView(this);
-  table->setModel(sorted);
-  table->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
-  table->setSortingEnabled(true);
-  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  layout->addWidget(table, 1);
+  verdicts_ = new ReportTableView(this);
+  layout->addWidget(verdicts_, 1);
   connect(go, &QPushButton::clicked, this,
           [this] { compare(pickA_->currentIndex(), pickB_->currentIndex()); });
 }
@@ -49,7 +41,7 @@ void ComparePage::showRuns(const LoadedRuns& runs) {
     pick->clear();
     for (const auto& dir : runDirs_) pick->addItem(QString::fromStdString(dir.filename().string()));
   }
-  verdicts_.setTable(reports::Table({}));
+  verdicts_->setTable(reports::Table({}));
   if (runDirs_.size() < 2) {
     summary_->setText(tr("Open two runs (or a sweep) to compare them."));
     return;
@@ -81,7 +73,7 @@ void ComparePage::compare(int a, int b) {
     const auto comparison = analysis::compareSets(analysis::loadComparable(runDirs_[size_t(a)]),
                                                   analysis::loadComparable(runDirs_[size_t(b)]),
                                                   analysis::shippedComparisonRules());
-    verdicts_.setTable(reports::verdictTable(comparison));
+    verdicts_->setTable(reports::verdictTable(comparison));
     QString text = tr("%1 regressed, %2 improved, %3 same, %4 unknown (Holm-adjusted, alpha %5).")
                        .arg(comparison.count(analysis::Verdict::Regressed))
                        .arg(comparison.count(analysis::Verdict::Improved))
@@ -93,13 +85,21 @@ void ComparePage::compare(int a, int b) {
     }
     summary_->setText(text);
   } catch (const std::exception& e) {
-    verdicts_.setTable(reports::Table({}));
+    verdicts_->setTable(reports::Table({}));
     summary_->setText(tr("Cannot compare: %1").arg(QString::fromUtf8(e.what())));
   }
 }
 
-QString ComparePage::summary() const { return summary_->text(); }
+ReportTableModel& ComparePage::verdicts() {
+  return verdicts_->model();
+}
 
-QWidget& ComparePage::exportTarget() { return *content_; }
+QString ComparePage::summary() const {
+  return summary_->text();
+}
+
+QWidget& ComparePage::exportTarget() {
+  return *content_;
+}
 
 }  // namespace moeprof::gui

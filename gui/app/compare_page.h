@@ -2,10 +2,13 @@
 // Two runs side by side with the verdicts of `moeprof compare` (analysis/statistical_comparison.h
 // through reports/verdict_report.h): a sortable table, changed metrics coloured by verdict.
 #include "gui/app/pages.h"
+#include "gui/models/table_model.h"
 
 class QComboBox;
 
 namespace moeprof::gui {
+
+class ReportTableView;
 
 class ComparePage : public DashboardPage {
   Q_OBJECT
@@ -15,7 +18,7 @@ class ComparePage : public DashboardPage {
   QWidget& exportTarget() override;
   // Compares run directories a (baseline) and b; a message in the page when they cannot be.
   void compare(int a, int b);
-  ReportTableModel& verdicts() { return verdicts_; }
+  ReportTableModel& verdicts();
   QString summary() const;
 
  private:
@@ -24,7 +27,7 @@ class ComparePage : public DashboardPage {
   QComboBox* pickA_ = nullptr;
   QComboBox* pickB_ = nullptr;
   QLabel* summary_ = nullptr;
-  ReportTableModel verdicts_;
+  ReportTableView* verdicts_ = nullptr;
   QWidget* content_ = nullptr;
 };
 

@@ -57,11 +57,13 @@ QWidget* HeatmapPage::buildControls() {
   row->addWidget(runPicker_);
   row->addWidget(new QLabel(tr("Pass:"), bar));
   row->addWidget(passSlider_, 1);
-  for (QWidget* w : std::initializer_list<QWidget*>{play_, logScale_, zoomIn, zoomFit}) row->addWidget(w);
+  for (QWidget* w : std::initializer_list<QWidget*>{play_, logScale_, zoomIn, zoomFit})
+    row->addWidget(w);
   connect(runPicker_, &QComboBox::currentIndexChanged, this, &HeatmapPage::selectRun);
   connect(passSlider_, &QSlider::valueChanged, &model_, &ExpertHeatmapModel::setPassIndex);
   connect(logScale_, &QCheckBox::toggled, this, &HeatmapPage::refresh);
-  connect(play_, &QPushButton::toggled, this, [this](bool on) { on ? playTimer_->start() : playTimer_->stop(); });
+  connect(play_, &QPushButton::toggled, this,
+          [this](bool on) { on ? playTimer_->start() : playTimer_->stop(); });
   connect(playTimer_, &QTimer::timeout, this, [this] {
     const int passes = int(model_.passes().size());
     if (passes > 0) model_.setPassIndex((model_.passIndex() + 1) % passes);
@@ -78,7 +80,8 @@ void HeatmapPage::showRuns(const LoadedRuns& runs) {
   runs_ = &runs;
   runPicker_->blockSignals(true);
   runPicker_->clear();
-  for (const auto& routing : runs.routings) runPicker_->addItem(QString::fromStdString(routing.run));
+  for (const auto& routing : runs.routings)
+    runPicker_->addItem(QString::fromStdString(routing.run));
   runPicker_->blockSignals(false);
   selectRun(0);
 }
@@ -98,9 +101,13 @@ void HeatmapPage::setPassFilter(const std::optional<std::vector<Pass>>& passes) 
   model_.setPassFilter(passes);
 }
 
-void HeatmapPage::setLogScale(bool on) { logScale_->setChecked(on); }
+void HeatmapPage::setLogScale(bool on) {
+  logScale_->setChecked(on);
+}
 
-void HeatmapPage::refresh() { heatmap_->setChart(model_.passChart(logScale_->isChecked())); }
+void HeatmapPage::refresh() {
+  heatmap_->setChart(model_.passChart(logScale_->isChecked()));
+}
 
 void HeatmapPage::showExpertLoad(int layer, int expert) {
   if (layer < 0 || expert < 0) return;
@@ -108,6 +115,8 @@ void HeatmapPage::showExpertLoad(int layer, int expert) {
   expertLoad_->setVisible(true);
 }
 
-QWidget& HeatmapPage::exportTarget() { return *content_; }
+QWidget& HeatmapPage::exportTarget() {
+  return *content_;
+}
 
 }  // namespace moeprof::gui

@@ -20,7 +20,8 @@ using moeprof::gui::MainWindow;
 void useOffscreenFor(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const QByteArray arg(argv[i]);
-    if ((arg == "--screenshot" || arg == "--benchmark") && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
+    if ((arg == "--screenshot" || arg == "--benchmark") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) {
       qputenv("QT_QPA_PLATFORM", "offscreen");
     }
   }
@@ -29,8 +30,8 @@ void useOffscreenFor(int argc, char** argv) {
 int screenshot(const QString& view, const QString& out, const QStringList& paths) {
   QTextStream err(stderr);
   if (!MainWindow::pageNames().contains(view)) {
-    err << "moeprof-gui: unknown view '" << view << "' (allowed: "
-        << MainWindow::pageNames().join(QStringLiteral(", ")) << ")\n";
+    err << "moeprof-gui: unknown view '" << view
+        << "' (allowed: " << MainWindow::pageNames().join(QStringLiteral(", ")) << ")\n";
     return 2;
   }
   MainWindow window;
@@ -42,9 +43,10 @@ int screenshot(const QString& view, const QString& out, const QStringList& paths
   window.showPage(view);
   window.show();
   QApplication::processEvents();
-  const QString error = out.endsWith(QStringLiteral(".svg"))
-                            ? window.exportPage(view, out)
-                            : (window.grab().save(out, "PNG") ? QString() : QStringLiteral("cannot write ") + out);
+  const QString error =
+      out.endsWith(QStringLiteral(".svg"))
+          ? window.exportPage(view, out)
+          : (window.grab().save(out, "PNG") ? QString() : QStringLiteral("cannot write ") + out);
   if (!error.isEmpty()) {
     err << "moeprof-gui: " << error << "\n";
     return 1;
@@ -61,12 +63,23 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName(QStringLiteral("moeprof"));
   QApplication::setApplicationName(QStringLiteral("moeprof-gui"));
   QCommandLineParser parser;
-  parser.setApplicationDescription(QStringLiteral("The moeprof dashboard: runs, experts, caches, placements, timelines."));
+  parser.setApplicationDescription(
+      QStringLiteral("The moeprof dashboard: runs, experts, caches, placements, timelines."));
   parser.addHelpOption();
-  parser.addPositionalArgument(QStringLiteral("PATH"), QStringLiteral("run, sweep or reproduce directory, or a trace file"), QStringLiteral("[PATH...]"));
-  const QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Render VIEW (overview, heatmap, cache, placement, timeline, compare) without a window."), QStringLiteral("VIEW"));
-  const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Image file for --screenshot (.png or .svg)."), QStringLiteral("FILE"));
-  const QCommandLineOption bench(QStringLiteral("benchmark"), QStringLiteral("Log load and paint timings (synthetic targets without PATH)."));
+  parser.addPositionalArgument(QStringLiteral("PATH"),
+                               QStringLiteral("run, sweep or reproduce directory, or a trace file"),
+                               QStringLiteral("[PATH...]"));
+  const QCommandLineOption shot(
+      QStringLiteral("screenshot"),
+      QStringLiteral(
+          "Render VIEW (overview, heatmap, cache, placement, timeline, compare) without a window."),
+      QStringLiteral("VIEW"));
+  const QCommandLineOption out(QStringLiteral("out"),
+                               QStringLiteral("Image file for --screenshot (.png or .svg)."),
+                               QStringLiteral("FILE"));
+  const QCommandLineOption bench(
+      QStringLiteral("benchmark"),
+      QStringLiteral("Log load and paint timings (synthetic targets without PATH)."));
   parser.addOptions({shot, out, bench});
   parser.process(app);
   const QStringList paths = parser.positionalArguments();

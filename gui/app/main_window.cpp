@@ -29,10 +29,9 @@ LoadOutcome loadInBackground(const QStringList& paths, std::shared_ptr<std::atom
                              const std::function<void(int, QString)>& report) {
   std::vector<std::filesystem::path> files;
   for (const auto& p : paths) files.emplace_back(p.toStdString());
-  LoadProgress progress{[&](int percent, const std::string& step) {
-                          report(percent, QString::fromStdString(step));
-                        },
-                        cancelled.get()};
+  LoadProgress progress{
+      [&](int percent, const std::string& step) { report(percent, QString::fromStdString(step)); },
+      cancelled.get()};
   try {
     return {std::make_shared<LoadedRuns>(loadRuns(files, progress)), {}, false};
   } catch (const LoadCancelled&) {
@@ -85,14 +84,16 @@ void MainWindow::buildPages() {
   auto* overview = new ChartListPage({"speedup", "peak-memory"}, "Measured beside the paper",
                                      tr("No gating study in what was opened: the overview needs "
                                         "static and dynamic runs (a sweep or reproduce)."));
-  auto* cache = new ChartListPage({"miss-rate"}, "",
-                                  tr("No routing log to replay through the expert cache."));
-  auto* placement = new ChartListPage({"placement"}, "",
-                                      tr("No routing log to place on devices."));
+  auto* cache = new ChartListPage({"miss-rate"}, "Expert Buffering of",
+                                  tr("No routing log to replay through the expert cache, and no "
+                                     "run with --buffering."));
+  auto* placement = new ChartListPage({"placement", "rank-rows"}, "",
+                                      tr("No routing log to place on devices, and no run with "
+                                         "--ranks."));
   heatmap_ = new HeatmapPage;
   timeline_ = new TimelinePage;
   compare_ = new ComparePage;
-  pages_ = {{"overview", overview}, {"heatmap", heatmap_},   {"cache", cache},
+  pages_ = {{"overview", overview},   {"heatmap", heatmap_},   {"cache", cache},
             {"placement", placement}, {"timeline", timeline_}, {"compare", compare_}};
   const QStringList titles = {tr("Overview"),  tr("Expert heatmap"), tr("Cache"),
                               tr("Placement"), tr("Timeline"),       tr("Compare")};
@@ -110,16 +111,18 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Open &trace file..."), this, [this] { openDialog(false); });
   recentMenu_ = file->addMenu(tr("Open &recent"));
   fillRecentMenu();
-  file->addAction(tr("&Export view..."), QKeySequence(tr("Ctrl+E")), this, &MainWindow::exportCurrent);
+  file->addAction(tr("&Export view..."), QKeySequence(tr("Ctrl+E")), this,
+                  &MainWindow::exportCurrent);
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 }
 
 void MainWindow::openDialog(bool directory) {
   const QString path =
-      directory ? QFileDialog::getExistingDirectory(this, tr("Open run, sweep or reproduce directory"))
-                : QFileDialog::getOpenFileName(this, tr("Open trace"), {},
-                                               tr("Traces (*.sqlite *.db);;All files (*)"));
+      directory
+          ? QFileDialog::getExistingDirectory(this, tr("Open run, sweep or reproduce directory"))
+          : QFileDialog::getOpenFileName(this, tr("Open trace"), {},
+                                         tr("Traces (*.sqlite *.db);;All files (*)"));
   if (!path.isEmpty()) openPaths({path});
 }
 
@@ -136,7 +139,8 @@ void MainWindow::openPaths(const QStringList& paths) {
   QPointer<MainWindow> self(this);
   auto report = [self](int percent, QString step) {
     QMetaObject::invokeMethod(
-        self, [self, percent, step] {
+        self,
+        [self, percent, step] {
           if (!self) return;
           self->progress_->setValue(percent);
           self->statusBar()->showMessage(step);
@@ -155,7 +159,8 @@ void MainWindow::finishLoad() {
   cancel_->setVisible(false);
   const LoadOutcome outcome = watcher_.result();
   if (!outcome.runs) {
-    showMessage(outcome.cancelled ? outcome.error : tr("Cannot open: %1").arg(outcome.error), !outcome.cancelled);
+    showMessage(outcome.cancelled ? outcome.error : tr("Cannot open: %1").arg(outcome.error),
+                !outcome.cancelled);
     statusBar()->clearMessage();
     Q_EMIT loadFinished(false);
     return;
@@ -176,7 +181,9 @@ void MainWindow::showMessage(const QString& text, bool error) {
   banner_->setVisible(!text.isEmpty());
 }
 
-QString MainWindow::message() const { return banner_->isHidden() ? QString() : banner_->text(); }
+QString MainWindow::message() const {
+  return banner_->isHidden() ? QString() : banner_->text();
+}
 
 DashboardPage* MainWindow::page(const QString& name) const {
   for (const auto& [n, p] : pages_) {
@@ -191,7 +198,8 @@ void MainWindow::showPage(const QString& name) {
 
 QString MainWindow::exportPage(const QString& name, const QString& file) {
   DashboardPage* p = page(name);
-  if (!p) return tr("no view named %1 (allowed: %2)").arg(name, pageNames().join(QStringLiteral(", ")));
+  if (!p)
+    return tr("no view named %1 (allowed: %2)").arg(name, pageNames().join(QStringLiteral(", ")));
   return exportWidget(p->exportTarget(), file);
 }
 
@@ -200,8 +208,10 @@ void MainWindow::exportCurrent() {
                                                     tr("PNG image (*.png);;SVG drawing (*.svg)"));
   if (file.isEmpty()) return;
   const QString error = exportPage(pages_[size_t(tabs_->currentIndex())].first, file);
-  if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(file));
-  else showMessage(error, true);
+  if (error.isEmpty())
+    statusBar()->showMessage(tr("Saved %1").arg(file));
+  else
+    showMessage(error, true);
 }
 
 void MainWindow::rememberRecent(const QStringList& paths) {

@@ -1,24 +1,21 @@
 #pragma once
 // The dashboard's views. Each page shows one aspect of the loaded runs and names the widget
-// that Export saves. Overview, Cache and Placement show the report's own charts (chosen by chart
-// id) and tables; the heatmap, timeline and compare pages add interaction (heatmap_page.h,
-// timeline_page.h, compare_page.h).
+// that Export saves. Overview, Cache and Placement show the report's own tables and charts
+// (chosen by section title and chart id); the heatmap, timeline and compare pages add
+// interaction (heatmap_page.h, timeline_page.h, compare_page.h).
 #include <QWidget>
 #include <string>
 #include <vector>
 
 #include "gui/models/loaded_runs.h"
-#include "gui/models/table_model.h"
 
 class QLabel;
-class QScrollArea;
-class QSortFilterProxyModel;
-class QTableView;
 class QVBoxLayout;
 
 namespace moeprof::gui {
 
 class ChartWidget;
+class ReportTableView;
 
 class DashboardPage : public QWidget {
   Q_OBJECT
@@ -28,30 +25,29 @@ class DashboardPage : public QWidget {
   virtual QWidget& exportTarget() = 0;
 };
 
-// A column of report charts whose ids start with one of the prefixes, optionally under the
-// first table of a report section (sortable), with a note when the runs have none of them.
+// A column of the report's tables (the first of each section whose title starts with
+// tablePrefix; none when it is empty) and charts (ids starting with one of chartPrefixes), with
+// a note when the runs have none of them.
 class ChartListPage : public DashboardPage {
   Q_OBJECT
  public:
-  ChartListPage(std::vector<std::string> chartPrefixes, std::string tableSection,
-                QString emptyNote, QWidget* parent = nullptr);
+  ChartListPage(std::vector<std::string> chartPrefixes, std::string tablePrefix, QString emptyNote,
+                QWidget* parent = nullptr);
   void showRuns(const LoadedRuns& runs) override;
   QWidget& exportTarget() override;
   const std::vector<ChartWidget*>& chartWidgets() const { return charts_; }
-  QTableView* tableView() const { return tableView_; }
-  ReportTableModel* tableModel() const { return tableModel_; }
+  const std::vector<ReportTableView*>& tableViews() const { return tables_; }
 
  private:
-  std::vector<std::string> prefixes_;
-  std::string tableSection_;
+  void clear();
+
+  std::vector<std::string> chartPrefixes_;
+  std::string tablePrefix_;
   QString emptyNote_;
-  QScrollArea* scroll_ = nullptr;
   QWidget* content_ = nullptr;
   QVBoxLayout* column_ = nullptr;
   QLabel* note_ = nullptr;
-  QTableView* tableView_ = nullptr;
-  ReportTableModel* tableModel_ = nullptr;
-  QSortFilterProxyModel* sortModel_ = nullptr;
+  std::vector<ReportTableView*> tables_;
   std::vector<ChartWidget*> charts_;
 };
 

@@ -19,7 +19,7 @@ TimelinePage::TimelinePage(QWidget* parent) : DashboardPage(parent) {
   timeline_ = new TimelineWidget(split);
   auto* list = new QTableView(split);
   list->setModel(&tracks_);
-  list->horizontalHeader()->setStretchLastSection(true);
+  list->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   split->addWidget(timeline_);
   split->addWidget(list);
   split->setStretchFactor(0, 4);
@@ -51,6 +51,8 @@ void TimelinePage::selectRange(qint64 fromNs, qint64 toNs) {
   Q_EMIT passesSelected(passes, text);
 }
 
-QWidget& TimelinePage::exportTarget() { return *timeline_; }
+QWidget& TimelinePage::exportTarget() {
+  return *timeline_;
+}
 
 }  // namespace moeprof::gui

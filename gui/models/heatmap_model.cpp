@@ -104,8 +104,7 @@ QVariant ExpertHeatmapModel::data(const QModelIndex& index, int role) const {
   return {};
 }
 
-QVariant ExpertHeatmapModel::headerData(int section, Qt::Orientation orientation,
-                                        int role) const {
+QVariant ExpertHeatmapModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (role != Qt::DisplayRole || !loads_ || section < 0) return {};
   if (orientation == Qt::Horizontal) return QStringLiteral("E%1").arg(section);
   if (size_t(section) >= loads_->layers.size()) return {};
@@ -116,7 +115,8 @@ charts::Chart ExpertHeatmapModel::passChart(bool logScale) const {
   charts::Chart chart;
   chart.kind = charts::ChartKind::Heatmap;
   chart.id = "expert-heatmap";
-  const std::string pass = visiblePasses_.empty() ? "no pass" : passName(visiblePasses_[size_t(passIndex_)]);
+  const std::string pass =
+      visiblePasses_.empty() ? "no pass" : passName(visiblePasses_[size_t(passIndex_)]);
   chart.title = "Tokens per expert, " + pass + " (" + run_ + ")";
   chart.x.label = "expert";
   chart.y.label = "MoE layer";
@@ -127,7 +127,8 @@ charts::Chart ExpertHeatmapModel::passChart(bool logScale) const {
   h.valueLabel = "tokens";
   h.logScale = logScale;
   for (size_t r = 0; r < h.rows; ++r) {
-    chart.y.categories.push_back(headerData(int(r), Qt::Vertical, Qt::DisplayRole).toString().toStdString());
+    chart.y.categories.push_back(
+        headerData(int(r), Qt::Vertical, Qt::DisplayRole).toString().toStdString());
     for (size_t c = 0; c < h.columns; ++c) {
       h.values[r * h.columns + c] = tokens(int(r), int(c)).value_or(0);
     }

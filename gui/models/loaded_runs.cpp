@@ -1,5 +1,7 @@
 #include "gui/models/loaded_runs.h"
 
+#include <algorithm>
+
 #include "analysis/trace_loader.h"
 #include "reports/report_builder.h"
 
@@ -65,14 +67,16 @@ std::vector<const charts::Chart*> LoadedRuns::chartsWithIdPrefix(
   return found;
 }
 
-const reports::Table* LoadedRuns::sectionTable(const std::string& title) const {
+std::vector<std::pair<std::string, const reports::Table*>> LoadedRuns::sectionTables(
+    const std::string& prefix) const {
+  std::vector<std::pair<std::string, const reports::Table*>> found;
   for (const auto& section : document.sections) {
-    if (section.title != title) continue;
-    for (const auto& block : section.blocks) {
-      if (block.table) return &*block.table;
-    }
+    if (section.title.rfind(prefix, 0) != 0) continue;
+    const auto table = std::find_if(section.blocks.begin(), section.blocks.end(),
+                                    [](const auto& block) { return block.table.has_value(); });
+    if (table != section.blocks.end()) found.emplace_back(section.title, &*table->table);
   }
-  return nullptr;
+  return found;
 }
 
 LoadedRuns loadRuns(const std::vector<fs::path>& paths, const LoadProgress& progress) {

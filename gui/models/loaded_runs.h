@@ -29,14 +29,15 @@ struct LoadedRuns {
   reports::ReportInputs inputs{};
   reports::ReportDocument document{};
   std::vector<RunRouting> routings{};
-  std::optional<TimelineData> timeline{};   // the first trace found
+  std::optional<TimelineData> timeline{};        // the first trace found
   std::vector<std::filesystem::path> runDirs{};  // every run directory, for the Compare view
 
   // The charts of the document whose id starts with one of `prefixes`, in document order.
   std::vector<const charts::Chart*> chartsWithIdPrefix(
       const std::vector<std::string>& prefixes) const;
-  // The first table of the section titled `title`, if any.
-  const reports::Table* sectionTable(const std::string& title) const;
+  // The first table of every section whose title starts with `prefix`, with that title.
+  std::vector<std::pair<std::string, const reports::Table*>> sectionTables(
+      const std::string& prefix) const;
 };
 
 // How a long load reports progress and learns that the user cancelled it.

@@ -104,8 +104,8 @@ void addCacheEvents(TimelineBuilder& builder, const collector::Trace& trace) {
   }
   for (const auto& t : trace.transfers) {
     builder.add("expert transfers", t.startNs, t.endNs,
-                std::string(t.prefetch ? "prefetch" : "fetch") + " L" +
-                    std::to_string(t.moeLayer) + " E" + std::to_string(t.expert));
+                std::string(t.prefetch ? "prefetch" : "fetch") + " L" + std::to_string(t.moeLayer) +
+                    " E" + std::to_string(t.expert));
   }
 }
 

@@ -29,10 +29,14 @@ int TimelineTrackModel::columnCount(const QModelIndex& parent) const {
 QVariant TimelineTrackModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (role != Qt::DisplayRole || orientation != Qt::Horizontal) return {};
   switch (section) {
-    case kTrack: return tr("track");
-    case kSpans: return tr("spans");
-    case kSpansInRange: return tr("spans in the selected range");
-    default: return {};
+    case kTrack:
+      return tr("track");
+    case kSpans:
+      return tr("spans");
+    case kSpansInRange:
+      return tr("spans in the selected range");
+    default:
+      return {};
   }
 }
 

@@ -24,8 +24,12 @@ constexpr double kHeatmapLeftMargin = 96;
 constexpr double kMinCellHeight = 6;
 constexpr double kMaxCellHeight = 22;
 
-QColor colour(const std::string& hex) { return QColor(QString::fromStdString(hex)); }
-QString text(const std::string& s) { return QString::fromStdString(s); }
+QColor colour(const std::string& hex) {
+  return QColor(QString::fromStdString(hex));
+}
+QString text(const std::string& s) {
+  return QString::fromStdString(s);
+}
 
 QColor seriesColour(const Series& s, size_t index) {
   return colour(categoricalColour(s.colour >= 0 ? s.colour : int(index)));
@@ -124,7 +128,8 @@ void drawCategoryLabels(QPainter& p, const Axis& axis, size_t count, const QRect
 // The legend's width: the longest series name, within limits (long names wrap).
 double legendWidth(const QPainter& p, const Chart& c) {
   double widest = 0;
-  for (const auto& s : c.series) widest = std::max(widest, double(p.fontMetrics().horizontalAdvance(text(s.name))));
+  for (const auto& s : c.series)
+    widest = std::max(widest, double(p.fontMetrics().horizontalAdvance(text(s.name))));
   return std::clamp(widest + 36, kLegendWidth, 2 * kLegendWidth);
 }
 
@@ -135,7 +140,8 @@ void drawLegend(QPainter& p, const Chart& c, const QRectF& plot) {
     p.fillRect(QRectF(column.left(), y + 3, 10, 10), seriesColour(c.series[i], i));
     p.setPen(Qt::black);
     const QRectF box(column.left() + 14, y, column.width() - 14, 48);
-    const QRectF used = p.boundingRect(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.series[i].name));
+    const QRectF used =
+        p.boundingRect(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.series[i].name));
     p.drawText(box, Qt::AlignLeft | Qt::TextWordWrap, text(c.series[i].name));
     y += std::max(18.0, used.height() + 4);
   }
@@ -212,24 +218,25 @@ void paintBars(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult
       const Datum& d = c.series[s].data[i];
       const size_t k = size_t(std::max(0.0, d.x));
       if (k >= n) continue;
-      const double left = plot.left() + band * double(k) + band * 0.1 +
-                          (stacked ? 0 : barWidth * double(s));
+      const double left =
+          plot.left() + band * double(k) + band * 0.1 + (stacked ? 0 : barWidth * double(s));
       const double bottom = stacked ? base[k] : (c.y.logScale ? ticks.low : 0.0);
       const double top = stacked ? bottom + d.y : d.y;
-      const QRectF rect = QRectF(QPointF(left, y(top)), QPointF(left + barWidth, y(bottom))).normalized();
+      const QRectF rect =
+          QRectF(QPointF(left, y(top)), QPointF(left + barWidth, y(bottom))).normalized();
       p.fillRect(rect, seriesColour(c.series[s], s));
       if (stacked) base[k] = top;
       if (d.interval) drawInterval(p, *d.interval, y, rect.center().x());
-      result.marks.push_back({rect,
-                              valueTip(c.series[s].name + " \u00b7 " + category(c.x, k), d.y,
-                                       c.y.unit, d.tooltip),
-                              int(s), int(k)});
+      result.marks.push_back(
+          {rect,
+           valueTip(c.series[s].name + " \u00b7 " + category(c.x, k), d.y, c.y.unit, d.tooltip),
+           int(s), int(k)});
     }
   }
   for (const auto& m : c.markers) {
     const double series = m.series < 0 || stacked ? (double(c.series.size()) - 1) / 2 : m.series;
-    const double cx = plot.left() + band * m.x + band * 0.1 +
-                      (stacked ? band * 0.4 : barWidth * (series + 0.5));
+    const double cx =
+        plot.left() + band * m.x + band * 0.1 + (stacked ? band * 0.4 : barWidth * (series + 0.5));
     drawDiamond(p, QPointF(cx, y(m.y)));
     result.marks.push_back({QRectF(cx - 6, y(m.y) - 6, 12, 12),
                             valueTip(m.label, m.y, c.y.unit, m.tooltip), -1, int(m.x)});
@@ -281,10 +288,10 @@ void paintXy(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& 
         p.drawEllipse(dot);
       }
       const Datum& d = series.data[i];
-      result.marks.push_back({dot.adjusted(-2, -2, 2, 2),
-                              valueTip(series.name + " at " + formatValue(d.x), d.y, c.y.unit,
-                                       d.tooltip),
-                              int(s), int(i)});
+      result.marks.push_back(
+          {dot.adjusted(-2, -2, 2, 2),
+           valueTip(series.name + " at " + formatValue(d.x), d.y, c.y.unit, d.tooltip), int(s),
+           int(i)});
     }
   }
   p.setRenderHint(QPainter::Antialiasing, false);
@@ -338,7 +345,8 @@ void drawHeatmapLabels(QPainter& p, const Chart& c, const QRectF& plot, double c
   p.setPen(colour(kAxisColour));
   const size_t rowStep = std::max<size_t>(1, size_t(std::ceil(13.0 / cellH)));
   for (size_t r = 0; r < c.heatmap.rows; r += rowStep) {
-    p.drawText(QRectF(plot.left() - kHeatmapLeftMargin, plot.top() + cellH * double(r), kHeatmapLeftMargin - 4, cellH),
+    p.drawText(QRectF(plot.left() - kHeatmapLeftMargin, plot.top() + cellH * double(r),
+                      kHeatmapLeftMargin - 4, cellH),
                Qt::AlignRight | Qt::AlignVCenter, text(category(c.y, r)));
   }
   const size_t columnStep = std::max<size_t>(1, size_t(std::ceil(28.0 / cellW)));
@@ -365,13 +373,13 @@ void paintHeatmap(QPainter& p, const Chart& c, const QRectF& area, ChartPaintRes
   for (size_t r = 0; r < h.rows; ++r) {
     for (size_t col = 0; col < h.columns; ++col) {
       const double v = h.at(r, col);
-      const QRectF cell(plot.left() + cellW * double(col), plot.top() + cellH * double(r),
-                        cellW, cellH);
+      const QRectF cell(plot.left() + cellW * double(col), plot.top() + cellH * double(r), cellW,
+                        cellH);
       const bool isIdle = h.zeroIsIdle && v == 0;
       p.fillRect(cell, isIdle ? idle : colour(scaleColour(h.scale, scalePosition(h, v, top))));
-      QString tip = valueTip(c.y.label + " " + category(c.y, r) + " \u00b7 " + c.x.label + " " +
-                                 category(c.x, col),
-                             v, unit, "");
+      QString tip = valueTip(
+          c.y.label + " " + category(c.y, r) + " \u00b7 " + c.x.label + " " + category(c.x, col), v,
+          unit, "");
       if (isIdle) tip += QStringLiteral(" (") + text(h.idleLabel) + QStringLiteral(")");
       result.marks.push_back({cell, tip, int(r), int(col)});
     }

@@ -37,7 +37,9 @@ QSize ChartWidget::sizeHint() const {
   return {width, heightForWidth(width)};
 }
 
-int ChartWidget::heightForWidth(int width) const { return preferredChartHeight(chart_, width); }
+int ChartWidget::heightForWidth(int width) const {
+  return preferredChartHeight(chart_, width);
+}
 
 void ChartWidget::paintEvent(QPaintEvent*) {
   QPainter painter(this);
@@ -62,7 +64,8 @@ void ChartWidget::mouseMoveEvent(QMouseEvent* event) {
 }
 
 void ChartWidget::mousePressEvent(QMouseEvent* event) {
-  if (const ChartMark* mark = markAt(event->position())) Q_EMIT markClicked(mark->row, mark->column);
+  if (const ChartMark* mark = markAt(event->position()))
+    Q_EMIT markClicked(mark->row, mark->column);
 }
 
 void ChartWidget::wheelEvent(QWheelEvent* event) {
@@ -70,8 +73,9 @@ void ChartWidget::wheelEvent(QWheelEvent* event) {
     event->ignore();
     return;
   }
-  const double current = cellWidth_ > 0 ? cellWidth_ : lastPaint_.plot.width() /
-                                                           double(std::max<size_t>(1, chart_.heatmap.columns));
+  const double current = cellWidth_ > 0 ? cellWidth_
+                                        : lastPaint_.plot.width() /
+                                              double(std::max<size_t>(1, chart_.heatmap.columns));
   setCellWidth(event->angleDelta().y() > 0 ? current * 1.25 : current / 1.25);
 }
 

@@ -109,7 +109,8 @@ void TimelineWidget::paintTrack(QPainter& painter, const TimelineTrack& track, i
     const TimelineSpan& span = track.spans[i];
     const double x0 = std::max<double>(kLabelWidth, xOf(span.startNs));
     const double x1 = std::max(x0 + 1, std::min<double>(width(), xOf(span.endNs)));
-    painter.fillRect(QRectF(x0, top + 2, x1 - x0, kTrackHeight - 4), spanColour(*timeline_, span.name));
+    painter.fillRect(QRectF(x0, top + 2, x1 - x0, kTrackHeight - 4),
+                     spanColour(*timeline_, span.name));
     ++spansDrawn_;
     // The next span worth drawing starts in the next pixel column.
     i = firstSpanStartingAt(track, i + 1, nsAt(std::floor(x1) + 1));
@@ -129,9 +130,11 @@ void TimelineWidget::paintMemory(QPainter& painter, int top) {
   QPolygonF line;
   while (it != memory.end() && it->first <= toNs_) {
     const double x = std::max<double>(kLabelWidth, xOf(it->first));
-    line << QPointF(x, top + kCounterHeight - 4 - double(it->second) / double(peak) * (kCounterHeight - 8));
+    line << QPointF(
+        x, top + kCounterHeight - 4 - double(it->second) / double(peak) * (kCounterHeight - 8));
     // One sample per pixel column, as for spans.
-    it = std::lower_bound(it + 1, memory.end(), std::pair<int64_t, int64_t>{nsAt(std::floor(x) + 1), 0});
+    it = std::lower_bound(it + 1, memory.end(),
+                          std::pair<int64_t, int64_t>{nsAt(std::floor(x) + 1), 0});
   }
   painter.setPen(QPen(QColor(QString::fromStdString(charts::categoricalColour(0))), 1.5));
   painter.drawPolyline(line);
@@ -170,8 +173,10 @@ void TimelineWidget::mouseMoveEvent(QMouseEvent* event) {
     setView(fromNs_, fromNs_ + span);
   } else {
     const QString tip = spanTooltip(event->position());
-    if (tip.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(event->globalPosition().toPoint(), tip, this);
+    if (tip.isEmpty())
+      QToolTip::hideText();
+    else
+      QToolTip::showText(event->globalPosition().toPoint(), tip, this);
   }
 }
 
@@ -188,12 +193,24 @@ void TimelineWidget::mouseReleaseEvent(QMouseEvent*) {
 void TimelineWidget::keyPressEvent(QKeyEvent* event) {
   const int64_t step = (toNs_ - fromNs_) / 5;
   switch (event->key()) {
-    case Qt::Key_Plus: case Qt::Key_Equal: zoom(1.5, width() / 2.0 + kLabelWidth / 2.0); break;
-    case Qt::Key_Minus: zoom(1 / 1.5, width() / 2.0 + kLabelWidth / 2.0); break;
-    case Qt::Key_Left: setView(fromNs_ - step, toNs_ - step); break;
-    case Qt::Key_Right: setView(fromNs_ + step, toNs_ + step); break;
-    case Qt::Key_0: showAll(); break;
-    default: QWidget::keyPressEvent(event);
+    case Qt::Key_Plus:
+    case Qt::Key_Equal:
+      zoom(1.5, width() / 2.0 + kLabelWidth / 2.0);
+      break;
+    case Qt::Key_Minus:
+      zoom(1 / 1.5, width() / 2.0 + kLabelWidth / 2.0);
+      break;
+    case Qt::Key_Left:
+      setView(fromNs_ - step, toNs_ - step);
+      break;
+    case Qt::Key_Right:
+      setView(fromNs_ + step, toNs_ + step);
+      break;
+    case Qt::Key_0:
+      showAll();
+      break;
+    default:
+      QWidget::keyPressEvent(event);
   }
 }
 
@@ -207,7 +224,8 @@ QString TimelineWidget::spanTooltip(QPointF point) const {
        i < track.spans.size() && track.spans[i].startNs <= at + slack; ++i) {
     const auto& span = track.spans[i];
     if (span.endNs + slack < at) continue;
-    return QStringLiteral("%1\n%2 µs").arg(QString::fromStdString(timeline_->names[span.name]))
+    return QStringLiteral("%1\n%2 µs")
+        .arg(QString::fromStdString(timeline_->names[span.name]))
         .arg(double(span.endNs - span.startNs) / 1e3);
   }
   return {};

@@ -120,12 +120,15 @@ class GuiModelsTest : public QObject {
     QCOMPARE(model.rowCount(), 4);  // ops depth 0, ops depth 1, NVTX, expert cache
     int depth0 = -1;
     for (int r = 0; r < model.rowCount(); ++r) {
-      if (model.data(model.index(r, 0), Qt::DisplayRole).toString().endsWith("ops depth 0")) depth0 = r;
+      if (model.data(model.index(r, 0), Qt::DisplayRole).toString().endsWith("ops depth 0"))
+        depth0 = r;
     }
     QVERIFY(depth0 >= 0);
-    QCOMPARE(model.data(model.index(depth0, 0), TimelineTrackModel::kSpanCountRole).toLongLong(), 2);
+    QCOMPARE(model.data(model.index(depth0, 0), TimelineTrackModel::kSpanCountRole).toLongLong(),
+             2);
     model.setRange(5500, 7000);
-    QCOMPARE(model.data(model.index(depth0, 0), TimelineTrackModel::kSpansInRangeRole).toLongLong(), 1);
+    QCOMPARE(model.data(model.index(depth0, 0), TimelineTrackModel::kSpansInRangeRole).toLongLong(),
+             1);
     const auto passes = passesInRange(timeline, 5500, 7000);
     QCOMPARE(passes.size(), size_t(1));
     QCOMPARE(passes.front(), (std::pair<uint32_t, uint32_t>{1, 0}));

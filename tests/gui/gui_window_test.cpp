@@ -53,8 +53,9 @@ class GuiWindowTest : public QObject {
     for (const char* gating : {"static", "dynamic"}) {
       const QString out = dir_.filePath(QStringLiteral("lm-tiny-%1-b8").arg(gating));
       QByteArray log;
-      const int code = runProcess(MOEPROF_BINARY, {"run", "--workload", "lm", "--preset", "lm-tiny",
-                                                   "--gating", gating, "--trace", "full", "--out", out},
+      const int code = runProcess(MOEPROF_BINARY,
+                                  {"run", "--workload", "lm", "--preset", "lm-tiny", "--gating",
+                                   gating, "--trace", "full", "--out", out},
                                   &log);
       QVERIFY2(code == 0, log.constData());
       runs_ << out;
@@ -105,7 +106,8 @@ class GuiWindowTest : public QObject {
     auto& tracks = window.timelinePage().tracks();
     qlonglong inRange = 0, all = 0;
     for (int r = 0; r < tracks.rowCount(); ++r) {
-      inRange += tracks.data(tracks.index(r, 0), TimelineTrackModel::kSpansInRangeRole).toLongLong();
+      inRange +=
+          tracks.data(tracks.index(r, 0), TimelineTrackModel::kSpansInRangeRole).toLongLong();
       all += tracks.data(tracks.index(r, 0), TimelineTrackModel::kSpanCountRole).toLongLong();
     }
     QVERIFY(inRange > 0);
@@ -138,9 +140,13 @@ class GuiWindowTest : public QObject {
   void screenshotRendersAViewWithoutAWindow() {
     const QString png = dir_.filePath("heatmap.png");
     QByteArray log;
-    QCOMPARE(runProcess(MOEPROF_GUI_BINARY, {"--screenshot", "heatmap", "--out", png, runs_.front()}, &log), 0);
+    QCOMPARE(runProcess(MOEPROF_GUI_BINARY,
+                        {"--screenshot", "heatmap", "--out", png, runs_.front()}, &log),
+             0);
     QVERIFY(hasInk(QImage(png)));
-    QCOMPARE(runProcess(MOEPROF_GUI_BINARY, {"--screenshot", "nope", "--out", png, runs_.front()}, &log), 2);
+    QCOMPARE(
+        runProcess(MOEPROF_GUI_BINARY, {"--screenshot", "nope", "--out", png, runs_.front()}, &log),
+        2);
     QVERIFY(log.contains("allowed"));
   }
 
