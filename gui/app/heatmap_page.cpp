@@ -57,6 +57,9 @@ QWidget* HeatmapPage::buildControls() {
   row->addWidget(runPicker_);
   row->addWidget(new QLabel(tr("Pass:"), bar));
   row->addWidget(passSlider_, 1);
+  passLabel_ = new QLabel(bar);
+  passLabel_->setMinimumWidth(170);
+  row->addWidget(passLabel_);
   for (QWidget* w : std::initializer_list<QWidget*>{play_, logScale_, zoomIn, zoomFit})
     row->addWidget(w);
   connect(runPicker_, &QComboBox::currentIndexChanged, this, &HeatmapPage::selectRun);
@@ -106,6 +109,14 @@ void HeatmapPage::setLogScale(bool on) {
 }
 
 void HeatmapPage::refresh() {
+  const auto& passes = model_.passes();
+  const int index = model_.passIndex();
+  passLabel_->setText(passes.empty() ? tr("no pass")
+                                     : tr("%1 / %2: batch %3, step %4")
+                                           .arg(index + 1)
+                                           .arg(passes.size())
+                                           .arg(passes[size_t(index)].first)
+                                           .arg(passes[size_t(index)].second));
   heatmap_->setChart(model_.passChart(logScale_->isChecked()));
 }
 

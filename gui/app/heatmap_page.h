@@ -41,6 +41,7 @@ class HeatmapPage : public DashboardPage {
   const LoadedRuns* runs_ = nullptr;
   QComboBox* runPicker_ = nullptr;
   QSlider* passSlider_ = nullptr;
+  QLabel* passLabel_ = nullptr;
   QPushButton* play_ = nullptr;
   QCheckBox* logScale_ = nullptr;
   QTimer* playTimer_ = nullptr;
