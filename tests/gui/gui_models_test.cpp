@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include "gui/models/heatmap_model.h"
+#include "gui/models/loaded_runs.h"
 #include "gui/models/table_model.h"
 #include "gui/models/timeline_model.h"
 
@@ -108,6 +109,11 @@ class GuiModelsTest : public QObject {
     sorted.setSortRole(Qt::UserRole);
     sorted.sort(1);
     QCOMPARE(sorted.data(sorted.index(0, 0)).toString(), QStringLiteral("b"));
+  }
+
+  void cancelledLoadStopsBeforeReading() {
+    const std::atomic<bool> cancelled{true};
+    QVERIFY_THROWS_EXCEPTION(LoadCancelled, loadRuns({"/nonexistent"}, {{}, &cancelled}));
   }
 
   void timelineTracksAndRanges() {

@@ -62,6 +62,22 @@ class GuiViewsTest : public QObject {
     QVERIFY(image.pixelColor(hot.rect.center().toPoint()) != QColor(charts::kIdleColour));
   }
 
+  void wideHeatmapZoomsIntoAScrollableWidth() {
+    charts::Chart chart = knownHeatmap();
+    chart.heatmap.columns = 512;
+    chart.heatmap.values.assign(2 * 512, 1.0);
+    ChartWidget widget;
+    widget.setChart(chart);
+    widget.setCellWidth(10);
+    QVERIFY(widget.minimumWidth() >= 512 * 10);
+    widget.resize(widget.minimumWidth(), 400);
+    widget.grab();
+    QCOMPARE(widget.lastPaint().marks.size(), size_t(1024));
+    QVERIFY(widget.lastPaint().marks.front().rect.width() >= 9.9);
+    widget.setCellWidth(0);  // fit
+    QCOMPARE(widget.minimumWidth(), 0);
+  }
+
   void barChartDrawsEveryBarAndMarker() {
     QImage image(900, 400, QImage::Format_RGB32);
     QPainter painter(&image);

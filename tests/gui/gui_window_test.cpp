@@ -88,6 +88,10 @@ class GuiWindowTest : public QObject {
     window.show();
     window.grab();
     QCOMPARE(page.heatmap().lastPaint().marks.size(), loads.layers.size() * loads.numExperts);
+    page.setLogScale(true);
+    QVERIFY(page.heatmap().chart().heatmap.logScale);
+    page.model().setPassIndex(1);
+    QVERIFY(page.heatmap().chart().title.find("batch") != std::string::npos);
     page.showExpertLoad(0, 1);
     QVERIFY(page.expertLoad().isVisible());
   }
