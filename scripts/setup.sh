@@ -11,6 +11,8 @@ packages=(
   clang libclang-rt-dev  # the libFuzzer target (tests/fuzz), built with clang++ beside GCC
   libsentencepiece-dev
   sentencepiece  # spm_train and spm_encode: tests load models that moeprof did not write
+  qt6-base-dev qt6-svg-dev libgl1-mesa-dev  # moeprof-gui (optional: without them it is not built)
+  xvfb xauth  # scripts/gui_screenshots.sh runs the dashboard in a real window on a virtual X server
 )
 
 missing=()
