@@ -127,6 +127,10 @@ void testTimed(MetricResult& result, const MetricValues& a, const MetricValues& 
   if (!result.interval->defined) result.note = "a median is 0: no ratio";
 }
 
+// Beyond this many repeats the advice to rerun is no advice: the spread, not the sample size,
+// is the problem (a loaded machine, a phase that takes microseconds).
+constexpr int kMostUsefulRepeats = 1000;
+
 void judgeTimed(MetricResult& result, const ComparisonRules& rules, int familySize,
                 double unitsPerRepeat) {
   if (!result.adjustedP) return;  // decided already (no samples)
@@ -141,6 +145,11 @@ void judgeTimed(MetricResult& result, const ComparisonRules& rules, int familySi
   }
   const int repeats = static_cast<int>(std::ceil(*needed / std::max(1.0, unitsPerRepeat)));
   result.repeatsNeeded = repeats;
+  if (repeats > kMostUsefulRepeats) {
+    result.note = "undecided: the samples spread too widely for repeats to decide (about " +
+                  std::to_string(repeats) + " needed); measure on a quieter machine";
+    return;
+  }
   result.note = "undecided: rerun with --repeats " + std::to_string(repeats) + " (about " +
                 std::to_string(*needed) + " samples a side)";
 }
