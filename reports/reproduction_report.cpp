@@ -75,14 +75,14 @@ void addGainRows(std::vector<ReproductionRow>& rows, const std::vector<PhasePoin
 }
 
 // The waste factor is E x CF / k at the paper's capacity semantics: comparable only at the
-// paper's number of experts.
+// paper's number of experts (0: not recorded, judged as is).
 void addWasteRows(std::vector<ReproductionRow>& rows, const std::vector<PhasePoint>& points) {
   for (const auto& p : points) {
     if (p.gating != "static") continue;
     auto row = judgedRow("static gating waste factor", "waste_factor", p.workload, "", scopeOf(p),
                          p.wasteFactor, formatRatio);
     const auto paperExperts = paperValue("experts", p.workload, "");
-    if (paperExperts && p.experts != static_cast<int64_t>(*paperExperts)) {
+    if (paperExperts && p.experts > 0 && p.experts != static_cast<int64_t>(*paperExperts)) {
       row.judgement = analysis::notComparable(row.paper, row.measured,
                                               "E = " + std::to_string(p.experts) + " here, " +
                                                   formatNumber(*paperExperts, 4) +

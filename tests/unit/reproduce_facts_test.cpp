@@ -1,8 +1,8 @@
 // `moeprof reproduce --scale tiny` checked on what it measured (summary.json, report.json), not
 // on the paper's constants it prints: the waste factors follow from E, CF and k by hand, dynamic
 // gating needs less activation memory, Belady's optimum is never above another cache policy,
-// and every row beside the paper carries a verdict. Throughput is checked only where the margin
-// is large (see DynamicGatingIsFasterWhereTheMarginIsLarge).
+// every row beside the paper carries a verdict, and dynamic gating is faster on every row (on
+// medians at one thread, see DynamicGatingIsFasterOnEveryRow).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,8 +27,8 @@ class ReproduceFacts : public ::testing::Test {
     dir_ = new fs::path(fs::temp_directory_path() /
                         ("moeprof_reproduce_facts_" + std::to_string(getpid())));
     fs::remove_all(*dir_);
-    result_ = new testing::CommandResult(
-        testing::runMoeprof("reproduce --scale tiny --repeats 3 --out " + dir_->string()));
+    result_ = new testing::CommandResult(testing::runMoeprof(
+        "reproduce --scale tiny --threads 1 --repeats 5 --out " + dir_->string()));
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
@@ -50,7 +50,8 @@ testing::CommandResult* ReproduceFacts::result_ = nullptr;
 // 8 x 4 / (2 x 64) = 0.25. mt-tiny (E 8, CF 1.0): capacity S, 8 S / 2 S = 4 in every phase.
 TEST_F(ReproduceFacts, WasteFactorsAreTheHandDerivedOnes) {
   int checked = 0;
-  for (const auto& p : read("summary.json").at("points")) {
+  const auto summary = read("summary.json");
+  for (const auto& p : summary.at("points")) {
     if (p.at("gating") != "static") continue;
     const double expected = p.at("workload") == "lm" ? 0.25 : 4.0;
     EXPECT_DOUBLE_EQ(p.at("waste_factor").get<double>(), expected) << p.dump();
@@ -61,11 +62,37 @@ TEST_F(ReproduceFacts, WasteFactorsAreTheHandDerivedOnes) {
 
 // E = 8 is not the paper's 512 or 128: the paper's 12.8x and 64x are not this preset's.
 TEST_F(ReproduceFacts, WasteRowsOfAnotherExpertCountAreNotComparable) {
-  for (const auto& row : read("summary.json").at("reproduction")) {
+  const auto summary = read("summary.json");
+  for (const auto& row : summary.at("reproduction")) {
     if (row.at("paper_key") != "waste_factor") continue;
     EXPECT_EQ(row.at("verdict"), "not comparable") << row.dump();
     EXPECT_NE(row.at("reason").get<std::string>().find("E = 8"), std::string::npos);
   }
+}
+
+// The paper's 12.8x and 64x are E x CF / k at E x CF = 512 x 0.05 (LM) and 128 x 1.0 (MT).
+// The tiny presets reach the same products with E = 8 at CF 3.2 and 16: by hand, LM at 8 x 8
+// tokens: 8 x ceil(3.2 x 64) / (2 x 64) = 8 x 205 / 128 = 12.8125, within the 1% of the rule;
+// MT: 8 x 16 S / 2 S = 64 in both stacks.
+class PaperWasteFactors : public testing::TempDirTest {
+ protected:
+  nlohmann::json staticRun(const std::string& preset, const std::string& capacityFactor) {
+    const std::string out = path(preset);
+    auto result = testing::runMoeprof("run --preset " + preset +
+                                      " --gating static --batch 8 --repeats 1 --threads 1 "
+                                      "--capacity-factor " +
+                                      capacityFactor + " --out " + out);
+    EXPECT_EQ(result.exitCode, 0) << result.output;
+    return nlohmann::json::parse(std::ifstream(fs::path(out) / "run.json")).at("metrics");
+  }
+};
+
+TEST_F(PaperWasteFactors, SameExpertsTimesCapacityGivesThePapersWaste) {
+  EXPECT_DOUBLE_EQ(staticRun("lm-tiny", "3.2").at("forward").at("waste_factor"), 12.8125);
+  EXPECT_NEAR(12.8125 / 12.8, 1.0, 0.01);
+  const auto mt = staticRun("mt-tiny", "16");
+  EXPECT_DOUBLE_EQ(mt.at("encoder").at("waste_factor"), 64.0);
+  EXPECT_DOUBLE_EQ(mt.at("decoder").at("waste_factor"), 64.0);
 }
 
 TEST_F(ReproduceFacts, DynamicGatingNeedsLessActivationMemory) {
@@ -74,24 +101,36 @@ TEST_F(ReproduceFacts, DynamicGatingNeedsLessActivationMemory) {
   for (const auto& g : gains) EXPECT_LT(g.at("activation_change").get<double>(), 0) << g.dump();
 }
 
-// At tiny shapes most rows are within a few x of each other and move with the machine's load
-// (the MT decoder at batch 8 measured 0.9x-1.4x). lm-tiny's static gating at batch 8 computes a
-// dispatch of E x C x S = 8 x 4 x 64 against dynamic's 128 gathered rows and measured 100x or
-// more on every run; MT's encoder at batch 48 (E x S x S) at least 1.5x. Those are asserted with
-// a margin no load swing closes.
-TEST_F(ReproduceFacts, DynamicGatingIsFasterWhereTheMarginIsLarge) {
-  std::map<std::string, double> gain;
-  for (const auto& g : read("summary.json").at("gating_gains")) {
-    gain[g.at("phase").get<std::string>() + "/" + std::to_string(g.at("batch").get<int>())] =
-        g.at("throughput_gain").get<double>();
+// Dynamic gating is faster than static gating on every row, judged on the median latency per
+// batch or decoding step, at one thread. Tiny phases take a millisecond or less: with two
+// threads on a loaded 2-core machine LibTorch's spinning threads decide the ratio (tokens/s,
+// a mean, measured 0.1x to 400x for the same row), and a mean follows one preempted batch. At
+// one thread the medians of 5 batches measured 1.66x or more on every row in repeated runs
+// (static gating's dispatch and combine are (E x C, S) products, E x C >= S here).
+TEST_F(ReproduceFacts, DynamicGatingIsFasterOnEveryRow) {
+  const auto summary = read("summary.json");
+  std::map<std::string, double> staticMedianMs;
+  for (const auto& p : summary.at("points")) {
+    if (p.at("gating") != "static") continue;
+    staticMedianMs[p.at("preset").get<std::string>() + p.at("phase").get<std::string>() +
+                   std::to_string(p.at("batch").get<int>())] = p.at("latency_median_ms");
   }
-  EXPECT_GT(gain.at("forward/8"), 5.0);
-  EXPECT_GT(gain.at("encoder/48"), 1.1);
+  int rows = 0;
+  for (const auto& p : summary.at("points")) {
+    if (p.at("gating") != "dynamic") continue;
+    const double staticMs =
+        staticMedianMs.at(p.at("preset").get<std::string>() + p.at("phase").get<std::string>() +
+                          std::to_string(p.at("batch").get<int>()));
+    EXPECT_GT(staticMs, p.at("latency_median_ms").get<double>()) << p.dump();
+    ++rows;
+  }
+  EXPECT_EQ(rows, 5);
 }
 
 TEST_F(ReproduceFacts, BeladyIsNeverAboveAnyPolicy) {
   int curves = 0;
-  for (const auto& section : read("report.json").at("sections")) {
+  const auto report = read("report.json");
+  for (const auto& section : report.at("sections")) {
     for (const auto& block : section.at("blocks")) {
       if (!block.contains("chart")) continue;
       const auto& chart = block.at("chart");
