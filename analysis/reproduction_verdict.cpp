@@ -77,10 +77,10 @@ Judgement judgeFinding(std::optional<double> paper, std::optional<double> measur
   }
   if (paper && *paper == rule.neutral) return notComparable(paper, measured, "no effect claimed");
   const Side side = !paper ? rule.claimedSide : *paper > rule.neutral ? Side::Above : Side::Below;
-  const std::string claim = "paper: " + sideText(side, rule.neutral);
+  const std::string claim = sideText(side, rule.neutral) + " as in the paper";
   if (!onSide(*measured, rule.neutral, side)) {
     return {ReproductionVerdict::NotReproduced, ratioOf(paper, measured),
-            "against the paper (" + claim + ")"};
+            "not " + sideText(side, rule.neutral) + ", against the paper"};
   }
   if (!paper) {
     return {ReproductionVerdict::Reproduced, std::nullopt, "qualitative finding, " + claim};
@@ -92,8 +92,8 @@ Judgement judgeFinding(std::optional<double> paper, std::optional<double> measur
             "within " + number(rule.tolerance * 100) + "% of the paper"};
   }
   return {ReproductionVerdict::DirectionReproduced, ratio,
-          std::string("same side (") + claim + "), " + (ratio > 1 ? "stronger" : "weaker") +
-              " by more than " + number(rule.tolerance * 100) + "%"};
+          claim + ", " + number(ratio > 1 ? ratio : 1 / ratio) + "x " +
+              (ratio > 1 ? "stronger" : "weaker")};
 }
 
 }  // namespace moeprof::analysis

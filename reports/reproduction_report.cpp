@@ -38,12 +38,12 @@ ReproductionRow judgedRow(std::string finding, const std::string& key, const std
   row.judgement = analysis::judgeFinding(row.paper, measured, rule);
   if (!row.paper && row.judgement.verdict == analysis::ReproductionVerdict::Reproduced) {
     row.judgement = {analysis::ReproductionVerdict::DirectionReproduced, std::nullopt,
-                     "the paper gives no figure for this scope; direction as it claims"};
+                     "no paper figure at this scope; direction as the paper's"};
   }
   return row;
 }
 
-double staticOverheadShare(const PhasePoint& p) {
+double gatingOverheadShare(const PhasePoint& p) {
   double total = 0, overhead = 0;
   for (const auto& [phase, ms] : p.phaseMs) {
     total += ms;
@@ -54,8 +54,8 @@ double staticOverheadShare(const PhasePoint& p) {
 
 // Why, from the phase breakdown: the share of time in gating, dispatch and combine.
 std::string breakdownReason(const analysis::GatingGain& g) {
-  return "gate+dispatch+combine " + share(staticOverheadShare(g.staticRun)) +
-         " of static's time, " + share(staticOverheadShare(g.dynamicRun)) + " of dynamic's";
+  return "gate/dispatch/combine: static " + share(gatingOverheadShare(g.staticRun)) +
+         " of its time, dynamic " + share(gatingOverheadShare(g.dynamicRun));
 }
 
 void addGainRows(std::vector<ReproductionRow>& rows, const std::vector<PhasePoint>& points) {
