@@ -8,13 +8,14 @@ namespace moeprof::analysis {
 
 namespace {
 
-// Deterministic quantities (the waste factor follows from E, CF and k) must match closely;
+// Deterministic quantities must match closely: the waste factor is E x ceil(CF x S) / (k x S),
+// the paper's E x CF / k up to the capacity's rounding up (1.6% at lm's 1024 tokens);
 // timings and memory of scaled-down presets on a CPU only within 25%; a share within 15%.
 const std::map<std::string, FindingRule>& findingRules() {
   static const std::map<std::string, FindingRule> rules = {
       {"dynamic_gain", {1.0, 0.25, Side::Above}},
       {"activation_change", {0.0, 0.25, Side::Below}},
-      {"waste_factor", {1.0, 0.01, Side::Above}},
+      {"waste_factor", {1.0, 0.02, Side::Above}},
       {"moe_dense_latency", {1.0, 0.25, Side::Above}},
       {"peak_memory_ratio", {1.0, 0.25, Side::Above}},
       {"idle_share", {0.5, 0.15, Side::Above}},

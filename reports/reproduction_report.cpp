@@ -229,12 +229,12 @@ nlohmann::json reproductionJson(const std::vector<ReproductionRow>& rows) {
 
 std::string verdictRulesText() {
   return "Verdicts: \"reproduced\" when measured / paper lies within the finding's tolerance "
-         "(1% for the waste factor, which follows from E, CF and k; 15% for shares; 25% for "
-         "timings and memory of the scaled-down presets), \"direction reproduced\" when the "
-         "measurement is on the paper's side of no effect (1 for ratios, 0 for changes, 50% for "
-         "shares) but outside the tolerance, \"not reproduced\" when it is not, \"not comparable\" "
-         "when a setting that decides the value differs from the paper's (named in the reason). "
-         "The rules are analysis/reproduction_verdict.h.";
+         "(2% for the waste factor, E x CF / k up to the rounding up of the capacity; 15% for "
+         "shares; 25% for timings and memory of the scaled-down presets), \"direction "
+         "reproduced\" when the measurement is on the paper's side of no effect (1 for ratios, 0 "
+         "for changes, 50% for shares) but outside the tolerance, \"not reproduced\" when it is "
+         "not, \"not comparable\" when a setting that decides the value differs from the paper's "
+         "(named in the reason). The rules are analysis/reproduction_verdict.h.";
 }
 
 Table provenanceTable(const nlohmann::json& provenance) {

@@ -72,7 +72,7 @@ TEST_F(ReproduceFacts, WasteRowsOfAnotherExpertCountAreNotComparable) {
 
 // The paper's 12.8x and 64x are E x CF / k at E x CF = 512 x 0.05 (LM) and 128 x 1.0 (MT).
 // The tiny presets reach the same products with E = 8 at CF 3.2 and 16: by hand, LM at 8 x 8
-// tokens: 8 x ceil(3.2 x 64) / (2 x 64) = 8 x 205 / 128 = 12.8125, within the 1% of the rule;
+// tokens: 8 x ceil(3.2 x 64) / (2 x 64) = 8 x 205 / 128 = 12.8125, within the 2% of the rule;
 // MT: 8 x 16 S / 2 S = 64 in both stacks.
 class PaperWasteFactors : public testing::TempDirTest {
  protected:
@@ -89,7 +89,7 @@ class PaperWasteFactors : public testing::TempDirTest {
 
 TEST_F(PaperWasteFactors, SameExpertsTimesCapacityGivesThePapersWaste) {
   EXPECT_DOUBLE_EQ(staticRun("lm-tiny", "3.2").at("forward").at("waste_factor"), 12.8125);
-  EXPECT_NEAR(12.8125 / 12.8, 1.0, 0.01);
+  EXPECT_NEAR(12.8125 / 12.8, 1.0, 0.02);
   const auto mt = staticRun("mt-tiny", "16");
   EXPECT_DOUBLE_EQ(mt.at("encoder").at("waste_factor"), 64.0);
   EXPECT_DOUBLE_EQ(mt.at("decoder").at("waste_factor"), 64.0);

@@ -48,6 +48,9 @@ TEST(ReproductionVerdict, WasteFactorMustMatchClosely) {
             ReproductionVerdict::Reproduced);
   EXPECT_EQ(judgeFinding(64, 64.5, findingRule("waste_factor")).verdict,
             ReproductionVerdict::Reproduced);
+  EXPECT_EQ(judgeFinding(12.8, 13.0, findingRule("waste_factor")).verdict,
+            ReproductionVerdict::Reproduced)
+      << "512 x ceil(0.05 x 1024) / (2 x 1024): the capacity rounds up";
   EXPECT_EQ(judgeFinding(12.8, 13.2, findingRule("waste_factor")).verdict,
             ReproductionVerdict::DirectionReproduced)
       << "3% off a figure that follows from E, CF and k is a different setting";
