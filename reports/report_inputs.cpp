@@ -12,8 +12,10 @@ namespace moeprof::reports {
 namespace fs = std::filesystem;
 
 bool RunInput::trained() const {
+  // run.json records the checkpoint as {"id", "path"}; older runs as its path.
   auto it = manifest.config.find("checkpoint");
-  return it != manifest.config.end() && it->is_string() && !it->get<std::string>().empty();
+  if (it == manifest.config.end()) return false;
+  return it->is_object() || (it->is_string() && !it->get<std::string>().empty());
 }
 
 namespace {
