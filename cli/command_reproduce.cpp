@@ -169,10 +169,6 @@ struct ReproduceCommand {
     return options;
   }
 
-  // Routing on real text, the comparison: every LM domain and MT target language
-  // through the trained model and the random-weight preset, each model characterized with a
-  // synthetic Zipf twin (one model per characterization, so the similarity matrices compare
-  // domains and languages of one model).
   // The LM domains and MT target languages routed through each model.
   static const std::vector<std::pair<std::string, std::vector<std::string>>>& routingTexts() {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> texts = {
@@ -188,6 +184,11 @@ struct ReproduceCommand {
     return runs;
   }
 
+  // Routing on real text, the comparison: every LM domain and MT target language
+  // through the trained model and the random-weight preset, each model characterized with a
+  // synthetic Zipf twin (one model per characterization, so the similarity matrices compare
+  // domains and languages of one model). Returns each group's statistics, for the rows beside
+  // the paper.
   std::vector<reports::RoutingGroupStatistics> characterizeRouting(StepClock& clock) const {
     std::vector<reports::RoutingGroupStatistics> groups;
     if (checkpoints.empty()) return groups;
