@@ -25,6 +25,7 @@ PhasePoint readPhase(const collector::RunManifest& m, const std::string& runDir,
   if (auto model = m.config.find("model"); model != m.config.end() && model->is_object()) {
     p.layers = model->value("layers", 0);
     p.dModel = model->value("d_model", 0);
+    p.experts = model->value("experts", 0);
   }
   p.phase = phase;
   p.tokensPerS = require(metrics, "tokens_per_s", runDir).get<double>();

@@ -23,6 +23,7 @@ struct PhasePoint {
   int64_t batch = 0;
   int64_t layers = 0;  // the model's depth and width: a dense counterpart has the same
   int64_t dModel = 0;
+  int64_t experts = 0;  // per MoE layer; 0 for a dense model
   std::string phase;
   double tokensPerS = 0;
   double latencyMedianMs = 0;

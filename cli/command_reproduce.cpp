@@ -1,3 +1,4 @@
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "reports/gating_report.h"
 #include "reports/report_builder.h"
 #include "reports/report_writers.h"
+#include "workloads/text/corpus.h"
 #include "workloads/training/trainer.h"
 
 namespace moeprof::cli {
@@ -104,9 +106,11 @@ struct ReproduceCommand {
       for (const std::string& preset :
            {std::string(workload) + "-" + scale, std::string(workload) + "-dense-" + scale}) {
         for (auto gating : {GatingMode::Static, GatingMode::Dynamic}) {
+          // A dense preset has no gating: one run.
+          if (gating == GatingMode::Dynamic && preset.find("-dense-") != std::string::npos) break;
           auto o = point(preset, 8, gating);
           if (std::string(workload) == "lm") o.seqLen = 20;
-          runs.push_back(o);  // a dense preset's second gating is the same run: skipped
+          runs.push_back(o);
         }
       }
     }
@@ -167,17 +171,32 @@ struct ReproduceCommand {
     return options;
   }
 
+  // The LM domains and MT target languages routed through each model.
+  static const std::vector<std::pair<std::string, std::vector<std::string>>>& routingTexts() {
+    static const std::vector<std::pair<std::string, std::vector<std::string>>> texts = {
+        {"lm", {"prose", "code", "license"}}, {"mt", {"fr", "ja", "ast"}}};
+    return texts;
+  }
+
+  // Runs of the characterization of routing on real text: trained and random weights.
+  size_t routingRunCount() const {
+    if (checkpoints.empty()) return 0;
+    size_t runs = 0;
+    for (const auto& [workload, labels] : routingTexts()) runs += 2 * labels.size();
+    return runs;
+  }
+
   // Routing on real text, the comparison: every LM domain and MT target language
   // through the trained model and the random-weight preset, each model characterized with a
   // synthetic Zipf twin (one model per characterization, so the similarity matrices compare
-  // domains and languages of one model).
-  void characterizeRouting() const {
-    if (checkpoints.empty()) return;
+  // domains and languages of one model). Returns each group's statistics, for the rows beside
+  // the paper.
+  std::vector<reports::RoutingGroupStatistics> characterizeRouting(StepClock& clock) const {
+    std::vector<reports::RoutingGroupStatistics> groups;
+    if (checkpoints.empty()) return groups;
     const std::filesystem::path dir = out / "routing";
     std::string report = "# Routing on real text: trained models, random weights, Zipf\n\n";
-    for (const auto& [workload, labels] :
-         {std::pair<std::string, std::vector<std::string>>{"lm", {"prose", "code", "license"}},
-          {"mt", {"fr", "ja", "ast"}}}) {
+    for (const auto& [workload, labels] : routingTexts()) {
       for (bool trained : {true, false}) {
         std::vector<workloads::RunOptions> runs;
         for (const std::string& label : labels) {
@@ -194,7 +213,7 @@ struct ReproduceCommand {
         const auto groupDir = dir / (workload + (trained ? "-trained" : "-random"));
         // The runs just made, not whatever an earlier reproduction left in the directory.
         std::set<std::filesystem::path> runDirs;
-        for (const auto& point : executeSweep(runs, groupDir, force)) {
+        for (const auto& point : executeSweep(runs, groupDir, force, &clock)) {
           runDirs.insert(groupDir / point.runDir);
         }
         auto characterization = analysis::characterizeRuns(
@@ -203,10 +222,42 @@ struct ReproduceCommand {
                                        analysis::characterizationJson(characterization));
         report += "## " + workload + (trained ? ", trained" : ", random weights") + "\n\n```\n" +
                   reports::characterizationText(characterization) + "```\n\n";
+        groups.push_back(groupStatistics(groupDir.filename().string(), characterization));
       }
     }
     collector::writeFileAtomically(out / "characterization.md", report);
     std::cout << report;
+    return groups;
+  }
+
+  // The real-text runs of a characterization (its synthetic Zipf twins left out).
+  static reports::RoutingGroupStatistics groupStatistics(
+      const std::string& name, const analysis::Characterization& characterization) {
+    reports::RoutingGroupStatistics group{name, {}};
+    for (const auto& run : characterization.runs) {
+      if (!run.label.zipfExponent) group.runs.push_back(run.statistics);
+    }
+    return group;
+  }
+
+  // What the trained models were built from (docs/reports.md): the corpus' fingerprint, root and
+  // tokenizer hashes, and each checkpoint's id. Null when nothing was trained.
+  nlohmann::json provenance() const {
+    if (checkpoints.empty()) return nullptr;
+    const auto manifest =
+        text::readCorpusManifest(corpus.empty() ? text::defaultCorpusDirectory() : corpus);
+    nlohmann::json p = {{"corpus_fingerprint", manifest.fingerprint},
+                        {"corpus_root", manifest.root},
+                        {"corpus_packages", manifest.packages.size()}};
+    for (const auto& [name, tokenizer] : manifest.tokenizers) {
+      p["tokenizers"][name] = tokenizer.model.fnv1a64;
+    }
+    for (const auto& [name, dir] : checkpoints) {
+      p["checkpoints"][name] =
+          nlohmann::json::parse(std::ifstream(dir / workloads::training::kTrainReportName))
+              .value("checkpoint_id", std::string("?"));
+    }
+    return p;
   }
 
   int execute() {
@@ -219,11 +270,15 @@ struct ReproduceCommand {
     }
     collector::StopSignals signals;
     trainMissingModels();
-    auto points = executeSweep(plan(), out, force);
+    const auto runs = plan();
+    StepClock clock(runs.size() + routingRunCount());
+    auto points = executeSweep(runs, out, force, &clock);
     labelWeights(points);
-    writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points);
-    characterizeRouting();
-    std::cout << reports::reproductionTable(points).toText() << "\n"
+    const reports::ReproductionExtras extras{
+        reports::routingReproductionRows(characterizeRouting(clock)), provenance()};
+    writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points, extras);
+    std::cout << reports::reproductionTable(reports::allRows(points, extras.routingRows)).toText()
+              << "\n"
               << reports::sweepTable(points).toText()
               << "\nreport: " << (out / "summary.md").string();
     if (!checkpoints.empty()) std::cout << ", " << (out / "characterization.md").string();
@@ -246,9 +301,10 @@ Action addReproduceCommand(CLI::App& app) {
   command->repeatsOption =
       app.add_option("--repeats", command->repeats, "measured batches per run (--quick: 9)")
           ->capture_default_str();
-  command->threadsOption = app.add_option("--threads", command->threads,
-                                          "LibTorch threads, 1..4096; default: one per core (--quick: 1)")
-                                ->check(threadCountValidator());
+  command->threadsOption =
+      app.add_option("--threads", command->threads,
+                     "LibTorch threads, 1..4096; default: one per core (--quick: 1)")
+          ->check(threadCountValidator());
   command->outOption = app.add_option("--out", command->out,
                                       "directory for the runs and the report (--quick: "
                                       "runs/quick)")

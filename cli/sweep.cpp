@@ -25,7 +25,8 @@ std::string runDirName(const workloads::ResolvedRun& run) {
 }
 
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
-                                               const std::filesystem::path& sweepDir, bool force) {
+                                               const std::filesystem::path& sweepDir, bool force,
+                                               StepClock* clock) {
   if (!force && std::filesystem::exists(sweepDir / "summary.json")) {
     throw InputError(
         "--out '" + sweepDir.string() +
@@ -52,15 +53,18 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
   std::vector<analysis::PhasePoint> points;
   TerminalProgress progress;
   for (size_t i = 0; i < resolved.size(); ++i) {
-    std::string prefix = "[" + std::to_string(i + 1) + "/" + std::to_string(resolved.size()) + "] ";
+    const std::string counter =
+        "[" + std::to_string(i + 1) + "/" + std::to_string(resolved.size()) + "] ";
+    auto prefix = [&] { return clock ? "[" + clock->status() + "] " : counter; };
     auto dir = collector::RunDirectory::claim(resolved[i].options.out, force);
     try {
       auto outcome = collector::runInDirectory(dir, [&] {
         return workloads::runWorkload(
-            resolved[i], [&](const std::string& status) { progress.update(prefix + status); });
+            resolved[i], [&](const std::string& status) { progress.update(prefix() + status); });
       });
       auto runPoints = analysis::phasePoints(outcome.manifest, outcome.runDir.filename().string());
       points.insert(points.end(), runPoints.begin(), runPoints.end());
+      if (clock) clock->stepDone();
     } catch (const InputError&) {  // the run's directory is gone; so is the sweep's if it is new
       if (createsSweepDir && std::filesystem::is_empty(sweepDir, ignored)) {
         std::filesystem::remove(sweepDir, ignored);
@@ -73,12 +77,13 @@ std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions
 }
 
 std::string writeSweepSummary(const std::filesystem::path& sweepDir, const std::string& title,
-                              const std::vector<analysis::PhasePoint>& points) {
+                              const std::vector<analysis::PhasePoint>& points,
+                              const reports::ReproductionExtras& extras) {
   std::filesystem::create_directories(sweepDir);
-  std::string markdown = reports::gatingReportMarkdown(title, points);
+  std::string markdown = reports::gatingReportMarkdown(title, points, extras);
   collector::writeFileAtomically(sweepDir / "summary.md", markdown);
   collector::writeFileAtomically(sweepDir / "summary.json",
-                                 reports::gatingReportJson(points).dump(2) + "\n");
+                                 reports::gatingReportJson(points, extras).dump(2) + "\n");
   return markdown;
 }
 

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "analysis/gating_study.h"
+#include "cli/progress.h"
+#include "reports/reproduction_report.h"
 #include "workloads/run/run_options.h"
 
 namespace moeprof::cli {
@@ -18,12 +20,16 @@ std::string runDirName(const workloads::ResolvedRun& run);
 // is written; then runs them, each in its own claimed run directory (collector::RunDirectory).
 // Each RunOptions' `out` is replaced by sweepDir/runDirName(...). A run refused for bad input
 // leaves nothing behind, nor the sweep directory when this sweep created it. Callers install
-// collector::StopSignals, so that a stopped sweep marks its current run interrupted.
+// collector::StopSignals, so that a stopped sweep marks its current run interrupted. `clock`,
+// when given, counts each run as a step and leads the progress line (reproduce's time left).
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,
-                                               const std::filesystem::path& sweepDir, bool force);
+                                               const std::filesystem::path& sweepDir, bool force,
+                                               StepClock* clock = nullptr);
 
-// Writes sweepDir/summary.md and sweepDir/summary.json; returns the Markdown.
+// Writes sweepDir/summary.md and sweepDir/summary.json; returns the Markdown. `extras`: what
+// reproduce adds (rows of routing on real text, provenance of its trained models).
 std::string writeSweepSummary(const std::filesystem::path& sweepDir, const std::string& title,
-                              const std::vector<analysis::PhasePoint>& points);
+                              const std::vector<analysis::PhasePoint>& points,
+                              const reports::ReproductionExtras& extras = {});
 
 }  // namespace moeprof::cli

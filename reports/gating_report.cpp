@@ -1,7 +1,5 @@
 #include "reports/gating_report.h"
 
-#include <set>
-
 #include "reports/paper_figures.h"
 
 namespace moeprof::reports {
@@ -9,18 +7,6 @@ namespace moeprof::reports {
 using analysis::PhasePoint;
 
 namespace {
-
-std::string percent(double fraction) {
-  return (fraction > 0 ? "+" : "") + formatNumber(fraction * 100.0, 3) + "%";
-}
-
-std::string paperOrDash(std::optional<double> value, std::string (*format)(double)) {
-  return value ? format(*value) : "-";
-}
-
-std::string scopeOf(const PhasePoint& p) {
-  return p.preset + " " + p.phase + ", batch " + std::to_string(p.batch);
-}
 
 std::string gainAgainstStatic(const PhasePoint& p, const std::vector<analysis::GatingGain>& gains) {
   if (p.gating == "static") return "1.00x";
@@ -30,20 +16,6 @@ std::string gainAgainstStatic(const PhasePoint& p, const std::vector<analysis::G
     }
   }
   return "-";
-}
-
-void addGainRows(Table& table, const std::vector<PhasePoint>& points) {
-  std::set<std::string> activationRowsDone;
-  for (const auto& g : analysis::gatingGains(points)) {
-    const auto& s = g.staticRun;
-    table.addRow({"dynamic/static throughput", scopeOf(s), formatRatio(g.throughputGain),
-                  paperOrDash(paperValue("dynamic_gain", s.workload, s.phase), formatRatio)});
-    std::string runScope = s.preset + ", batch " + std::to_string(s.batch);
-    if (!activationRowsDone.insert(runScope).second) continue;
-    auto paper = s.batch == 8 ? paperValue("activation_change", s.workload, "") : std::nullopt;
-    table.addRow({"activation memory, dynamic vs static", runScope, percent(g.activationChange),
-                  paperOrDash(paper, percent)});
-  }
 }
 
 }  // namespace
@@ -86,36 +58,40 @@ Table phaseBreakdownTable(const std::vector<PhasePoint>& points) {
 }
 
 Table reproductionTable(const std::vector<PhasePoint>& points) {
-  Table table({"finding", "scope", "measured", "paper"},
-              {Align::Left, Align::Left, Align::Right, Align::Right});
-  addGainRows(table, points);
-  for (const auto& p : points) {
-    if (p.gating != "static") continue;
-    table.addRow({"static gating waste factor", scopeOf(p), formatRatio(p.wasteFactor),
-                  paperOrDash(paperValue("waste_factor", p.workload, ""), formatRatio)});
-  }
-  for (const auto& gap : analysis::denseGaps(points)) {
-    const auto& m = gap.moeRun;
-    table.addRow({"MoE (static) / dense latency", scopeOf(m), formatRatio(gap.latencyRatio),
-                  paperOrDash(paperValue("moe_dense_latency", m.workload, m.phase), formatRatio)});
-  }
-  return table;
+  return reproductionTable(gatingReproductionRows(points));
 }
 
-std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points) {
+std::vector<ReproductionRow> allRows(const std::vector<PhasePoint>& points,
+                                     const std::vector<ReproductionRow>& routingRows) {
+  auto rows = gatingReproductionRows(points);
+  rows.insert(rows.end(), routingRows.begin(), routingRows.end());
+  return rows;
+}
+
+std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points,
+                                 const ReproductionExtras& extras) {
   std::string md = "# " + title + "\n\n";
-  md += "## Measured beside the paper\n\n" + reproductionTable(points).toMarkdown();
+  md += "## Measured beside the paper\n\n" +
+        reproductionTable(allRows(points, extras.routingRows)).toMarkdown();
+  md += "\n" + verdictRulesText() + "\n";
   md += "\nPaper figures: " + paperShortName("huang2023") + ", as listed with their sections in " +
         kPaperFiguresFile + "; the paper ran on V100 GPUs at full model size, these runs on the " +
         "presets named in each row.\n";
+  if (!extras.provenance.is_null()) {
+    md += "\n## What the trained models were built from\n\n" +
+          provenanceTable(extras.provenance).toMarkdown() + "\n" +
+          reproducibilityText(extras.provenance) + "\n";
+  }
   md += "\n## Every run\n\n" + sweepTable(points).toMarkdown();
   md += "\n## Where the time goes (ms per batch or decoding step)\n\n" +
         phaseBreakdownTable(points).toMarkdown();
   return md;
 }
 
-nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
-  nlohmann::json out = {{"points", nlohmann::json::array()},
+nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points,
+                                const ReproductionExtras& extras) {
+  nlohmann::json out = {{"reproduction", reproductionJson(allRows(points, extras.routingRows))},
+                        {"points", nlohmann::json::array()},
                         {"gating_gains", nlohmann::json::array()},
                         {"dense_gaps", nlohmann::json::array()}};
   for (const auto& p : points) {
@@ -154,6 +130,7 @@ nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points) {
          {"latency_ratio", gap.latencyRatio},
          {"paper_latency_ratio", paper(paperValue("moe_dense_latency", m.workload, m.phase))}});
   }
+  if (!extras.provenance.is_null()) out["provenance"] = extras.provenance;
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/gating_study.h"
+#include "reports/reproduction_report.h"
 #include "reports/table.h"
 
 namespace moeprof::reports {
@@ -18,14 +19,22 @@ Table sweepTable(const std::vector<analysis::PhasePoint>& points);
 // Mean milliseconds per unit (batch or decoding step) in each phase.
 Table phaseBreakdownTable(const std::vector<analysis::PhasePoint>& points);
 
-// finding | scope | measured | paper
+// The gating study's rows of "Measured beside the paper" (reports/reproduction_report.h).
 Table reproductionTable(const std::vector<analysis::PhasePoint>& points);
+
+// The gating study's rows followed by `routingRows`.
+std::vector<ReproductionRow> allRows(const std::vector<analysis::PhasePoint>& points,
+                                     const std::vector<ReproductionRow>& routingRows);
 
 // A Markdown document with all three tables, for CI summaries and the run folder.
 std::string gatingReportMarkdown(const std::string& title,
-                                 const std::vector<analysis::PhasePoint>& points);
+                                 const std::vector<analysis::PhasePoint>& points,
+                                 const ReproductionExtras& extras = {});
 
 // The same content as JSON: every point, every gain and gap, with the paper's figures.
-nlohmann::json gatingReportJson(const std::vector<analysis::PhasePoint>& points);
+// "reproduction" holds every row of "Measured beside the paper" with its verdict, "provenance"
+// what reproduce's trained models were built from (when it trained any).
+nlohmann::json gatingReportJson(const std::vector<analysis::PhasePoint>& points,
+                                const ReproductionExtras& extras = {});
 
 }  // namespace moeprof::reports

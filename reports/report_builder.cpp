@@ -105,14 +105,34 @@ std::vector<const RunInput*> representativeRuns(const std::vector<RunInput>& run
   return out;
 }
 
+// reproduce's routing groups, for the routing rows beside the paper.
+std::vector<RoutingGroupStatistics> routingGroupStatistics(const SweepInput& sweep) {
+  std::vector<RoutingGroupStatistics> groups;
+  for (const auto& group : sweep.routingGroups) {
+    RoutingGroupStatistics g{group.name, {}};
+    for (const auto& run : group.runs) {
+      if (run.routing) g.runs.push_back(analysis::routingStatistics(*run.routing));
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
 void addSweepOverview(ReportDocument& document, const SweepInput& sweep,
                       const ReportOptions& options) {
   const auto points = labelledPoints(sweep.runs);
   if (points.empty()) return;
   auto& s = document.section("Measured beside the paper");
-  s.table(reproductionTable(points),
+  const auto rows = allRows(points, routingReproductionRows(routingGroupStatistics(sweep)));
+  s.table(reproductionTable(rows),
           "Each finding, measured and the paper's (" + std::string(kPaperFiguresFile) + ")");
+  s.paragraph(verdictRulesText());
   if (auto chart = speedupChart(points)) s.chart(std::move(*chart));
+  if (!sweep.provenance.is_null()) {
+    auto& p = document.section("What the trained models were built from");
+    p.table(provenanceTable(sweep.provenance));
+    p.paragraph(reproducibilityText(sweep.provenance));
+  }
   auto& phases = document.section("Where the time goes");
   for (auto& chart : phaseBreakdownCharts(points)) phases.chart(std::move(chart));
   phases.table(phaseBreakdownTable(points), "Milliseconds per unit in each phase");

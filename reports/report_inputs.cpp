@@ -12,8 +12,10 @@ namespace moeprof::reports {
 namespace fs = std::filesystem;
 
 bool RunInput::trained() const {
+  // run.json records the checkpoint as {"id", "path"}; older runs as its path.
   auto it = manifest.config.find("checkpoint");
-  return it != manifest.config.end() && it->is_string() && !it->get<std::string>().empty();
+  if (it == manifest.config.end()) return false;
+  return it->is_object() || (it->is_string() && !it->get<std::string>().empty());
 }
 
 namespace {
@@ -58,12 +60,14 @@ std::vector<fs::path> runDirsIn(const fs::path& dir) {
   return runs;
 }
 
-void checkSummary(const fs::path& file) {
+// The summary's provenance (null when it has none); InputError when it is not a JSON object.
+nlohmann::json readSummaryProvenance(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw InputError("cannot read " + file.string());
   try {
     auto json = nlohmann::json::parse(in);
     if (!json.is_object()) throw InputError(file.string() + " is not a JSON object");
+    return json.value("provenance", nlohmann::json());
   } catch (const nlohmann::json::exception& e) {
     throw InputError(file.string() + " is not valid JSON: " + e.what());
   }
@@ -71,7 +75,9 @@ void checkSummary(const fs::path& file) {
 
 SweepInput readSweep(const fs::path& dir, std::vector<std::string>& warnings) {
   SweepInput sweep{dir, {}, {}};
-  if (fs::exists(dir / "summary.json")) checkSummary(dir / "summary.json");
+  if (fs::exists(dir / "summary.json")) {
+    sweep.provenance = readSummaryProvenance(dir / "summary.json");
+  }
   for (const auto& run : runDirsIn(dir)) sweep.runs.push_back(readRunInput(run, warnings));
   const fs::path routing = dir / "routing";
   if (fs::is_directory(routing)) {

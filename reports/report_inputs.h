@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/gating_study.h"
 #include "analysis/trace_loader.h"
 #include "collector/routing_log.h"
@@ -38,6 +40,7 @@ struct SweepInput {
   std::filesystem::path dir{};
   std::vector<RunInput> runs{};  // the run directories directly inside, by name
   std::vector<RoutingGroup> routingGroups{};
+  nlohmann::json provenance{};  // summary.json's "provenance" (reproduce), null when absent
 };
 
 struct TraceInput {
