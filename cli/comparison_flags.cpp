@@ -29,8 +29,9 @@ analysis::ComparisonRules ComparisonFlags::rules() const {
 
 analysis::Comparison ComparisonFlags::compare(const std::string& a, const std::string& b) const {
   const auto judging = rules();
-  auto comparison =
-      analysis::compareSets(analysis::loadComparable(a), analysis::loadComparable(b), judging);
+  const auto setA = analysis::loadComparable(a);  // A first: its errors are reported first
+  const auto setB = analysis::loadComparable(b);
+  auto comparison = analysis::compareSets(setA, setB, judging);
   if (!allowDifferentWorkloads) analysis::requireSameWorkloads(comparison);
   return comparison;
 }
