@@ -26,8 +26,8 @@ nav a{color:#0060a0;text-decoration:none}
 .warning{background:#fde8e0;border-left-color:#d55e00}
 figure{margin:14px 0}
 .scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;font-size:13px;margin:6px 0;width:max-content}
-th,td{border:1px solid #d9d9d9;padding:3px 8px;vertical-align:top}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}
+th,td{border:1px solid #d9d9d9;padding:3px 8px;vertical-align:top;max-width:40em}
 th{background:#f0f0f0;text-align:left}
 .r{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:nth-child(even) td{background:#fafafa}
