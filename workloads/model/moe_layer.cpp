@@ -59,7 +59,8 @@ class TestSlowdown {
   std::chrono::steady_clock::time_point start_;
 };
 
-// silu(x gate) * (x up), then down; w1 holds gate and up side by side (workloads/model/moe_layer.h).
+// silu(x gate) * (x up), then down; w1 holds gate and up side by side
+// (workloads/model/moe_layer.h).
 at::Tensor swiGlu(const kernels::ExpertView& expert, const at::Tensor& x) {
   const int64_t ffn = expert.w2.size(0);
   auto h = at::matmul(x, expert.w1);

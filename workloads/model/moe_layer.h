@@ -115,8 +115,7 @@ class ExpertExchange {
   virtual at::Tensor dynamicMoe(const MoeLayerWeights& layer, const at::Tensor& x,
                                 const kernels::TopKGating& gating, ForwardContext& context) = 0;
   virtual at::Tensor staticMoe(const MoeLayerWeights& layer, const at::Tensor& x,
-                               const kernels::StaticRouting& routing,
-                               ForwardContext& context) = 0;
+                               const kernels::StaticRouting& routing, ForwardContext& context) = 0;
 };
 
 // A seed mixed with a value (splitmix64's finalizer), so that the gating noise seeds of

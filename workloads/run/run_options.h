@@ -37,8 +37,8 @@ struct RunOptions {
   kernels::CapacityMode capacityMode = kernels::CapacityMode::Eval;
   kernels::SlotOrder slotOrder = kernels::SlotOrder::Token;         // static gating's drops
   kernels::SecondExpert secondExpert = kernels::SecondExpert::All;  // fairseq's policy
-  std::optional<int64_t> topK;         // empty: the preset's
-  std::optional<int64_t> batch;        // empty: the preset's
+  std::optional<int64_t> topK;                                      // empty: the preset's
+  std::optional<int64_t> batch;                                     // empty: the preset's
   std::optional<int64_t> seqLen;       // empty: the preset's (LM tokens / MT source tokens)
   std::optional<int64_t> decodeSteps;  // MT; empty: the preset's
   // MT decoder input: "greedy" (its own argmax) or "reference" (teacher forcing with the
@@ -65,8 +65,8 @@ struct RunOptions {
   std::optional<std::string> prefetch;
   std::optional<int64_t> ioDepth;    // reads in flight; default BufferingConfig::kDefaultIoDepth
   std::optional<int64_t> readAhead;  // read-ahead buffers; default kDefaultReadAheadBuffers
-  // Expert parallelism (workloads/parallel/expert_parallel.h): ranks, which experts each holds, and how
-  // long joining the other ranks may take.
+  // Expert parallelism (workloads/parallel/expert_parallel.h): ranks, which experts each holds, and
+  // how long joining the other ranks may take.
   int64_t ranks = 1;
   std::string placement = "roundrobin";
   std::filesystem::path placementHistory;  // run directory or routing.bin; greedy, anticorr
