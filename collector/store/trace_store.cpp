@@ -44,8 +44,9 @@ std::string bootId() {
   return id;
 }
 
-// Column names follow Nsight Systems' export where the tables overlap; see collector/store/TRACE_STORE.md.
-// The CUPTI and TARGET_INFO_GPU tables stay empty until GPU sources fill them.
+// Column names follow Nsight Systems' export where the tables overlap; see
+// collector/store/TRACE_STORE.md. The CUPTI and TARGET_INFO_GPU tables stay empty until GPU sources
+// fill them.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE META (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE StringIds (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
