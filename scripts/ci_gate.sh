@@ -29,6 +29,7 @@ if [[ ! -x "$B" ]]; then
   cmake --build --preset default -j "$(nproc)" --target moeprof
 fi
 
+mkdir -p "$(dirname "$OUT")"
 start=$SECONDS
 "$B" reproduce --quick --force --out "$OUT" > "$OUT.log" 2>&1 || { cat "$OUT.log"; exit 1; }
 echo "reproduce --quick: $((SECONDS - start)) s (log: $OUT.log)"
