@@ -185,6 +185,15 @@ RoutingLog onlyStack(const RoutingLog& log, LayerStack stack) {
   return part;
 }
 
+RoutingLog onlyPasses(const RoutingLog& log, const std::set<RoutingPass>& passes) {
+  RoutingLog part;
+  part.header = log.header;
+  for (const RoutingRecord& record : log.records) {
+    if (passes.count({record.batch, record.step})) part.records.push_back(record);
+  }
+  return part;
+}
+
 uint16_t floatToBfloat16(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);

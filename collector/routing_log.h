@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace moeprof::collector {
@@ -121,5 +123,11 @@ LayerStack parseLayerStack(const std::string& name);
 // paper evaluates Expert Buffering on MT decoder traces). Throws InputError when the log has no
 // layer of that stack.
 RoutingLog onlyStack(const RoutingLog& log, LayerStack stack);
+
+// A forward pass: (measured batch, decoder step); step 0 outside incremental decoding.
+using RoutingPass = std::pair<uint32_t, uint32_t>;
+// The records of a log routed in the given passes (a time range of the trace), in log order;
+// the header unchanged.
+RoutingLog onlyPasses(const RoutingLog& log, const std::set<RoutingPass>& passes);
 
 }  // namespace moeprof::collector

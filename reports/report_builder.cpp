@@ -37,6 +37,14 @@ void addTraceSection(ReportDocument& document, const fs::path& runOrFile,
   }
   if (auto chart = memoryTimelineChart(timelines, "Memory timeline")) s.chart(std::move(*chart));
   s.chart(eventCountChart(merged, "Events in the trace"));
+  const std::string name = runOrFile.filename().string();
+  for (const auto& r : ranks) {
+    const std::string rankName =
+        ranks.size() > 1 ? name + "-rank" + std::to_string(r.rank) : name;
+    for (auto& chart : cacheTimelineCharts(analysis::cacheTimeline(r.trace), rankName)) {
+      s.chart(std::move(chart));
+    }
+  }
   const std::pair<Table, const char*> tables[] = {
       {kernelSummaryTable(merged), "GPU kernels, longest first"},
       {copySummaryTable(merged), "Copies"},

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "analysis/cache_simulation.h"
+#include "analysis/cache_timeline.h"
 #include "analysis/capacity_usage.h"
+#include "analysis/characterization.h"
 #include "analysis/device_loads.h"
 #include "analysis/gating_study.h"
 #include "analysis/memory_timeline.h"
@@ -60,6 +62,19 @@ charts::Chart missRateChart(const analysis::CacheSimulation& simulation, const s
 // Tokens per device for each placement, with Max Load and Avg Max Load in the legend.
 charts::Chart placementChart(const std::vector<analysis::DeviceLoads>& loads,
                              const std::string& run);
+// What a run's routing section replays (the paper's slot sweep, 10 included), so that the GUI's
+// time-range filter replays a part of the log the same way.
+analysis::CharacterizationOptions routingChartOptions();
+// missRateChart of every stack of a characterized run that has one.
+std::vector<charts::Chart> missRateCharts(const analysis::RunCharacterization& characterized,
+                                          const std::string& run);
+// placementChart of round-robin, greedy and anti-correlation placement for every stack of the
+// loads, on the largest device count of 8, 4, 2 that divides the experts. A stack with fewer
+// than 2 passes per layer gets a line in `notes` instead (a placement chooses on one half of the
+// passes and is judged on the other).
+std::vector<charts::Chart> placementCharts(const analysis::RoutingLoads& loads,
+                                           const std::string& run,
+                                           std::vector<std::string>& notes);
 // Each run's share of every expert, layer by layer, runs side by side (LM domains, MT target
 // languages): rows "layer / run", columns experts; at most kMaxLoadLayers layers.
 charts::Chart domainLoadsHeatmap(
@@ -72,6 +87,11 @@ charts::Chart domainLoadsHeatmap(
 std::optional<charts::Chart> memoryTimelineChart(
     const std::vector<std::pair<std::string, std::vector<analysis::DeviceMemoryTimeline>>>& ranks,
     const std::string& title);
+// Expert Buffering over time (a buffered run's trace): misses, stall time and bytes moved per
+// MoE layer (rows) and measured batch (columns), one heatmap each; none when the trace has no
+// cache events. Ids "cache-misses-<name>", "cache-stall-<name>", "cache-bytes-<name>".
+std::vector<charts::Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
+                                               const std::string& name);
 // Events of each kind in the trace (log scale).
 charts::Chart eventCountChart(const analysis::TraceSummary& summary, const std::string& title);
 

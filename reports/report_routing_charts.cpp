@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/placement_simulation.h"
 #include "reports/paper_figures.h"
 #include "reports/report_charts.h"
 #include "reports/table.h"
@@ -239,6 +240,66 @@ Chart placementChart(const std::vector<analysis::DeviceLoads>& loads, const std:
   }
   c.referenceLines = {{total / std::max(1, first.devices), "perfect balance"}};
   return c;
+}
+
+analysis::CharacterizationOptions routingChartOptions() {
+  analysis::CharacterizationOptions options;
+  options.slots = {1, 2, 3, 4, 6, 8, 10, 12, 16};
+  options.placements = {"roundrobin", "greedy"};
+  return options;
+}
+
+std::vector<Chart> missRateCharts(const analysis::RunCharacterization& characterized,
+                                  const std::string& run) {
+  std::vector<Chart> found;
+  for (const auto& replay : characterized.replays) {
+    if (replay.caches) {
+      found.push_back(
+          missRateChart(*replay.caches, collector::layerStackName(replay.stack), run));
+    }
+  }
+  return found;
+}
+
+namespace {
+
+int placementDevices(uint32_t experts) {
+  for (int d : {8, 4, 2}) {
+    if (experts % static_cast<uint32_t>(d) == 0 && experts > static_cast<uint32_t>(d)) return d;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Chart> placementCharts(const analysis::RoutingLoads& loads, const std::string& run,
+                                   std::vector<std::string>& notes) {
+  std::vector<Chart> found;
+  const int devices = placementDevices(loads.numExperts);
+  if (devices == 0) return found;
+  for (auto stack : {collector::LayerStack::Lm, collector::LayerStack::Encoder,
+                     collector::LayerStack::Decoder}) {
+    bool present = false, enough = true;
+    for (const auto& layer : loads.layers) {
+      if (layer.layer.stack != stack) continue;
+      present = true;
+      enough = enough && layer.rows.size() >= 2;
+    }
+    if (!present) continue;
+    if (!enough) {
+      notes.push_back(std::string("Placement: the ") + collector::layerStackName(stack) +
+                      " layers have fewer than 2 passes; a placement needs one half to choose on "
+                      "and one to judge (record more batches with --repeats).");
+      continue;
+    }
+    std::vector<analysis::DeviceLoads> outcomes;
+    for (const char* name : {"roundrobin", "greedy", "anticorr"}) {
+      outcomes.push_back(
+          analysis::deviceLoads(loads, analysis::parsePlacementSpec(name), devices, stack));
+    }
+    found.push_back(placementChart(outcomes, run));
+  }
+  return found;
 }
 
 Chart domainLoadsHeatmap(

@@ -49,45 +49,6 @@ std::string runSummary(const RunInput& run) {
   return text + "; status " + (run.complete ? "complete." : "INCOMPLETE.");
 }
 
-// Slot counts for the miss-rate curves: what the paper swept (1..16), 10 included.
-const std::vector<uint32_t> kSlots = {1, 2, 3, 4, 6, 8, 10, 12, 16};
-const std::vector<std::string> kPlacements = {"roundrobin", "greedy", "anticorr"};
-
-int placementDevices(uint32_t experts) {
-  for (int d : {8, 4, 2}) {
-    if (experts % static_cast<uint32_t>(d) == 0 && experts > static_cast<uint32_t>(d)) return d;
-  }
-  return 0;
-}
-
-void addPlacementCharts(ReportSection& s, const RunInput& run,
-                        const analysis::RoutingLoads& loads) {
-  const int devices = placementDevices(loads.numExperts);
-  if (devices == 0) return;
-  for (auto stack : {collector::LayerStack::Lm, collector::LayerStack::Encoder,
-                     collector::LayerStack::Decoder}) {
-    bool present = false, enough = true;
-    for (const auto& layer : loads.layers) {
-      if (layer.layer.stack != stack) continue;
-      present = true;
-      enough = enough && layer.rows.size() >= 2;
-    }
-    if (!present) continue;
-    if (!enough) {
-      s.note(std::string("Placement: the ") + collector::layerStackName(stack) +
-             " layers have fewer than 2 passes; a placement needs one half to choose on and one "
-             "to judge (record more batches with --repeats).");
-      continue;
-    }
-    std::vector<analysis::DeviceLoads> outcomes;
-    for (const auto& name : kPlacements) {
-      outcomes.push_back(
-          analysis::deviceLoads(loads, analysis::parsePlacementSpec(name), devices, stack));
-    }
-    s.chart(placementChart(outcomes, run.name));
-  }
-}
-
 void addCapacityCharts(ReportSection& s, const RunInput& run) {
   const json& c = run.manifest.config;
   if (configText(c, "gating") != "static") return;
@@ -137,10 +98,8 @@ void addRoutingDetails(ReportDocument& document, const RunInput& run, int level,
     addCapacityCharts(s, run);
     return;
   }
-  analysis::CharacterizationOptions options;
-  options.slots = kSlots;
-  options.placements = {"roundrobin", "greedy"};
-  const auto rc = analysis::characterizeLog(*run.routing, analysis::readRunLabel(run.dir), options);
+  const auto rc = analysis::characterizeLog(*run.routing, analysis::readRunLabel(run.dir),
+                                            routingChartOptions());
   const auto loads = analysis::routingLoads(*run.routing);
   analysis::Characterization single;
   single.runs = {rc};
@@ -148,12 +107,10 @@ void addRoutingDetails(ReportDocument& document, const RunInput& run, int level,
   s.chart(passHeatmap(loads, run.name));
   s.chart(layerPassHeatmap(loads, rc.statistics, run.name));
   addCapacityCharts(s, run);
-  for (const auto& replay : rc.replays) {
-    if (replay.caches) {
-      s.chart(missRateChart(*replay.caches, collector::layerStackName(replay.stack), run.name));
-    }
-  }
-  addPlacementCharts(s, run, loads);
+  for (auto& chart : missRateCharts(rc, run.name)) s.chart(std::move(chart));
+  std::vector<std::string> notes;
+  for (auto& chart : placementCharts(loads, run.name, notes)) s.chart(std::move(chart));
+  for (const auto& note : notes) s.note(note);
 }
 
 namespace {

@@ -71,6 +71,70 @@ std::optional<Chart> memoryTimelineChart(
   return c;
 }
 
+namespace {
+
+// One heatmap of a CacheStep quantity, layers x batches, binned to the report's limits.
+Chart cacheHeatmap(const analysis::CacheTimeline& timeline, const std::string& id,
+                   const std::string& title, const std::string& valueLabel,
+                   const std::string& unit, double (*value)(const analysis::CacheStep&)) {
+  Chart c;
+  c.kind = charts::ChartKind::Heatmap;
+  c.id = id;
+  c.title = title;
+  c.x.label = "measured batch";
+  c.y.label = "MoE layer";
+  for (uint32_t b = 0; b < timeline.batches; ++b) c.x.categories.push_back(std::to_string(b));
+  for (uint32_t l = 0; l < timeline.layers; ++l) c.y.categories.push_back(std::to_string(l));
+  c.heatmap.rows = timeline.layers;
+  c.heatmap.columns = timeline.batches;
+  c.heatmap.values.assign(c.heatmap.rows * c.heatmap.columns, 0.0);
+  c.heatmap.valueLabel = valueLabel;
+  c.heatmap.valueUnit = unit;
+  c.heatmap.idleLabel = "none";
+  for (const auto& step : timeline.steps) {
+    c.heatmap.values[step.moeLayer * c.heatmap.columns + step.batch] = value(step);
+  }
+  charts::binHeatmapColumns(c, kMaxHeatmapColumns);
+  charts::binHeatmapRows(c, kMaxHeatmapRows);
+  return c;
+}
+
+}  // namespace
+
+std::vector<Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
+                                       const std::string& name) {
+  if (timeline.empty()) return {};
+  analysis::CacheStep total;
+  for (const auto& step : timeline.steps) {
+    total.hits += step.hits;
+    total.misses += step.misses;
+    total.bytesMoved += step.bytesMoved;
+    total.stallNs += step.stallNs;
+  }
+  const std::string totals =
+      name + ": " + std::to_string(total.hits) + " hits, " + std::to_string(total.misses) +
+      " misses (miss rate " + formatNumber(total.missRate(), 3) + "), " +
+      formatBytes(double(total.bytesMoved)) + " moved, " +
+      formatNumber(double(total.stallNs) * 1e-6, 4) + " ms stalled";
+  std::vector<Chart> found = {
+      cacheHeatmap(timeline, "cache-misses-" + name, "Expert cache misses per layer and batch",
+                   "misses", "", [](const analysis::CacheStep& s) { return double(s.misses); }),
+      cacheHeatmap(timeline, "cache-stall-" + name,
+                   "Compute stalled on expert loads per layer and batch", "stall", "ms",
+                   [](const analysis::CacheStep& s) { return double(s.stallNs) * 1e-6; }),
+      cacheHeatmap(timeline, "cache-bytes-" + name, "Expert bytes moved per layer and batch",
+                   "moved", "MiB",
+                   [](const analysis::CacheStep& s) { return double(s.bytesMoved) / (1 << 20); })};
+  found[0].caption = totals + " in the traced batches";
+  found[1].caption = name +
+                     ": time compute waited for an expert's weights (the moe.expert_stall NVTX "
+                     "range), counted to the layer that looked the expert up";
+  found[2].caption = name +
+                     ": bytes of the cache fills (misses and prefetches), counted to the batch "
+                     "whose miss or prefetch started them";
+  return found;
+}
+
 Chart eventCountChart(const analysis::TraceSummary& summary, const std::string& title) {
   Chart c;
   c.kind = charts::ChartKind::Bars;

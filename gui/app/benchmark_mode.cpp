@@ -7,6 +7,8 @@
 #include <QPixmap>
 #include <QTemporaryDir>
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <random>
 
 #include "analysis/trace_loader.h"
@@ -33,6 +35,26 @@ double msSince(const QElapsedTimer& timer) {
 // earlier benchmark freed and this one reuses.
 double heapBytesInUse() {
   return double(mallinfo2().uordblks) + double(mallinfo2().hblkhd);
+}
+
+// A field of /proc/self/status in MB ("VmRSS", "VmHWM"); 0 where there is none.
+double statusMegabytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1e3;
+  }
+  return 0;
+}
+
+// Returns freed heap to the system and restarts the kernel's peak resident size (VmHWM) from
+// the current one, so that the next VmHWM is the peak of what follows. False where Linux does
+// not allow it.
+bool restartPeakResident() {
+  malloc_trim(0);
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.flush();
+  return bool(clear);
 }
 
 // Skewed loads: a few hot experts per layer, many cool and some idle ones.
@@ -130,14 +152,22 @@ void benchmarkTimeline(QTextStream& out) {
   const std::filesystem::path file = dir.filePath(QStringLiteral("trace.sqlite")).toStdString();
   writeTrace(file);
   const double before = heapBytesInUse();
+  const bool peakKnown = restartPeakResident();
+  const double residentBefore = statusMegabytes("VmRSS");
   QElapsedTimer timer;
   timer.start();
   LoadedRuns runs;
   runs.timeline = buildTimeline(analysis::loadTrace(file));
   out << "open 1M-event trace: " << msSince(timer) << " ms (target 2000), "
       << runs.timeline->eventCount << " events\n";
-  out << "memory: " << (heapBytesInUse() - before) / 1e6 << " MB of heap for a "
-      << double(std::filesystem::file_size(file)) / 1e6 << " MB trace file (target at most 3x)\n";
+  const double fileMb = double(std::filesystem::file_size(file)) / 1e6;
+  out << "memory: " << (heapBytesInUse() - before) / 1e6 << " MB of heap held for a " << fileMb
+      << " MB trace file (target at most 3x)\n";
+  if (peakKnown) {
+    const double peak = statusMegabytes("VmHWM") - residentBefore;
+    out << "memory while loading: peak " << peak << " MB resident above the " << residentBefore
+        << " MB before (VmHWM), " << peak / fileMb << "x the trace file\n";
+  }
   TimelinePage page;
   page.showRuns(runs);
   benchmarkRedraws(page.timeline(), out);

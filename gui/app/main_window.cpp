@@ -12,6 +12,7 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+#include <utility>
 
 #include "gui/app/compare_page.h"
 #include "gui/app/heatmap_page.h"
@@ -72,8 +73,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() {
+  pendingPaths_.clear();
   cancelLoad();
   watcher_.waitForFinished();
+  passWatcher_.waitForFinished();
 }
 
 QStringList MainWindow::pageNames() {
@@ -84,25 +87,51 @@ void MainWindow::buildPages() {
   auto* overview = new ChartListPage({"speedup", "peak-memory"}, "Measured beside the paper",
                                      tr("No gating study in what was opened: the overview needs "
                                         "static and dynamic runs (a sweep or reproduce)."));
-  auto* cache = new ChartListPage({"miss-rate"}, "Expert Buffering of",
-                                  tr("No routing log to replay through the expert cache, and no "
-                                     "run with --buffering."));
-  auto* placement = new ChartListPage({"placement", "rank-rows"}, "",
-                                      tr("No routing log to place on devices, and no run with "
-                                         "--ranks."));
+  cache_ = new ChartListPage({"miss-rate", "cache-"}, "Expert Buffering of",
+                             tr("No routing log to replay through the expert cache, and no "
+                                "run with --buffering."));
+  placement_ = new ChartListPage({"placement", "rank-rows"}, "",
+                                 tr("No routing log to place on devices, and no run with "
+                                    "--ranks."));
   heatmap_ = new HeatmapPage;
   timeline_ = new TimelinePage;
   compare_ = new ComparePage;
-  pages_ = {{"overview", overview},   {"heatmap", heatmap_},   {"cache", cache},
-            {"placement", placement}, {"timeline", timeline_}, {"compare", compare_}};
+  pages_ = {{"overview", overview},    {"heatmap", heatmap_},   {"cache", cache_},
+            {"placement", placement_}, {"timeline", timeline_}, {"compare", compare_}};
   const QStringList titles = {tr("Overview"),  tr("Expert heatmap"), tr("Cache"),
                               tr("Placement"), tr("Timeline"),       tr("Compare")};
   for (size_t i = 0; i < pages_.size(); ++i) tabs_->addTab(pages_[i].second, titles[int(i)]);
-  connect(timeline_, &TimelinePage::passesSelected, this,
-          [this](const std::vector<Pass>& passes, const QString& text) {
-            heatmap_->setPassFilter(passes);
-            statusBar()->showMessage(text + tr(" The heatmap now steps through these passes."));
-          });
+  connect(timeline_, &TimelinePage::passesSelected, this, &MainWindow::filterByPasses);
+  connect(&passWatcher_, &QFutureWatcher<PassOutcome>::finished, this,
+          &MainWindow::finishPassCharts);
+}
+
+// The heatmap at once; the Cache and Placement views replay the passes' routing off the GUI
+// thread.
+void MainWindow::filterByPasses(const std::vector<Pass>& passes, const QString& description) {
+  heatmap_->setPassFilter(passes);
+  passDescription_ = description;
+  statusBar()->showMessage(description +
+                           tr(" The heatmap steps through these passes; the Cache and Placement "
+                              "views replay them."));
+  std::shared_ptr<LoadedRuns> runs = runs_;
+  if (!runs) return;
+  passWatcher_.setFuture(QtConcurrent::run([runs, passes] {
+    return PassOutcome{runs, chartsForPasses(*runs, passes)};
+  }));
+}
+
+void MainWindow::finishPassCharts() {
+  const PassOutcome outcome = passWatcher_.result();
+  if (outcome.runs != runs_) return;  // another path was opened meanwhile
+  const QString note =
+      tr("Only the time range selected on the timeline: %1 (select the whole trace for every "
+         "pass).")
+          .arg(passDescription_);
+  cache_->showCharts(outcome.charts.cache, note);
+  QString placementNote = note;
+  for (const auto& n : outcome.charts.notes) placementNote += "\n" + QString::fromStdString(n);
+  placement_->showCharts(outcome.charts.placement, placementNote);
 }
 
 void MainWindow::buildMenus() {
@@ -128,8 +157,13 @@ void MainWindow::openDialog(bool directory) {
 
 void MainWindow::openPaths(const QStringList& paths) {
   if (paths.isEmpty()) return;
-  cancelLoad();
-  watcher_.waitForFinished();
+  if (watcher_.isRunning()) {  // never wait on the GUI thread: finishLoad opens them
+    pendingPaths_ = paths;
+    cancelLoad();
+    statusBar()->showMessage(tr("Stopping the current load to open %1")
+                                 .arg(paths.join(QStringLiteral(", "))));
+    return;
+  }
   cancelled_ = std::make_shared<std::atomic<bool>>(false);
   progress_->setValue(0);
   progress_->setVisible(true);
@@ -158,6 +192,10 @@ void MainWindow::finishLoad() {
   progress_->setVisible(false);
   cancel_->setVisible(false);
   const LoadOutcome outcome = watcher_.result();
+  if (!pendingPaths_.isEmpty()) {
+    openPaths(std::exchange(pendingPaths_, {}));
+    return;
+  }
   if (!outcome.runs) {
     showMessage(outcome.cancelled ? outcome.error : tr("Cannot open: %1").arg(outcome.error),
                 !outcome.cancelled);

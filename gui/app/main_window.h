@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "gui/app/pages.h"
+#include "gui/models/heatmap_model.h"
 
 class QLabel;
 class QProgressBar;
@@ -26,6 +27,12 @@ struct LoadOutcome {
   std::shared_ptr<LoadedRuns> runs{};
   QString error{};
   bool cancelled = false;
+};
+
+// The Cache and Placement charts of a time range, and the runs they were built from.
+struct PassOutcome {
+  std::shared_ptr<LoadedRuns> runs{};
+  PassCharts charts{};
 };
 
 class MainWindow : public QMainWindow {
@@ -49,6 +56,8 @@ class MainWindow : public QMainWindow {
   HeatmapPage& heatmapPage() const { return *heatmap_; }
   TimelinePage& timelinePage() const { return *timeline_; }
   ComparePage& comparePage() const { return *compare_; }
+  // Whether the Cache and Placement views are still being rebuilt for a time range.
+  bool isFilteringPasses() const { return passWatcher_.isRunning(); }
 
  Q_SIGNALS:
   void loadFinished(bool ok);
@@ -63,6 +72,8 @@ class MainWindow : public QMainWindow {
   void rememberRecent(const QStringList& paths);
   void fillRecentMenu();
   void finishLoad();
+  void filterByPasses(const std::vector<Pass>& passes, const QString& description);
+  void finishPassCharts();
   void showMessage(const QString& text, bool error);
   void exportCurrent();
   void openDialog(bool directory);
@@ -76,7 +87,12 @@ class MainWindow : public QMainWindow {
   HeatmapPage* heatmap_ = nullptr;
   TimelinePage* timeline_ = nullptr;
   ComparePage* compare_ = nullptr;
+  ChartListPage* cache_ = nullptr;
+  ChartListPage* placement_ = nullptr;
   QFutureWatcher<LoadOutcome> watcher_;
+  QStringList pendingPaths_;  // opened while a load ran: loaded once that load stops
+  QFutureWatcher<PassOutcome> passWatcher_;
+  QString passDescription_;
   std::shared_ptr<std::atomic<bool>> cancelled_;
   std::shared_ptr<LoadedRuns> runs_;
 };

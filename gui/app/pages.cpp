@@ -47,14 +47,30 @@ void ChartListPage::showRuns(const LoadedRuns& runs) {
       tables_.push_back(view);
     }
   }
-  for (const auto* chart : runs.chartsWithIdPrefix(chartPrefixes_)) {
-    auto* widget = new ChartWidget(content_);
-    widget->setChart(*chart);
-    column_->insertWidget(column_->count() - 1, widget);
-    charts_.push_back(widget);
-  }
-  note_->setText(charts_.empty() && tables_.empty() ? emptyNote_ : QString());
-  note_->setVisible(!note_->text().isEmpty());
+  for (const auto* chart : runs.chartsWithIdPrefix(chartPrefixes_)) addChart(*chart);
+  setNote(charts_.empty() && tables_.empty() ? emptyNote_ : QString());
+}
+
+void ChartListPage::showCharts(const std::vector<charts::Chart>& charts, const QString& note) {
+  clear();
+  for (const auto& chart : charts) addChart(chart);
+  setNote(note);
+}
+
+void ChartListPage::addChart(const charts::Chart& chart) {
+  auto* widget = new ChartWidget(content_);
+  widget->setChart(chart);
+  column_->insertWidget(column_->count() - 1, widget);
+  charts_.push_back(widget);
+}
+
+void ChartListPage::setNote(const QString& text) {
+  note_->setText(text);
+  note_->setVisible(!text.isEmpty());
+}
+
+QString ChartListPage::note() const {
+  return note_->text();
 }
 
 QWidget& ChartListPage::exportTarget() {

@@ -34,12 +34,17 @@ class ChartListPage : public DashboardPage {
   ChartListPage(std::vector<std::string> chartPrefixes, std::string tablePrefix, QString emptyNote,
                 QWidget* parent = nullptr);
   void showRuns(const LoadedRuns& runs) override;
+  // Shows `charts` instead of the document's (a time range's passes), `note` above them.
+  void showCharts(const std::vector<charts::Chart>& charts, const QString& note);
   QWidget& exportTarget() override;
   const std::vector<ChartWidget*>& chartWidgets() const { return charts_; }
+  QString note() const;  // the line above the charts
   const std::vector<ReportTableView*>& tableViews() const { return tables_; }
 
  private:
   void clear();
+  void addChart(const charts::Chart& chart);
+  void setNote(const QString& text);
 
   std::vector<std::string> chartPrefixes_;
   std::string tablePrefix_;

@@ -1,9 +1,12 @@
 #include "gui/models/loaded_runs.h"
 
 #include <algorithm>
+#include <set>
 
 #include "analysis/trace_loader.h"
+#include "analysis/characterization.h"
 #include "reports/report_builder.h"
+#include "reports/report_charts.h"
 
 namespace moeprof::gui {
 
@@ -51,7 +54,53 @@ void readRoutings(LoadedRuns& loaded, const LoadProgress& progress) {
   }
 }
 
+// Whether the document has a chart `prefix`...`-run` (the report drew that run's replay).
+bool hasRunChart(const reports::ReportDocument& document, const std::string& prefix, const std::string& run) {
+  const std::string suffix = "-" + run;
+  for (const auto* chart : document.charts()) {
+    const std::string& id = chart->id;
+    if (id.rfind(prefix, 0) == 0 && id.size() >= suffix.size() &&
+        id.compare(id.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+PassCharts chartsForPasses(const LoadedRuns& loaded,
+                           const std::vector<std::pair<uint32_t, uint32_t>>& passes) {
+  PassCharts found;
+  const std::set<collector::RoutingPass> selected(passes.begin(), passes.end());
+  for (const auto& [label, run] : everyRun(loaded.inputs)) {
+    const bool cache = hasRunChart(loaded.document, "miss-rate-", run->name);
+    const bool placement = hasRunChart(loaded.document, "placement-", run->name);
+    if (!run->routing || (!cache && !placement)) continue;
+    const auto part = collector::onlyPasses(*run->routing, selected);
+    if (part.records.empty()) continue;
+    if (cache) {
+      const auto replayed = analysis::characterizeLog(part, analysis::readRunLabel(run->dir),
+                                                      reports::routingChartOptions());
+      for (auto& chart : reports::missRateCharts(replayed, run->name)) {
+        found.cache.push_back(std::move(chart));
+      }
+    }
+    if (placement) {
+      for (auto& chart : reports::placementCharts(analysis::routingLoads(part), run->name,
+                                                  found.notes)) {
+        found.placement.push_back(std::move(chart));
+      }
+    }
+  }
+  std::set<uint32_t> batches;
+  for (const auto& pass : passes) batches.insert(pass.first);
+  for (auto& chart : reports::cacheTimelineCharts(
+           analysis::onlyBatches(loaded.cacheTimeline, batches), loaded.tracedRun)) {
+    found.cache.push_back(std::move(chart));
+  }
+  return found;
+}
 
 std::vector<const charts::Chart*> LoadedRuns::chartsWithIdPrefix(
     const std::vector<std::string>& prefixes) const {
@@ -91,7 +140,14 @@ LoadedRuns loadRuns(const std::vector<fs::path>& paths, const LoadProgress& prog
   readRoutings(loaded, progress);
   if (const auto trace = firstTrace(loaded.inputs)) {
     step(progress, 85, "reading trace " + trace->string());
-    loaded.timeline = buildTimeline(analysis::mergeRankTraces(analysis::loadRankTraces(*trace)));
+    const auto ranks = analysis::loadRankTraces(*trace);
+    loaded.timeline = buildTimeline(ranks);
+    if (!ranks.empty()) {
+      // The report's cache charts of this trace have the same names (one per rank).
+      loaded.cacheTimeline = analysis::cacheTimeline(ranks.front().trace);
+      loaded.tracedRun = trace->filename().string() +
+                         (ranks.size() > 1 ? "-rank" + std::to_string(ranks.front().rank) : "");
+    }
   }
   step(progress, 100, "done");
   return loaded;

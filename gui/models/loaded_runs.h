@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/cache_timeline.h"
 #include "analysis/routing_loads.h"
 #include "gui/models/timeline_data.h"
 #include "reports/report_document.h"
@@ -30,6 +31,9 @@ struct LoadedRuns {
   reports::ReportDocument document{};
   std::vector<RunRouting> routings{};
   std::optional<TimelineData> timeline{};        // the first trace found
+  analysis::CacheTimeline cacheTimeline{};       // of that trace's first rank (empty unless
+                                                 // buffered)
+  std::string tracedRun{};  // whose: the run directory's name ("-rankR" with several ranks)
   std::vector<std::filesystem::path> runDirs{};  // every run directory, for the Compare view
 
   // The charts of the document whose id starts with one of `prefixes`, in document order.
@@ -39,6 +43,17 @@ struct LoadedRuns {
   std::vector<std::pair<std::string, const reports::Table*>> sectionTables(
       const std::string& prefix) const;
 };
+
+// The Cache and Placement views' charts for the forward passes of a time range: the routing of
+// every run those views show, replayed over the passes (batch, step) only, and the traced run's
+// cache over their batches. Built by the report's chart functions, like the whole-run charts.
+struct PassCharts {
+  std::vector<charts::Chart> cache{};
+  std::vector<charts::Chart> placement{};
+  std::vector<std::string> notes{};
+};
+PassCharts chartsForPasses(const LoadedRuns& loaded,
+                           const std::vector<std::pair<uint32_t, uint32_t>>& passes);
 
 // How a long load reports progress and learns that the user cancelled it.
 struct LoadProgress {

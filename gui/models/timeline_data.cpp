@@ -15,9 +15,12 @@ constexpr int kMaxOperatorDepth = 3;  // deeper operators share the depth-3 trac
 // Collects spans into named tracks with interned span names.
 class TimelineBuilder {
  public:
+  // Names the tracks of the events added from now on ("rank 1 \u00b7 "), "" for one process.
+  void setTrackPrefix(std::string prefix) { prefix_ = std::move(prefix); }
+
   void add(const std::string& track, int64_t startNs, int64_t endNs, const std::string& name) {
-    auto [it, added] = trackIndex_.try_emplace(track, tracks_.size());
-    if (added) tracks_.push_back({track, {}, {}});
+    auto [it, added] = trackIndex_.try_emplace(prefix_ + track, tracks_.size());
+    if (added) tracks_.push_back({prefix_ + track, {}, {}});
     tracks_[it->second].spans.push_back({startNs, std::max(startNs, endNs), intern(name)});
   }
 
@@ -60,6 +63,7 @@ class TimelineBuilder {
     data.eventCount += track.spans.size();
   }
 
+  std::string prefix_;
   std::vector<TimelineTrack> tracks_;
   std::map<std::string, size_t> trackIndex_;
   std::vector<std::string> names_;
@@ -109,22 +113,47 @@ void addCacheEvents(TimelineBuilder& builder, const collector::Trace& trace) {
   }
 }
 
-}  // namespace
-
-TimelineData buildTimeline(const collector::Trace& trace) {
-  TimelineBuilder builder;
+void addTrace(TimelineBuilder& builder, const collector::Trace& trace,
+              std::vector<PassTime>& passes) {
   addHostEvents(builder, trace);
   addDeviceEvents(builder, trace);
   addCacheEvents(builder, trace);
+  for (const auto& r : trace.routing) passes.push_back({r.timestampNs, r.batch, r.step});
+}
+
+std::vector<std::pair<int64_t, int64_t>> memoryCounter(const collector::Trace& trace) {
   std::vector<std::pair<int64_t, int64_t>> memory;
   memory.reserve(trace.memory.size());
   for (const auto& m : trace.memory) memory.emplace_back(m.timestampNs, m.totalAllocatedBytes);
   std::sort(memory.begin(), memory.end());
-  std::vector<PassTime> passes;
-  for (const auto& r : trace.routing) passes.push_back({r.timestampNs, r.batch, r.step});
+  return memory;
+}
+
+TimelineData finishTimeline(TimelineBuilder& builder, const collector::Trace& memoryOf,
+                            std::vector<PassTime> passes) {
   std::sort(passes.begin(), passes.end(),
             [](const auto& a, const auto& b) { return a.timestampNs < b.timestampNs; });
-  return builder.finish(std::move(memory), std::move(passes));
+  return builder.finish(memoryCounter(memoryOf), std::move(passes));
+}
+
+}  // namespace
+
+TimelineData buildTimeline(const collector::Trace& trace) {
+  TimelineBuilder builder;
+  std::vector<PassTime> passes;
+  addTrace(builder, trace, passes);
+  return finishTimeline(builder, trace, std::move(passes));
+}
+
+TimelineData buildTimeline(const std::vector<analysis::RankTrace>& ranks) {
+  if (ranks.empty()) return {};
+  TimelineBuilder builder;
+  std::vector<PassTime> passes;
+  for (const auto& rank : ranks) {
+    if (ranks.size() > 1) builder.setTrackPrefix("rank " + std::to_string(rank.rank) + " \u00b7 ");
+    addTrace(builder, rank.trace, passes);
+  }
+  return finishTimeline(builder, ranks.front().trace, std::move(passes));
 }
 
 size_t firstSpanEndingAfter(const TimelineTrack& track, int64_t fromNs) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/trace_loader.h"
 #include "collector/trace_events.h"
 
 namespace moeprof::gui {
@@ -43,6 +44,9 @@ struct TimelineData {
 };
 
 TimelineData buildTimeline(const collector::Trace& trace);
+// Every rank's trace of a multi-rank run: each rank's tracks named "rank R \u00b7 ...", the
+// memory counter of the first rank (ranks are processes with memory of their own).
+TimelineData buildTimeline(const std::vector<analysis::RankTrace>& ranks);
 
 // Index of the first span of `track` that ends at or after `fromNs` (spans.size() if none).
 size_t firstSpanEndingAfter(const TimelineTrack& track, int64_t fromNs);

@@ -47,23 +47,11 @@ QString valueTip(const std::string& what, double value, const std::string& unit,
   return tip;
 }
 
-struct Range {
-  double low = std::numeric_limits<double>::infinity();
-  double high = -std::numeric_limits<double>::infinity();
-  void add(double v, bool log) {
-    if (!std::isfinite(v) || (log && v <= 0)) return;
-    low = std::min(low, v);
-    high = std::max(high, v);
-  }
-  Ticks ticks(const Axis& axis, bool fromZero) const {
-    double lo = low, hi = high;
-    if (!(lo <= hi)) lo = axis.logScale ? 1 : 0, hi = axis.logScale ? 10 : 1;
-    if (fromZero && !axis.logScale) lo = std::min(lo, 0.0);
-    if (axis.min) lo = *axis.min;
-    if (axis.max) hi = *axis.max;
-    return niceTicks(lo, hi, 6, axis.logScale);
-  }
-};
+// The ticks of an axis over the values of `extent` (the SVG renderer's rule).
+Ticks ticksOf(const Extent& extent, const Axis& axis, bool withZero) {
+  const Extent e = extent.orDefault(axis.logScale);
+  return axisTicks(axis, e.low, e.high, withZero && !axis.logScale);
+}
 
 // Title, caption, and the plot rectangle left after margins.
 QRectF drawFrame(QPainter& p, const Chart& c, const QRectF& area, double left, double right) {
@@ -181,7 +169,7 @@ size_t categoryCount(const Chart& c) {
 }
 
 Ticks barTicks(const Chart& c, size_t categories) {
-  Range r;
+  Extent r;
   std::vector<double> totals(categories, 0.0);
   for (const auto& s : c.series) {
     for (const auto& d : s.data) {
@@ -193,7 +181,7 @@ Ticks barTicks(const Chart& c, size_t categories) {
   for (double t : totals) r.add(t, c.y.logScale);
   for (const auto& m : c.markers) r.add(m.y, c.y.logScale);
   for (const auto& l : c.referenceLines) r.add(l.y, c.y.logScale);
-  return r.ticks(c.y, true);
+  return ticksOf(r, c.y, true);
 }
 
 void drawInterval(QPainter& p, const Interval& interval, const Scale& y, double cx) {
@@ -252,7 +240,7 @@ void paintBars(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult
 
 void paintXy(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& result) {
   const QRectF plot = drawFrame(p, c, area, kLeftMargin, legendWidth(p, c));
-  Range rx, ry;
+  Extent rx, ry;
   for (const auto& s : c.series) {
     for (const auto& d : s.data) {
       rx.add(d.x, c.x.logScale);
@@ -261,7 +249,7 @@ void paintXy(QPainter& p, const Chart& c, const QRectF& area, ChartPaintResult& 
     }
   }
   for (const auto& l : c.referenceLines) ry.add(l.y, c.y.logScale);
-  const Ticks xt = rx.ticks(c.x, false), yt = ry.ticks(c.y, true);
+  const Ticks xt = ticksOf(rx, c.x, false), yt = ticksOf(ry, c.y, true);
   const Scale x(xt.low, xt.high, plot.left(), plot.right(), c.x.logScale);
   const Scale y(yt.low, yt.high, plot.bottom(), plot.top(), c.y.logScale);
   drawYAxis(p, c.y, yt, y, plot);

@@ -110,4 +110,34 @@ std::string formatValue(double value, int significant, bool compact) {
   return text + suffix;
 }
 
+void Extent::add(double value, bool log) {
+  if (!std::isfinite(value) || (log && value <= 0)) return;
+  low = std::min(low, value);
+  high = std::max(high, value);
+}
+
+Extent Extent::orDefault(bool log) const {
+  if (!empty()) return *this;
+  return log ? Extent{1, 10} : Extent{0, 1};
+}
+
+Ticks axisTicks(const Axis& axis, double low, double high, bool withZero) {
+  if (axis.logScale) {
+    if (!(low > 0)) low = high > 0 ? high / 10 : 1;
+  } else if (withZero) {
+    low = std::min(low, 0.0);
+    high = std::max(high, 0.0);
+  }
+  if (axis.min) low = *axis.min;
+  if (axis.max) high = *axis.max;
+  Ticks ticks = niceTicks(low, high, 6, axis.logScale);
+  if (axis.min) ticks.low = *axis.min;
+  if (axis.max) ticks.high = *axis.max;
+  std::erase_if(ticks.values, [&](double v) {
+    return v < ticks.low - 1e-9 * std::abs(ticks.high - ticks.low) ||
+           v > ticks.high + 1e-9 * std::abs(ticks.high - ticks.low);
+  });
+  return ticks;
+}
+
 }  // namespace moeprof::charts

@@ -259,24 +259,6 @@ void drawLegend(Writer& w, const std::vector<LegendEntry>& entries, double x, do
   }
 }
 
-Ticks axisTicks(const Axis& axis, double low, double high, bool withZero) {
-  if (axis.logScale) {
-    if (!(low > 0)) low = high > 0 ? high / 10 : 1;
-  } else if (withZero) {
-    low = std::min(low, 0.0);
-    high = std::max(high, 0.0);
-  }
-  if (axis.min) low = *axis.min;
-  if (axis.max) high = *axis.max;
-  Ticks ticks = niceTicks(low, high, 6, axis.logScale);
-  if (axis.min) ticks.low = *axis.min;
-  if (axis.max) ticks.high = *axis.max;
-  std::erase_if(ticks.values, [&](double v) {
-    return v < ticks.low - 1e-9 * std::abs(ticks.high - ticks.low) ||
-           v > ticks.high + 1e-9 * std::abs(ticks.high - ticks.low);
-  });
-  return ticks;
-}
 
 double tickLabelWidth(const Ticks& ticks) {
   double widest = 0;

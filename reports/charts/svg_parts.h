@@ -85,9 +85,6 @@ void drawLegend(Writer& w, const std::vector<LegendEntry>& entries, double x, do
 // The colour of a series (its own index or its position).
 std::string seriesColour(const Chart& chart, size_t index);
 
-// Ticks of a value axis over the data range [low, high] (widened to include 0 on a linear
-// axis when `withZero`), honouring the axis' own min and max.
-Ticks axisTicks(const Axis& axis, double low, double high, bool withZero);
 double tickLabelWidth(const Ticks& ticks);
 // A vertical value axis at the plot's left, with grid lines and its title.
 void drawYAxis(Writer& w, const Frame& f, const Scale& scale, const Ticks& ticks, const Axis& axis);

@@ -11,16 +11,6 @@ namespace moeprof::charts::svg {
 
 namespace {
 
-struct Extent {
-  double low = std::numeric_limits<double>::infinity();
-  double high = -std::numeric_limits<double>::infinity();
-  void add(double v, bool log) {
-    if (!std::isfinite(v) || (log && v <= 0)) return;
-    low = std::min(low, v);
-    high = std::max(high, v);
-  }
-  bool empty() const { return !(low <= high); }
-};
 
 std::pair<Extent, Extent> extents(const Chart& c) {
   Extent x, y;
@@ -39,9 +29,7 @@ std::pair<Extent, Extent> extents(const Chart& c) {
     y.add(m.y, c.y.logScale);
   }
   for (const auto& r : c.referenceLines) y.add(r.y, c.y.logScale);
-  if (x.empty()) x = {c.x.logScale ? 1.0 : 0.0, 10};
-  if (y.empty()) y = {c.y.logScale ? 1.0 : 0.0, 1};
-  return {x, y};
+  return {x.orDefault(c.x.logScale), y.orDefault(c.y.logScale)};
 }
 
 std::string pointTooltip(const Chart& c, const Series& s, const Datum& d) {

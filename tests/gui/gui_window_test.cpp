@@ -1,19 +1,26 @@
 // The dashboard end to end, offscreen: record two small runs with the moeprof binary (lm-tiny,
 // static and dynamic gating, traced), open them, visit every view, select a time range on the
 // timeline and check what the models then hold; compare the runs; open malformed input and
-// get a message, not a crash; render a view with --screenshot.
+// get a message, not a crash; render a view with --screenshot. A buffered run's time range
+// replays only its passes in the Cache and Placement views; a 2-rank run and an Nsight Systems
+// export open like any run.
 #include <QImage>
+#include <algorithm>
+#include <set>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "analysis/trace_loader.h"
 #include "gui/app/compare_page.h"
 #include "gui/app/heatmap_page.h"
 #include "gui/app/main_window.h"
+#include "gui/app/pages.h"
 #include "gui/app/timeline_page.h"
 #include "gui/views/chart_widget.h"
 #include "gui/views/timeline_widget.h"
+#include "tests/support/nsys_export.h"
 
 using namespace moeprof::gui;
 
@@ -43,6 +50,31 @@ bool hasInk(const QImage& image) {
   return false;
 }
 
+// The first chart of a page whose id starts with `prefix`.
+const moeprof::charts::Chart* findChart(const ChartListPage& page, const std::string& prefix) {
+  for (const auto* widget : page.chartWidgets()) {
+    if (widget->chart().id.rfind(prefix, 0) == 0) return &widget->chart();
+  }
+  return nullptr;
+}
+
+double firstSeriesSum(const moeprof::charts::Chart& chart) {
+  double sum = 0;
+  for (const auto& d : chart.series.front().data) sum += d.y;
+  return sum;
+}
+
+int recordRun(const QString& out, const QStringList& extra) {
+  QByteArray log;
+  const int code = runProcess(MOEPROF_BINARY,
+                              QStringList{"run", "--workload", "lm", "--preset", "lm-tiny",
+                                          "--gating", "dynamic", "--trace", "ops", "--out", out} +
+                                  extra,
+                              &log);
+  if (code != 0) qWarning("%s", log.constData());
+  return code;
+}
+
 }  // namespace
 
 class GuiWindowTest : public QObject {
@@ -60,6 +92,11 @@ class GuiWindowTest : public QObject {
       QVERIFY2(code == 0, log.constData());
       runs_ << out;
     }
+    buffered_ = dir_.filePath("lm-tiny-buffered");
+    QCOMPARE(recordRun(buffered_, {"--buffering", "lifo", "--cache-slots", "3", "--repeats", "6"}),
+             0);
+    ranks_ = dir_.filePath("lm-tiny-ranks");
+    QCOMPARE(recordRun(ranks_, {"--ranks", "2", "--repeats", "4"}), 0);
   }
 
   void opensRunsAndVisitsEveryView() {
@@ -118,6 +155,90 @@ class GuiWindowTest : public QObject {
     QVERIFY(inRange < all);
   }
 
+  void timeRangeReplaysCacheAndPlacement() {
+    MainWindow window;
+    QVERIFY(openAndWait(window, {buffered_}));
+    auto& cache = static_cast<ChartListPage&>(*window.page("cache"));
+    auto& placement = static_cast<ChartListPage&>(*window.page("placement"));
+    const auto* wholeMisses = findChart(cache, "cache-misses-");
+    const auto* wholePlacement = findChart(placement, "placement-");
+    QVERIFY(wholeMisses && wholePlacement && findChart(cache, "miss-rate-"));
+    const auto allMisses = wholeMisses->heatmap.values;
+    const double allTokens = firstSeriesSum(*wholePlacement);
+
+    // From the first routing of batch 4 to the end: the last 2 of 6 measured batches.
+    const auto& timeline = *window.runs()->timeline;
+    const auto fifth = std::find_if(timeline.passes.begin(), timeline.passes.end(),
+                                    [](const PassTime& p) { return p.batch >= 4; });
+    QVERIFY(fifth != timeline.passes.end());
+    std::set<uint32_t> batches;
+    for (const auto& pass : passesInRange(timeline, fifth->timestampNs, timeline.endNs)) {
+      batches.insert(pass.first);
+    }
+    QCOMPARE(batches, (std::set<uint32_t>{4, 5}));
+    window.timelinePage().selectRange(fifth->timestampNs, timeline.endNs);
+    QTRY_VERIFY_WITH_TIMEOUT(cache.note().contains("time range"), 60'000);
+
+    // Misses of the selected batches only, each as in the whole run.
+    const auto* misses = findChart(cache, "cache-misses-");
+    QVERIFY(misses && findChart(cache, "miss-rate-"));
+    const size_t columns = misses->heatmap.columns;
+    QCOMPARE(misses->heatmap.values.size(), allMisses.size());
+    double selected = 0;
+    for (size_t i = 0; i < allMisses.size(); ++i) {
+      const bool inRange = batches.count(uint32_t(i % columns)) > 0;
+      QCOMPARE(misses->heatmap.values[i], inRange ? allMisses[i] : 0.0);
+      selected += misses->heatmap.values[i];
+    }
+    QVERIFY(selected > 0);
+    // Placement judged on 1 pass of the 2 instead of 3 of 6: a third of the tokens.
+    QVERIFY(placement.note().contains("time range"));
+    const auto* part = findChart(placement, "placement-");
+    QVERIFY(part);
+    QCOMPARE(firstSeriesSum(*part), allTokens / 3);
+  }
+
+  void opensAMultiRankRun() {
+    MainWindow window;
+    QVERIFY(openAndWait(window, {ranks_}));
+    std::set<QString> ranks;
+    for (const auto& track : window.runs()->timeline->tracks) {
+      const QString name = QString::fromStdString(track.name);
+      if (name.startsWith("rank ")) ranks.insert(name.section(' ', 0, 1));
+    }
+    QCOMPARE(ranks, (std::set<QString>{"rank 0", "rank 1"}));
+    const auto* rows = findChart(static_cast<ChartListPage&>(*window.page("placement")), "rank-rows");
+    QVERIFY(rows);
+    QCOMPARE(rows->x.categories.size(), size_t(2));
+  }
+
+  void opensAnNsightSystemsExport() {
+    const std::filesystem::path file = dir_.filePath("report.sqlite").toStdString();
+    moeprof::testing::writeNsysExport(file);
+    MainWindow window;
+    QVERIFY2(openAndWait(window, {QString::fromStdString(file.string())}),
+             qPrintable(window.message()));
+    const auto trace = moeprof::analysis::loadTrace(file);
+    size_t onStreams = 0;
+    for (const auto& track : window.runs()->timeline->tracks) {
+      if (track.name.rfind("GPU ", 0) == 0) onStreams += track.spans.size();
+    }
+    QVERIFY(!trace.kernels.empty());
+    QCOMPARE(onStreams, trace.kernels.size() + trace.memcpys.size() + trace.memsets.size());
+  }
+
+  void openingDuringALoadDoesNotWaitForIt() {
+    MainWindow window;
+    QSignalSpy finished(&window, &MainWindow::loadFinished);
+    window.openPaths({runs_.front()});
+    window.openPaths({buffered_});
+    QVERIFY(window.isLoading());  // the second load is queued, not waited for
+    QVERIFY(finished.wait(120'000));
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isLoading(), 120'000);
+    QCOMPARE(window.runs()->paths,
+             (std::vector<std::filesystem::path>{buffered_.toStdString()}));
+  }
+
   void comparesTheTwoRuns() {
     MainWindow window;
     QVERIFY(openAndWait(window, runs_));
@@ -157,6 +278,8 @@ class GuiWindowTest : public QObject {
  private:
   QTemporaryDir dir_;
   QStringList runs_;
+  QString buffered_;
+  QString ranks_;
 };
 
 QTEST_MAIN(GuiWindowTest)

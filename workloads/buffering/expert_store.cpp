@@ -14,7 +14,9 @@
 
 #include <ATen/ATen.h>
 
+#include "analysis/cache_timeline.h"
 #include "collector/errors.h"
+#include "collector/phase_timer.h"
 #include "collector/trace_events.h"
 #include "collector/trace_sink.h"
 #include "workloads/buffering/disk_tier.h"
@@ -344,7 +346,10 @@ void ExpertStore::State::waitReady(uint32_t cache, uint32_t slot) {
     return;
   }
   int64_t start = traceClockNs();
-  changed.wait(lock, ready);
+  {
+    collector::NvtxRange stall(analysis::kExpertStallRange);  // analysis/cache_timeline.h
+    changed.wait(lock, ready);
+  }
   if (measuring) counters.stallNs += traceClockNs() - start;
   if (ioError) std::rethrow_exception(ioError);
 }
@@ -408,7 +413,7 @@ void ExpertStore::State::samplePeak() {
 
 void ExpertStore::State::record(CacheAction action, uint32_t moeLayer, uint32_t expert,
                                 int32_t slot, uint64_t transferId) {
-  if (!trace) return;
+  if (!trace || !measuring) return;  // warm-up batches are not logged, as in the routing log
   trace->append(collector::CacheEvent{traceClockNs(),
                                       static_cast<uint32_t>(std::max<int64_t>(batch, 0)), moeLayer,
                                       expert, slot, action, transferId});
