@@ -87,9 +87,9 @@ charts::Chart domainLoadsHeatmap(
 std::optional<charts::Chart> memoryTimelineChart(
     const std::vector<std::pair<std::string, std::vector<analysis::DeviceMemoryTimeline>>>& ranks,
     const std::string& title);
-// Expert Buffering over time (a buffered run's trace): misses, stall time and bytes moved per
-// MoE layer (rows) and measured batch (columns), one heatmap each; none when the trace has no
-// cache events. Ids "cache-misses-<name>", "cache-stall-<name>", "cache-bytes-<name>".
+// Expert Buffering over time (a buffered run's trace): misses, hits, stall time and bytes moved
+// per MoE layer (rows) and measured batch (columns), one heatmap each; none when the trace has
+// no cache events. Ids "cache-misses-<name>", "cache-hits-", "cache-stall-", "cache-bytes-".
 std::vector<charts::Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
                                                const std::string& name);
 // Events of each kind in the trace (log scale).

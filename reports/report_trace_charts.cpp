@@ -119,6 +119,8 @@ std::vector<Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
   std::vector<Chart> found = {
       cacheHeatmap(timeline, "cache-misses-" + name, "Expert cache misses per layer and batch",
                    "misses", "", [](const analysis::CacheStep& s) { return double(s.misses); }),
+      cacheHeatmap(timeline, "cache-hits-" + name, "Expert cache hits per layer and batch",
+                   "hits", "", [](const analysis::CacheStep& s) { return double(s.hits); }),
       cacheHeatmap(timeline, "cache-stall-" + name,
                    "Compute stalled on expert loads per layer and batch", "stall", "ms",
                    [](const analysis::CacheStep& s) { return double(s.stallNs) * 1e-6; }),
@@ -126,10 +128,11 @@ std::vector<Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
                    "moved", "MiB",
                    [](const analysis::CacheStep& s) { return double(s.bytesMoved) / (1 << 20); })};
   found[0].caption = totals + " in the traced batches";
-  found[1].caption = name +
+  found[1].caption = name + ": lookups that found the expert resident (or its load under way)";
+  found[2].caption = name +
                      ": time compute waited for an expert's weights (the moe.expert_stall NVTX "
                      "range), counted to the layer that looked the expert up";
-  found[2].caption = name +
+  found[3].caption = name +
                      ": bytes of the cache fills (misses and prefetches), counted to the batch "
                      "whose miss or prefetch started them";
   return found;

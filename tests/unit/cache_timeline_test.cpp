@@ -87,14 +87,16 @@ TEST(CacheTimelineTest, OnlyBatchesKeepsTheShape) {
 
 TEST(CacheTimelineTest, ReportHeatmapsHoldEachStepInItsCell) {
   const auto charts = reports::cacheTimelineCharts(cacheTimeline(handMadeTrace()), "run");
-  ASSERT_EQ(charts.size(), 3u);
+  ASSERT_EQ(charts.size(), 4u);
   EXPECT_EQ(charts[0].id, "cache-misses-run");
   EXPECT_EQ(charts[0].heatmap.values, (std::vector<double>{1, 0, 1, 0}));  // layer x batch
-  EXPECT_EQ(charts[1].id, "cache-stall-run");
-  EXPECT_DOUBLE_EQ(charts[1].heatmap.at(0, 0), 7e-6);
-  EXPECT_DOUBLE_EQ(charts[1].heatmap.at(0, 1), 5e-6);
-  EXPECT_EQ(charts[2].id, "cache-bytes-run");
-  EXPECT_DOUBLE_EQ(charts[2].heatmap.at(1, 0), 100.0 / (1 << 20));
+  EXPECT_EQ(charts[1].id, "cache-hits-run");
+  EXPECT_EQ(charts[1].heatmap.values, (std::vector<double>{1, 2, 0, 0}));
+  EXPECT_EQ(charts[2].id, "cache-stall-run");
+  EXPECT_DOUBLE_EQ(charts[2].heatmap.at(0, 0), 7e-6);
+  EXPECT_DOUBLE_EQ(charts[2].heatmap.at(0, 1), 5e-6);
+  EXPECT_EQ(charts[3].id, "cache-bytes-run");
+  EXPECT_DOUBLE_EQ(charts[3].heatmap.at(1, 0), 100.0 / (1 << 20));
   EXPECT_NE(charts[0].caption.find("3 hits, 2 misses"), std::string::npos) << charts[0].caption;
   EXPECT_TRUE(reports::cacheTimelineCharts(CacheTimeline{}, "run").empty());
 }
