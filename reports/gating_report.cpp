@@ -62,17 +62,19 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
 }
 
 std::vector<ReproductionRow> allRows(const std::vector<PhasePoint>& points,
-                                     const std::vector<ReproductionRow>& routingRows) {
+                                     const ReproductionExtras& extras) {
   auto rows = gatingReproductionRows(points);
-  rows.insert(rows.end(), routingRows.begin(), routingRows.end());
+  for (const auto* more : {&extras.routingRows, &extras.deploymentRows}) {
+    rows.insert(rows.end(), more->begin(), more->end());
+  }
   return rows;
 }
 
 std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points,
                                  const ReproductionExtras& extras) {
   std::string md = "# " + title + "\n\n";
-  md += "## Measured beside the paper\n\n" +
-        reproductionTable(allRows(points, extras.routingRows)).toMarkdown();
+  md +=
+      "## Measured beside the paper\n\n" + reproductionTable(allRows(points, extras)).toMarkdown();
   md += "\n" + verdictRulesText() + "\n";
   md += "\nPaper figures: " + paperShortName("huang2023") + ", as listed with their sections in " +
         kPaperFiguresFile + "; the paper ran on V100 GPUs at full model size, these runs on the " +
@@ -90,7 +92,7 @@ std::string gatingReportMarkdown(const std::string& title, const std::vector<Pha
 
 nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points,
                                 const ReproductionExtras& extras) {
-  nlohmann::json out = {{"reproduction", reproductionJson(allRows(points, extras.routingRows))},
+  nlohmann::json out = {{"reproduction", reproductionJson(allRows(points, extras))},
                         {"points", nlohmann::json::array()},
                         {"gating_gains", nlohmann::json::array()},
                         {"dense_gaps", nlohmann::json::array()}};
