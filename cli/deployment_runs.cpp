@@ -90,6 +90,7 @@ workloads::RunOptions DeploymentStudy::modelRun(const std::string& workload, int
   o.repeats = std::min(repeats, kMaxRepeats);
   o.threads = threads;
   o.force = force;
+  o.out = "deployment";  // resolveRun wants one; the sweep and runRanks name the real one
   return o;
 }
 
