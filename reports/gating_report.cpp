@@ -20,6 +20,18 @@ std::string gainAgainstStatic(const PhasePoint& p, const std::vector<analysis::G
 
 }  // namespace
 
+std::string deploymentSourcesText() {
+  std::string text =
+      "Deployment rows (reproduce --deployment): Expert Buffering and placement from " +
+      paperShortName("huang2023") + ", prefetching from " + paperShortName("hwang2024");
+  for (const auto& source : paperSources()) {
+    if (source.key == "hwang2024") text += " (" + source.setting + ")";
+  }
+  return text +
+         "; measured here with experts read from disk by direct I/O and ranks over Gloo "
+         "on one CPU.";
+}
+
 Table sweepTable(const std::vector<PhasePoint>& points) {
   auto gains = analysis::gatingGains(points);
   Table table({"preset", "phase", "batch", "gating", "tokens/s", "p50 ms", "p90 ms",
@@ -79,6 +91,7 @@ std::string gatingReportMarkdown(const std::string& title, const std::vector<Pha
   md += "\nPaper figures: " + paperShortName("huang2023") + ", as listed with their sections in " +
         kPaperFiguresFile + "; the paper ran on V100 GPUs at full model size, these runs on the " +
         "presets named in each row.\n";
+  if (!extras.deploymentRows.empty()) md += "\n" + deploymentSourcesText() + "\n";
   if (!extras.provenance.is_null()) {
     md += "\n## What the trained models were built from\n\n" +
           provenanceTable(extras.provenance).toMarkdown() + "\n" +

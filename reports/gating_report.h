@@ -26,6 +26,9 @@ Table reproductionTable(const std::vector<analysis::PhasePoint>& points);
 std::vector<ReproductionRow> allRows(const std::vector<analysis::PhasePoint>& points,
                                      const ReproductionExtras& extras);
 
+// Where the deployment study's paper figures come from, and on what the papers measured them.
+std::string deploymentSourcesText();
+
 // A Markdown document with all three tables, for CI summaries and the run folder.
 std::string gatingReportMarkdown(const std::string& title,
                                  const std::vector<analysis::PhasePoint>& points,

@@ -134,11 +134,12 @@ void addSweepOverview(ReportDocument& document, const SweepInput& sweep,
   const auto points = labelledPoints(sweep.runs);
   if (points.empty()) return;
   auto& s = document.section("Measured beside the paper");
-  const auto rows = allRows(points, {routingReproductionRows(routingGroupStatistics(sweep)),
-                                     deploymentReproductionRows(deploymentPoints(sweep)), nullptr});
-  s.table(reproductionTable(rows),
+  const ReproductionExtras extras{routingReproductionRows(routingGroupStatistics(sweep)),
+                                  deploymentReproductionRows(deploymentPoints(sweep)), nullptr};
+  s.table(reproductionTable(allRows(points, extras)),
           "Each finding, measured and the paper's (" + std::string(kPaperFiguresFile) + ")");
   s.paragraph(verdictRulesText());
+  if (!extras.deploymentRows.empty()) s.paragraph(deploymentSourcesText());
   if (auto chart = speedupChart(points)) s.chart(std::move(*chart));
   if (!sweep.provenance.is_null()) {
     auto& p = document.section("What the trained models were built from");

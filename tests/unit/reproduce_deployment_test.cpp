@@ -39,7 +39,8 @@ class ReproduceDeployment : public ::testing::Test {
   // The summary's rows of the deployment study, by paper key.
   static std::multimap<std::string, nlohmann::json> deploymentRows() {
     std::multimap<std::string, nlohmann::json> rows;
-    for (const auto& row : read("summary.json").at("reproduction")) {
+    const auto summary = read("summary.json");
+    for (const auto& row : summary.at("reproduction")) {
       const std::string key = row.at("paper_key");
       if (key.starts_with("buffering_") || key.starts_with("pregate_") || key == "balancing_gain") {
         rows.emplace(key, row);
