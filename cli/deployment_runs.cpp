@@ -59,8 +59,8 @@ std::vector<std::string> runArguments(const workloads::RunOptions& o, const fs::
   add("--ranks", std::to_string(o.ranks));
   add("--placement", o.placement);
   if (!o.placementHistory.empty()) add("--placement-history", o.placementHistory.string());
-  // The ranks share the threads reproduce was given.
-  if (o.threads > 0) add("--threads", std::to_string(std::max<int64_t>(1, o.threads / o.ranks)));
+  // The ranks share the threads.
+  add("--threads", std::to_string(std::max<int64_t>(1, o.threads / o.ranks)));
   add("--out", out.string());
   if (o.force) args.push_back("--force");
   return args;
@@ -88,7 +88,7 @@ workloads::RunOptions DeploymentStudy::modelRun(const std::string& workload, int
   o.batch = batch;
   o.gating = workloads::GatingMode::Dynamic;
   o.repeats = std::min(repeats, kMaxRepeats);
-  o.threads = threads;
+  o.threads = threads > 0 ? threads : 1;
   o.force = force;
   o.out = "deployment";  // resolveRun wants one; the sweep and runRanks name the real one
   return o;

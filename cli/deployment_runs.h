@@ -23,13 +23,16 @@ namespace moeprof::cli {
 
 struct DeploymentStudy {
   std::string scale = "cpu";  // preset family of the random-weight models
-  int64_t repeats = 2;        // capped at kMaxRepeats
-  int64_t threads = 0;        // per process; the ranks of a run share them
+  int64_t repeats = 5;        // capped at kMaxRepeats
+  // Per process, the ranks of a run sharing them; 0: one. The ranks of a 2-rank run on 2 cores
+  // get one each, and so do the single-rank runs, so that the study's runs compare; at one
+  // thread the neighbours' load on a small machine moves timings least (see --quick).
+  int64_t threads = 0;
   bool force = false;
   std::map<std::string, std::filesystem::path> checkpoints;  // trained models, by workload
 
   // Measured batches per run at most: the study adds minutes, not tens of them.
-  static constexpr int64_t kMaxRepeats = 3;
+  static constexpr int64_t kMaxRepeats = 5;
 
   static size_t runCount();
   // Runs the study in `dir`, counting each run on `clock`; every measured phase of every run.
