@@ -326,7 +326,7 @@ Action addReproduceCommand(CLI::App& app) {
                "dense side by side on random weights, no training; compare it with "
                "reports/baselines/quick.json");
   app.add_flag("--deployment", command->deployment,
-               "also the deployment study in --out/deployment (about 5 minutes more at --scale "
+               "also the deployment study in --out/deployment (about a minute more at --scale "
                "cpu on 2 cores): MT with Expert Buffering at the paper's 10 slots per layer, "
                "fetching on demand, pre-gated and all-prefetch, against every expert resident; "
                "LM and MT on 2 ranks with round-robin, greedy and (MT) anti-correlation "
