@@ -21,6 +21,17 @@ const std::map<std::string, FindingRule>& findingRules() {
       {"idle_share", {0.5, 0.15, Side::Above}},
       // MT languages' loads more alike than LM domains': mean cosine MT / mean cosine LM.
       {"similarity", {1.0, 0.25, Side::Above}},
+      // Expert Buffering: unbuffered / buffered static weight memory; and buffered / unbuffered
+      // median latency, a cost the paper states no number for.
+      {"buffering_memory_gain", {1.0, 0.25, Side::Above}},
+      {"buffering_latency_cost", {1.0, 0.25, Side::Above}},
+      // Pre-gated MoE: pre-gated over on-demand throughput; on-demand and all-prefetch MoE block
+      // latency over pre-gated.
+      {"pregate_throughput_gain", {1.0, 0.25, Side::Above}},
+      {"pregate_block_gain_ondemand", {1.0, 0.25, Side::Above}},
+      {"pregate_block_gain_prefetch", {1.0, 0.25, Side::Above}},
+      // Greedy / anti-correlation placement: the throughput change over round-robin.
+      {"balancing_gain", {0.0, 0.25, Side::Above}},
   };
   return rules;
 }

@@ -7,6 +7,7 @@
 #include "analysis/characterization.h"
 
 #include "cli/app.h"
+#include "cli/deployment_runs.h"
 #include "cli/progress.h"
 #include "cli/run_flags.h"
 #include "cli/sweep.h"
@@ -47,6 +48,7 @@ struct ReproduceCommand {
   // --scale cpu: the trained default models (lm, mt), their checkpoint directories.
   std::map<std::string, std::filesystem::path> checkpoints;
   bool quick = false;
+  bool deployment = false;  // the deployment study: buffering, prefetching, placement
   CLI::Option* repeatsOption = nullptr;
   CLI::Option* threadsOption = nullptr;
   CLI::Option* outOption = nullptr;
@@ -119,6 +121,7 @@ struct ReproduceCommand {
 
   void applyQuickDefaults() {
     if (!quick) return;
+    if (deployment) throw InputError("--quick and --deployment do not go together");
     if (randomOnly || !corpus.empty()) {
       throw InputError("--quick runs random weights only; drop --random-weights-only/--corpus");
     }
@@ -260,6 +263,15 @@ struct ReproduceCommand {
     return p;
   }
 
+  size_t deploymentRunCount() const { return deployment ? DeploymentStudy::runCount() : 0; }
+
+  // --deployment: Expert Buffering, prefetching and placement on live runs, in deployment/.
+  std::vector<reports::ReproductionRow> runDeploymentStudy(StepClock& clock) const {
+    if (!deployment) return {};
+    const DeploymentStudy study{scale, repeats, threads, force, checkpoints};
+    return reports::deploymentReproductionRows(study.run(out / "deployment", clock));
+  }
+
   int execute() {
     checkScale();
     applyQuickDefaults();
@@ -271,14 +283,14 @@ struct ReproduceCommand {
     collector::StopSignals signals;
     trainMissingModels();
     const auto runs = plan();
-    StepClock clock(runs.size() + routingRunCount());
+    StepClock clock(runs.size() + routingRunCount() + deploymentRunCount());
     auto points = executeSweep(runs, out, force, &clock);
     labelWeights(points);
     const reports::ReproductionExtras extras{
-        reports::routingReproductionRows(characterizeRouting(clock)), provenance()};
+        reports::routingReproductionRows(characterizeRouting(clock)), runDeploymentStudy(clock),
+        provenance()};
     writeSweepSummary(out, "moeprof reproduce: dynamic gating vs static gating", points, extras);
-    std::cout << reports::reproductionTable(reports::allRows(points, extras.routingRows)).toText()
-              << "\n"
+    std::cout << reports::reproductionTable(reports::allRows(points, extras)).toText() << "\n"
               << reports::sweepTable(points).toText()
               << "\nreport: " << (out / "summary.md").string();
     if (!checkpoints.empty()) std::cout << ", " << (out / "characterization.md").string();
@@ -313,6 +325,12 @@ Action addReproduceCommand(CLI::App& app) {
                "the CI gate's short run (about a minute or two on 2 cores): static, dynamic and "
                "dense side by side on random weights, no training; compare it with "
                "reports/baselines/quick.json");
+  app.add_flag("--deployment", command->deployment,
+               "also the deployment study in --out/deployment (about a minute more at --scale "
+               "cpu on 2 cores): MT with Expert Buffering at the paper's 10 slots per layer, "
+               "fetching on demand, pre-gated and all-prefetch, against every expert resident; "
+               "LM and MT on 2 ranks with round-robin, greedy and (MT) anti-correlation "
+               "placement; their rows join the table beside the paper");
   app.add_flag("--force", command->force, "replace an earlier reproduction in --out");
   app.add_flag("--random-weights-only", command->randomOnly,
                "--scale cpu: skip training and characterize random weights only");

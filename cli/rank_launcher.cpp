@@ -170,4 +170,26 @@ int launchLocalRanks(int ranks, int runLockFd) {
   return waitForRanks(std::move(running));
 }
 
+int runChildCommand(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
+  std::vector<std::string> argv = {"moeprof"};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  std::fflush(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(kExitFailure);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(kExitFailure);
+    std::vector<char*> pointers;
+    for (auto& argument : argv) pointers.push_back(argument.data());
+    pointers.push_back(nullptr);
+    execv("/proc/self/exe", pointers.data());
+    std::fprintf(stderr, "moeprof: failed: cannot start %s: %s\n", arguments.front().c_str(),
+                 std::strerror(errno));
+    _exit(kExitFailure);
+  }
+  return waitForRanks({pid});
+}
+
 }  // namespace moeprof::cli

@@ -5,6 +5,10 @@
 // (MOEPROF_RENDEZVOUS_FILE, a c10d FileStore in a private directory: no socket but Gloo's on
 // the loopback device), and waits for them. Under a cluster launcher the ranks start the binary
 // themselves and this is not used.
+#include <filesystem>
+#include <string>
+#include <vector>
+
 namespace moeprof::cli {
 
 // The ranks never outlive the launcher: SIGINT and SIGTERM to it are passed on to them (they stop
@@ -18,5 +22,12 @@ namespace moeprof::cli {
 // was asked to stop, otherwise the first failing rank's (2 stays 2, an interrupted rank's 128 + N
 // stays, anything else is 1); the other ranks are then stopped, not left waiting for it.
 int launchLocalRanks(int ranks, int runLockFd = -1);
+
+// Runs this same binary with `arguments` (e.g. {"run", "--ranks", "2", ...}) as a child process,
+// its stdout and stderr appended to `log`, and waits for it; a stop request is passed on as to
+// ranks. For front ends that run multi-rank runs among others (`reproduce --deployment`): the
+// ranks of `moeprof run --ranks N` start the binary again with the run's own arguments. Returns
+// its exit code as launchLocalRanks does.
+int runChildCommand(const std::vector<std::string>& arguments, const std::filesystem::path& log);
 
 }  // namespace moeprof::cli

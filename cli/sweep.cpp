@@ -13,6 +13,23 @@
 
 namespace moeprof::cli {
 
+namespace {
+
+// "-buffer<slots>-<prefetch>" with Expert Buffering, "-ranks<N>-<placement>" with ranks.
+std::string deploymentLabel(const workloads::ResolvedRun& run) {
+  std::string label;
+  if (run.buffering) {
+    label += "-buffer" + std::to_string(run.buffering->slotsPerLayer) + "-" +
+             workloads::prefetchModeName(run.buffering->prefetch);
+  }
+  if (run.options.ranks > 1) {
+    label += "-ranks" + std::to_string(run.options.ranks) + "-" + run.options.placement;
+  }
+  return label;
+}
+
+}  // namespace
+
 std::string runDirName(const workloads::ResolvedRun& run) {
   std::string gating =
       run.model.moe ? std::string("-") + workloads::gatingName(run.options.gating) : "";
@@ -21,7 +38,7 @@ std::string runDirName(const workloads::ResolvedRun& run) {
                       : !text.language.empty() ? "-" + text.language
                                                : "";
   if (run.options.decode == "reference") label += "-reference";
-  return run.model.name + gating + "-b" + std::to_string(run.batch) + label;
+  return run.model.name + gating + "-b" + std::to_string(run.batch) + label + deploymentLabel(run);
 }
 
 std::vector<analysis::PhasePoint> executeSweep(std::vector<workloads::RunOptions> runs,

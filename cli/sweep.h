@@ -13,7 +13,9 @@
 namespace moeprof::cli {
 
 // "<preset>-<gating>-b<batch>", or "<preset>-b<batch>" for a dense model; "-<domain>" or
-// "-<lang>" follows for runs on a corpus domain or target language.
+// "-<lang>" follows for runs on a corpus domain or target language, then
+// "-buffer<slots>-<prefetch>" with Expert Buffering and "-ranks<N>-<placement>" with expert
+// parallelism.
 std::string runDirName(const workloads::ResolvedRun& run);
 
 // Resolves every run first (options, run directory, memory), so bad input fails before anything

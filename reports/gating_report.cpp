@@ -20,6 +20,18 @@ std::string gainAgainstStatic(const PhasePoint& p, const std::vector<analysis::G
 
 }  // namespace
 
+std::string deploymentSourcesText() {
+  std::string text =
+      "Deployment rows (reproduce --deployment): Expert Buffering and placement from " +
+      paperShortName("huang2023") + ", prefetching from " + paperShortName("hwang2024");
+  for (const auto& source : paperSources()) {
+    if (source.key == "hwang2024") text += " (" + source.setting + ")";
+  }
+  return text +
+         "; measured here with experts read from disk by direct I/O and ranks over Gloo "
+         "on one CPU.";
+}
+
 Table sweepTable(const std::vector<PhasePoint>& points) {
   auto gains = analysis::gatingGains(points);
   Table table({"preset", "phase", "batch", "gating", "tokens/s", "p50 ms", "p90 ms",
@@ -62,21 +74,24 @@ Table reproductionTable(const std::vector<PhasePoint>& points) {
 }
 
 std::vector<ReproductionRow> allRows(const std::vector<PhasePoint>& points,
-                                     const std::vector<ReproductionRow>& routingRows) {
+                                     const ReproductionExtras& extras) {
   auto rows = gatingReproductionRows(points);
-  rows.insert(rows.end(), routingRows.begin(), routingRows.end());
+  for (const auto* more : {&extras.routingRows, &extras.deploymentRows}) {
+    rows.insert(rows.end(), more->begin(), more->end());
+  }
   return rows;
 }
 
 std::string gatingReportMarkdown(const std::string& title, const std::vector<PhasePoint>& points,
                                  const ReproductionExtras& extras) {
   std::string md = "# " + title + "\n\n";
-  md += "## Measured beside the paper\n\n" +
-        reproductionTable(allRows(points, extras.routingRows)).toMarkdown();
+  md +=
+      "## Measured beside the paper\n\n" + reproductionTable(allRows(points, extras)).toMarkdown();
   md += "\n" + verdictRulesText() + "\n";
   md += "\nPaper figures: " + paperShortName("huang2023") + ", as listed with their sections in " +
         kPaperFiguresFile + "; the paper ran on V100 GPUs at full model size, these runs on the " +
         "presets named in each row.\n";
+  if (!extras.deploymentRows.empty()) md += "\n" + deploymentSourcesText() + "\n";
   if (!extras.provenance.is_null()) {
     md += "\n## What the trained models were built from\n\n" +
           provenanceTable(extras.provenance).toMarkdown() + "\n" +
@@ -90,7 +105,7 @@ std::string gatingReportMarkdown(const std::string& title, const std::vector<Pha
 
 nlohmann::json gatingReportJson(const std::vector<PhasePoint>& points,
                                 const ReproductionExtras& extras) {
-  nlohmann::json out = {{"reproduction", reproductionJson(allRows(points, extras.routingRows))},
+  nlohmann::json out = {{"reproduction", reproductionJson(allRows(points, extras))},
                         {"points", nlohmann::json::array()},
                         {"gating_gains", nlohmann::json::array()},
                         {"dense_gaps", nlohmann::json::array()}};

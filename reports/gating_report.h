@@ -22,9 +22,12 @@ Table phaseBreakdownTable(const std::vector<analysis::PhasePoint>& points);
 // The gating study's rows of "Measured beside the paper" (reports/reproduction_report.h).
 Table reproductionTable(const std::vector<analysis::PhasePoint>& points);
 
-// The gating study's rows followed by `routingRows`.
+// The gating study's rows followed by those of `extras` (routing, then deployment).
 std::vector<ReproductionRow> allRows(const std::vector<analysis::PhasePoint>& points,
-                                     const std::vector<ReproductionRow>& routingRows);
+                                     const ReproductionExtras& extras);
+
+// Where the deployment study's paper figures come from, and on what the papers measured them.
+std::string deploymentSourcesText();
 
 // A Markdown document with all three tables, for CI summaries and the run folder.
 std::string gatingReportMarkdown(const std::string& title,

@@ -126,15 +126,28 @@ std::vector<RoutingGroupStatistics> routingGroupStatistics(const SweepInput& swe
   return groups;
 }
 
+// reproduce --deployment's runs, every measured phase.
+std::vector<analysis::DeploymentPoint> deploymentPoints(const SweepInput& sweep) {
+  std::vector<analysis::DeploymentPoint> points;
+  for (const auto& run : sweep.deploymentRuns) {
+    if (!run.complete) continue;
+    auto runPoints = analysis::deploymentPoints(run.manifest, run.name);
+    points.insert(points.end(), runPoints.begin(), runPoints.end());
+  }
+  return points;
+}
+
 void addSweepOverview(ReportDocument& document, const SweepInput& sweep,
                       const ReportOptions& options) {
   const auto points = labelledPoints(sweep.runs);
   if (points.empty()) return;
   auto& s = document.section("Measured beside the paper");
-  const auto rows = allRows(points, routingReproductionRows(routingGroupStatistics(sweep)));
-  s.table(reproductionTable(rows),
+  const ReproductionExtras extras{routingReproductionRows(routingGroupStatistics(sweep)),
+                                  deploymentReproductionRows(deploymentPoints(sweep)), nullptr};
+  s.table(reproductionTable(allRows(points, extras)),
           "Each finding, measured and the paper's (" + std::string(kPaperFiguresFile) + ")");
   s.paragraph(verdictRulesText());
+  if (!extras.deploymentRows.empty()) s.paragraph(deploymentSourcesText());
   if (auto chart = speedupChart(points)) s.chart(std::move(*chart));
   if (!sweep.provenance.is_null()) {
     auto& p = document.section("What the trained models were built from");

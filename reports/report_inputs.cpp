@@ -92,7 +92,12 @@ SweepInput readSweep(const fs::path& dir, std::vector<std::string>& warnings) {
       if (!g.runs.empty()) sweep.routingGroups.push_back(std::move(g));
     }
   }
-  if (sweep.runs.empty() && sweep.routingGroups.empty()) {
+  if (const fs::path deployment = dir / "deployment"; fs::is_directory(deployment)) {
+    for (const auto& run : runDirsIn(deployment)) {
+      sweep.deploymentRuns.push_back(readRunInput(run, warnings));
+    }
+  }
+  if (sweep.runs.empty() && sweep.routingGroups.empty() && sweep.deploymentRuns.empty()) {
     throw InputError(dir.string() + " holds no run directory; expected " + kAccepted);
   }
   return sweep;

@@ -1,9 +1,9 @@
 #pragma once
 // What `moeprof report` reads, found and checked before anything is written: run directories
 // (single- or multi-rank), sweep and `reproduce` directories (summary.json beside run
-// directories, and reproduce's routing/ groups), and traces (a moeprof trace store or an Nsight
-// Systems export). A missing path or a corrupt file is an InputError naming it; an incomplete
-// run is read as far as it goes and says so.
+// directories, reproduce's routing/ groups and deployment/ runs), and traces (a moeprof trace store
+// or an Nsight Systems export). A missing path or a corrupt file is an InputError naming it; an
+// incomplete run is read as far as it goes and says so.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -40,6 +40,7 @@ struct SweepInput {
   std::filesystem::path dir{};
   std::vector<RunInput> runs{};  // the run directories directly inside, by name
   std::vector<RoutingGroup> routingGroups{};
+  std::vector<RunInput> deploymentRuns{};  // reproduce --deployment's deployment/ runs, by name
   nlohmann::json provenance{};  // summary.json's "provenance" (reproduce), null when absent
 };
 

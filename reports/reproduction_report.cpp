@@ -176,6 +176,127 @@ void addSimilarityRows(std::vector<ReproductionRow>& rows,
   }
 }
 
+// ---- The deployment study (reproduce --deployment) -------------------------------------------
+
+using analysis::BufferingFigures;
+using analysis::DeploymentPoint;
+
+std::string slotsOf(const DeploymentPoint& p) {
+  return std::to_string(p.buffering->slotsPerLayer) + " of " + std::to_string(p.phase.experts) +
+         " experts per layer";
+}
+
+// What the slow tier cost a buffered run: stall time, bytes read, miss rate.
+std::string fetchCost(const BufferingFigures& b) {
+  return "stall " + formatNumber(b.stallMs, 3) + " ms, " + formatBytes(b.bytesMoved) +
+         " read, miss rate " + share(b.missRate);
+}
+
+// The static memory row is comparable at the paper's slots per layer only.
+void addBufferingMemoryRows(std::vector<ReproductionRow>& rows,
+                            const std::vector<DeploymentPoint>& points) {
+  std::set<std::string> runsDone;
+  for (const auto& p : points) {
+    if (p.ranks != 1 || !p.buffering || p.buffering->prefetch != "off") continue;
+    if (!runsDone.insert(p.phase.runDir).second) continue;
+    const auto& b = *p.buffering;
+    auto row =
+        judgedRow("Expert Buffering: static memory, unbuffered / buffered", "buffering_memory_gain",
+                  p.phase.workload, "", runScopeOf(p.phase), b.staticMemoryReduction, formatRatio);
+    const auto paperSlots = paperValue("cache_slots", "mt", "decoder");
+    if (paperSlots && b.slotsPerLayer != static_cast<int64_t>(*paperSlots)) {
+      row.judgement =
+          analysis::notComparable(row.paper, row.measured,
+                                  std::to_string(b.slotsPerLayer) + " slots per layer here, " +
+                                      formatNumber(*paperSlots, 3) + " in the paper");
+    }
+    row.judgement.reason +=
+        "; " + slotsOf(p) + ", weights " + formatBytes(b.unbufferedWeightBytes) + " -> " +
+        formatBytes(p.phase.peakWeightBytes) + " (slots and read-ahead buffers)";
+    rows.push_back(std::move(row));
+  }
+}
+
+// The paper names the cost of Expert Buffering but gives no number: the direction at best.
+void addBufferingLatencyRows(std::vector<ReproductionRow>& rows,
+                             const std::vector<DeploymentPoint>& points) {
+  for (const auto& cost : analysis::bufferingCosts(points)) {
+    const auto& p = cost.buffered.phase;
+    auto row =
+        judgedRow("Expert Buffering: latency, buffered / unbuffered", "buffering_latency_cost",
+                  p.workload, p.phase, scopeOf(p), cost.latencyRatio, formatRatio);
+    const bool slower = row.judgement.verdict != analysis::ReproductionVerdict::NotReproduced;
+    row.judgement.reason = std::string("the paper names a latency cost, no number: ") +
+                           (slower ? "slower here too" : "not slower here") + "; on demand, " +
+                           slotsOf(cost.buffered) + "; whole run " +
+                           fetchCost(*cost.buffered.buffering);
+    rows.push_back(std::move(row));
+  }
+}
+
+// Why, from the buffering figures of the two runs compared (whole runs): what each stalled and
+// read, and how well the pre-gate predicted.
+std::string fetchReason(const DeploymentPoint& other, const std::string& otherName,
+                        const DeploymentPoint& pregated) {
+  const auto& b = *pregated.buffering;
+  std::string reason =
+      otherName + " " + fetchCost(*other.buffering) + "; pre-gated " + fetchCost(b);
+  if (b.prefetchPrecision && b.prefetchRecall) {
+    reason += "; pre-gate precision " + share(*b.prefetchPrecision) + ", recall " +
+              share(*b.prefetchRecall);
+  }
+  return reason;
+}
+
+// The MoE block's milliseconds per unit, other / pre-gated.
+std::string blockReason(const DeploymentPoint& other, const DeploymentPoint& pregated) {
+  return "MoE block " + formatNumber(analysis::moeBlockMs(other.phase), 3) + " vs " +
+         formatNumber(analysis::moeBlockMs(pregated.phase), 3) + " ms/unit";
+}
+
+ReproductionRow prefetchRow(std::string finding, const std::string& key, const PhasePoint& p,
+                            double measured, const std::string& reason) {
+  auto row = judgedRow(std::move(finding), key, "", "", scopeOf(p), measured, formatRatio);
+  row.judgement.reason += "; " + reason;
+  return row;
+}
+
+void addPrefetchRows(std::vector<ReproductionRow>& rows,
+                     const std::vector<DeploymentPoint>& points) {
+  for (const auto& c : analysis::prefetchComparisons(points)) {
+    const auto& p = c.pregated.phase;
+    const std::string onDemandReason = fetchReason(c.onDemand, "on demand", c.pregated);
+    rows.push_back(prefetchRow("throughput, pre-gated / on-demand", "pregate_throughput_gain", p,
+                               c.throughputGain, onDemandReason));
+    rows.push_back(prefetchRow("MoE block latency, on-demand / pre-gated",
+                               "pregate_block_gain_ondemand", p, c.blockGainOverOnDemand,
+                               blockReason(c.onDemand, c.pregated) + "; " + onDemandReason));
+    if (!c.blockGainOverAll) continue;
+    rows.push_back(prefetchRow("MoE block latency, all-prefetch / pre-gated",
+                               "pregate_block_gain_prefetch", p, *c.blockGainOverAll,
+                               blockReason(*c.prefetchAll, c.pregated) + "; " +
+                                   fetchReason(*c.prefetchAll, "all", c.pregated)));
+  }
+}
+
+std::string maxLoadText(const DeploymentPoint& p) {
+  return p.perPassMaxLoad ? formatNumber(*p.perPassMaxLoad, 3) : "?";
+}
+
+void addPlacementRows(std::vector<ReproductionRow>& rows,
+                      const std::vector<DeploymentPoint>& points) {
+  for (const auto& g : analysis::placementGains(points)) {
+    const auto& p = g.balanced.phase;
+    auto row = judgedRow("throughput change, " + g.balanced.placement + " / round-robin placement",
+                         "balancing_gain", p.workload, p.phase,
+                         scopeOf(p) + ", " + std::to_string(g.balanced.ranks) + " ranks",
+                         g.throughputChange, signedPercent);
+    row.judgement.reason +=
+        "; per-pass Max Load " + maxLoadText(g.roundRobin) + " -> " + maxLoadText(g.balanced);
+    rows.push_back(std::move(row));
+  }
+}
+
 std::string shown(std::optional<double> value, std::string (*format)(double)) {
   return value ? format(*value) : "-";
 }
@@ -195,6 +316,16 @@ std::vector<ReproductionRow> routingReproductionRows(
   std::vector<ReproductionRow> rows;
   addIdleRows(rows, groups);
   addSimilarityRows(rows, groups);
+  return rows;
+}
+
+std::vector<ReproductionRow> deploymentReproductionRows(
+    const std::vector<DeploymentPoint>& points) {
+  std::vector<ReproductionRow> rows;
+  addBufferingMemoryRows(rows, points);
+  addBufferingLatencyRows(rows, points);
+  addPrefetchRows(rows, points);
+  addPlacementRows(rows, points);
   return rows;
 }
 

@@ -3,13 +3,16 @@
 // reports/paper_figures.json), the measured value, their ratio and a verdict with a one-line
 // reason (analysis/reproduction_verdict.h holds the rules). Rows come from the gating study
 // (static, dynamic and dense runs) and, where reproduce characterized routing on real text,
-// from the routing statistics of each LM domain and MT target language.
+// from the routing statistics of each LM domain and MT target language, and where reproduce ran
+// its deployment study (--deployment), from live runs with Expert Buffering, prefetching and
+// expert placement.
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/deployment_study.h"
 #include "analysis/gating_study.h"
 #include "analysis/reproduction_verdict.h"
 #include "analysis/routing_statistics.h"
@@ -43,12 +46,19 @@ struct RoutingGroupStatistics {
 std::vector<ReproductionRow> routingReproductionRows(
     const std::vector<RoutingGroupStatistics>& groups);
 
-// What reproduce adds to a sweep's summary: the rows of routing on real text, and what its
-// trained models were built from (null when it trained none): corpus_fingerprint, corpus_root,
-// corpus_packages (count of pinned packages, 0 for the machine's own files), tokenizers
-// (name -> hash of the model file), checkpoints (workload -> checkpoint id).
+// Expert Buffering's static memory saving and latency cost, on-demand vs pre-gated vs
+// all-prefetch fetching, and the throughput change of balanced placements over round-robin.
+std::vector<ReproductionRow> deploymentReproductionRows(
+    const std::vector<analysis::DeploymentPoint>& points);
+
+// What reproduce adds to a sweep's summary: the rows of routing on real text and of the
+// deployment study, and what its trained models were built from (null when it trained none):
+// corpus_fingerprint, corpus_root, corpus_packages (count of pinned packages, 0 for the
+// machine's own files), tokenizers (name -> hash of the model file), checkpoints (workload ->
+// checkpoint id).
 struct ReproductionExtras {
   std::vector<ReproductionRow> routingRows;
+  std::vector<ReproductionRow> deploymentRows;
   nlohmann::json provenance;
 };
 

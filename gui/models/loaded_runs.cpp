@@ -31,6 +31,7 @@ std::vector<std::pair<std::string, const reports::RunInput*>> everyRun(
         runs.emplace_back("routing/" + group.name + "/" + run.name, &run);
       }
     }
+    for (const auto& run : sweep.deploymentRuns) runs.emplace_back("deployment/" + run.name, &run);
   }
   return runs;
 }
