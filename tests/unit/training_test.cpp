@@ -5,12 +5,16 @@
 
 #include <ATen/ATen.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "collector/errors.h"
 #include "kernels/expert_ffn.h"
 #include "tests/support/fake_corpus_root.h"
 #include "tests/support/moeprof_command.h"
 #include "workloads/checkpoints/checkpoint.h"
 #include "workloads/text/corpus.h"
+#include "workloads/text/corpus_manifest.h"
 #include "workloads/text/tokenizer.h"
 #include "workloads/training/train_data.h"
 #include "workloads/training/trainer.h"
@@ -91,6 +95,23 @@ TEST_F(TrainingTest, LmLossFallsBelowTheUnigramBaseline) {
   auto again = workloads::training::trainModel(micro(WorkloadKind::Lm, "lm", 60));
   EXPECT_TRUE(again.reused);
   EXPECT_EQ(again.report.at("checkpoint_id"), outcome.report.at("checkpoint_id"));
+}
+
+// A model is reused only for the corpus it was trained on: the same settings on a corpus with
+// another fingerprint (built from another root) train again.
+TEST_F(TrainingTest, AModelOfAnotherCorpusIsNotReused) {
+  auto options = micro(WorkloadKind::Lm, "lm", 4);
+  auto outcome = workloads::training::trainModel(options);
+  EXPECT_EQ(outcome.report.at("corpus_fingerprint"),
+            text::readCorpusManifest(root_ / "corpus").fingerprint);
+  EXPECT_TRUE(workloads::training::trainedModelMatches(dir_ / "lm", options));
+  const fs::path other = dir_ / "other-corpus";
+  fs::copy(root_ / "corpus", other, fs::copy_options::recursive);
+  auto manifest = nlohmann::json::parse(std::ifstream(other / text::kCorpusManifestFileName));
+  manifest["fingerprint"] = "0123456789abcdef";
+  std::ofstream(other / text::kCorpusManifestFileName) << manifest.dump();
+  options.corpus = other;
+  EXPECT_FALSE(workloads::training::trainedModelMatches(dir_ / "lm", options));
 }
 
 TEST_F(TrainingTest, MtLossFallsBelowTheUnigramBaseline) {

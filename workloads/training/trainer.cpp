@@ -18,6 +18,7 @@
 #include "workloads/checkpoints/safetensors_tensors.h"
 #include "workloads/model/presets.h"
 #include "workloads/text/corpus.h"
+#include "workloads/text/corpus_manifest.h"
 #include "workloads/training/adamw.h"
 #include "workloads/training/pregate_training.h"
 #include "workloads/training/trainable_model.h"
@@ -316,10 +317,27 @@ fs::path resolvedTrainDirectory(const TrainOptions& options) {
   return options.out.empty() ? defaultModelDirectory(options.workload, options.size) : options.out;
 }
 
+namespace {
+
+fs::path corpusDirectory(const TrainOptions& options) {
+  return options.corpus.empty() ? text::defaultCorpusDirectory() : options.corpus;
+}
+
+// The fingerprint of the corpus a model is trained on ("" before the corpus is built).
+std::string corpusFingerprint(const fs::path& corpus) {
+  if (!fs::exists(corpus / text::kCorpusManifestFileName)) return "";
+  return text::readCorpusManifest(corpus).fingerprint;
+}
+
+}  // namespace
+
 bool trainedModelMatches(const fs::path& dir, const TrainOptions& options) {
   if (!fs::exists(dir / kTrainReportName) || !fs::exists(dir / kCheckpointConfigName)) return false;
   try {
     json report = readJson(dir / kTrainReportName);
+    // A model of another corpus (built from another root, or an older one) is trained again.
+    const std::string corpus = corpusFingerprint(corpusDirectory(options));
+    if (corpus.empty() || report.value("corpus_fingerprint", "") != corpus) return false;
     const json& plan = report.at("plan");
     auto defaults = sizeDefaults(options.workload, options.size);
     return plan.at("workload") == workloadName(options.workload) &&
@@ -361,7 +379,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
   }
   at::set_num_threads(static_cast<int>(
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency())));
-  fs::path corpus = options.corpus.empty() ? text::defaultCorpusDirectory() : options.corpus;
+  fs::path corpus = corpusDirectory(options);
   if (!fs::exists(corpus / text::kCorpusManifestFileName)) {
     if (progress) progress("building the corpus in " + corpus.string());
     text::CorpusBuildOptions build;
@@ -458,6 +476,7 @@ TrainOutcome trainModel(const TrainOptions& options, const TrainProgress& progre
       {"val_routing", validRouting},
       {"pregates", pregates},
       {"corpus", corpus.string()},
+      {"corpus_fingerprint", corpusFingerprint(corpus)},
       {"tokenizer", kCheckpointTokenizerName}};
   collector::writeFileAtomically(dir / kTrainReportName, report.dump(2) + "\n");
   outcome.report = report;
