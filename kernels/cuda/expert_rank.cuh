@@ -45,8 +45,10 @@ __global__ void chunkHistogramKernel(const int32_t* __restrict__ expertIds, int6
 
 // In place: hist becomes its exclusive prefix sum (expert-major, so expert e's first row is
 // hist[e * chunks]). Also writes counts[e] and offsets[0..E] (offsets[E] = total). One block.
-__global__ void scanHistogramKernel(int32_t* __restrict__ hist, int64_t experts, int64_t chunks,
-                                    int32_t* __restrict__ counts, int32_t* __restrict__ offsets) {
+// static: this header is compiled into more than one translation unit.
+static __global__ void scanHistogramKernel(int32_t* __restrict__ hist, int64_t experts,
+                                           int64_t chunks, int32_t* __restrict__ counts,
+                                           int32_t* __restrict__ offsets) {
   __shared__ int32_t partial[kScanThreads];
   const int64_t length = experts * chunks;
   const int64_t per = (length + kScanThreads - 1) / kScanThreads;
