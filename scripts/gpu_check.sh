@@ -92,8 +92,10 @@ tail -3 "$OUT/test-tier.log" >>"$summary"
 # The MoE CUDA kernels on every case of kernels/kernel_cases.h against the CPU kernels: needs
 # LibTorch only for moeprof_kernels (a few files), so it too runs before the whole build.
 step build-kernels 240 cmake --build "$build" -j "$jobs" --target moeprof_kernel_gpu_tests
-step test-kernels 180 "$build/tests/gpu/moeprof_kernel_gpu_tests"
-grep -E "PASSED|FAILED|SKIPPED" "$OUT/test-kernels.log" | tail -20 >>"$summary"
+# MOEPROF_KERNEL_TIMING=1: each case's launch is also timed (median of 20, "[ TIMING   ]" lines).
+step test-kernels 180 env MOEPROF_KERNEL_TIMING=1 "$build/tests/gpu/moeprof_kernel_gpu_tests" \
+  --gtest_output="xml:$OUT/test-kernels.xml"
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[ TIMING" "$OUT/test-kernels.log" >>"$summary"
 run_tests=(moeprof moeprof_gpu_tests)
 [[ -f "$build/tests/gpu/CTestTestfile.cmake" ]] &&
   grep -q moeprof_cuda_run_gpu_tests "$build/build.ninja" && run_tests+=(moeprof_cuda_run_gpu_tests)
