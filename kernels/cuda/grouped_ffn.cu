@@ -38,13 +38,38 @@ __global__ void tileMapKernel(const int32_t* __restrict__ offsets, int64_t exper
   if (threadIdx.x == 0) tileStart[experts] = partial[kThreads - 1];
 }
 
+__device__ float toFloat(float v) {
+  return v;
+}
+__device__ float toFloat(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+__device__ float toFloat(__half v) {
+  return __half2float(v);
+}
+
+template <typename T>
+__device__ T fromFloat(float v);
+template <>
+__device__ float fromFloat<float>(float v) {
+  return v;
+}
+template <>
+__device__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ __half fromFloat<__half>(float v) {
+  return __float2half_rn(v);
+}
+
 // C[rows of group e] = act(A[rows of e] B[e] + bias[e]); A (rows, K), B (E, K, N), C (rows, N).
-template <bool kRelu>
+// Tiles are float in shared memory whatever T; accumulation is float.
+template <typename T, bool kRelu>
 __global__ void __launch_bounds__(kThreads)
-    groupedGemmKernel(const float* __restrict__ a, const float* __restrict__ b,
-                      const float* __restrict__ bias, const int32_t* __restrict__ offsets,
-                      const int32_t* __restrict__ tileStart, int64_t experts, int64_t k, int64_t n,
-                      float* __restrict__ c) {
+    groupedGemmKernel(const T* __restrict__ a, const T* __restrict__ b, const T* __restrict__ bias,
+                      const int32_t* __restrict__ offsets, const int32_t* __restrict__ tileStart,
+                      int64_t experts, int64_t k, int64_t n, T* __restrict__ c) {
   __shared__ float aTile[kTileK][kTileM + 1];
   __shared__ float bTile[kTileK][kTileN];
   const int32_t tile = blockIdx.y;
@@ -63,7 +88,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t rowBegin = offsets[e] + static_cast<int64_t>(tile - tileStart[e]) * kTileM;
   const int64_t rowEnd = offsets[e + 1];
   const int64_t colBegin = static_cast<int64_t>(blockIdx.x) * kTileN;
-  const float* bExpert = b + e * k * n;
+  const T* bExpert = b + e * k * n;
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;  // 16 x 16 threads, 4 x 4 outputs each
 
   float acc[4][4] = {};
@@ -71,12 +96,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = threadIdx.x; i < kTileM * kTileK; i += kThreads) {
       const int r = i / kTileK, kk = i % kTileK;
       const int64_t row = rowBegin + r, col = k0 + kk;
-      aTile[kk][r] = row < rowEnd && col < k ? a[row * k + col] : 0.0f;
+      aTile[kk][r] = row < rowEnd && col < k ? toFloat(a[row * k + col]) : 0.0f;
     }
     for (int i = threadIdx.x; i < kTileK * kTileN; i += kThreads) {
       const int kk = i / kTileN, cc = i % kTileN;
       const int64_t row = k0 + kk, col = colBegin + cc;
-      bTile[kk][cc] = row < k && col < n ? bExpert[row * n + col] : 0.0f;
+      bTile[kk][cc] = row < k && col < n ? toFloat(bExpert[row * n + col]) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -102,9 +127,9 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < 4; ++j) {
       const int64_t col = colBegin + tx + 16 * j;
       if (col >= n) continue;
-      float v = acc[i][j] + bias[e * n + col];
+      float v = acc[i][j] + toFloat(bias[e * n + col]);
       if (kRelu) v = v < 0.0f ? 0.0f : v;  // keeps NaN, as at::relu
-      c[row * n + col] = v;
+      c[row * n + col] = fromFloat<T>(v);
     }
   }
 }
@@ -115,9 +140,10 @@ int64_t groupedExpertFfnWorkspace(int64_t experts) {
   return experts + 1;
 }
 
-cudaError_t launchGroupedExpertFfn(const ExpertWeightsDevice& weights, const float* x,
+template <typename T>
+cudaError_t launchGroupedExpertFfn(const ExpertWeightsDeviceOf<T>& weights, const T* x,
                                    const int32_t* offsets, int64_t rows, int64_t experts,
-                                   int64_t dModel, int64_t ffn, float* hidden, float* out,
+                                   int64_t dModel, int64_t ffn, T* hidden, T* out,
                                    int32_t* workspace, cudaStream_t stream) {
   if (experts < 1) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
@@ -129,14 +155,26 @@ cudaError_t launchGroupedExpertFfn(const ExpertWeightsDevice& weights, const flo
   if (maxTiles > 65535) return cudaErrorInvalidConfiguration;  // gridDim.y limit
   const dim3 first(static_cast<unsigned>((ffn + kTileN - 1) / kTileN),
                    static_cast<unsigned>(maxTiles));
-  groupedGemmKernel<true><<<first, kThreads, 0, stream>>>(x, weights.w1, weights.b1, offsets,
-                                                          tileStart, experts, dModel, ffn, hidden);
+  groupedGemmKernel<T, true><<<first, kThreads, 0, stream>>>(
+      x, weights.w1, weights.b1, offsets, tileStart, experts, dModel, ffn, hidden);
   MOEPROF_CUDA_TRY(cudaGetLastError());
   const dim3 second(static_cast<unsigned>((dModel + kTileN - 1) / kTileN),
                     static_cast<unsigned>(maxTiles));
-  groupedGemmKernel<false><<<second, kThreads, 0, stream>>>(hidden, weights.w2, weights.b2, offsets,
-                                                            tileStart, experts, ffn, dModel, out);
+  groupedGemmKernel<T, false><<<second, kThreads, 0, stream>>>(
+      hidden, weights.w2, weights.b2, offsets, tileStart, experts, ffn, dModel, out);
   return cudaGetLastError();
 }
+
+template cudaError_t launchGroupedExpertFfn<float>(const ExpertWeightsDeviceOf<float>&,
+                                                   const float*, const int32_t*, int64_t, int64_t,
+                                                   int64_t, int64_t, float*, float*, int32_t*,
+                                                   cudaStream_t);
+template cudaError_t launchGroupedExpertFfn<__nv_bfloat16>(
+    const ExpertWeightsDeviceOf<__nv_bfloat16>&, const __nv_bfloat16*, const int32_t*, int64_t,
+    int64_t, int64_t, int64_t, __nv_bfloat16*, __nv_bfloat16*, int32_t*, cudaStream_t);
+template cudaError_t launchGroupedExpertFfn<__half>(const ExpertWeightsDeviceOf<__half>&,
+                                                    const __half*, const int32_t*, int64_t, int64_t,
+                                                    int64_t, int64_t, __half*, __half*, int32_t*,
+                                                    cudaStream_t);
 
 }  // namespace moeprof::kernels::cuda

@@ -1,9 +1,9 @@
 // The GPU side of the kernel case list (kernels/kernel_cases.h): every case through the CUDA
 // kernels of kernels/cuda/, against the CPU kernels (ATen/CBLAS) on the same fresh random
-// inputs, with the case's tolerance. Every output buffer is poisoned before the launch (float:
-// NaN, int32: 0x7f7f7f7f), so an element a kernel leaves unwritten fails the comparison. Skips
-// with the reason where there is no CUDA device or driver. Label gpu; scripts/gpu_check.sh runs
-// it as its own step.
+// inputs, with the case's tolerance. Every output buffer is poisoned before the launch (float,
+// bf16, fp16: all bits set, a NaN; int32: 0x7f7f7f7f), so an element a kernel leaves unwritten
+// fails the comparison. Skips with the reason where there is no CUDA device or driver. Label
+// gpu; scripts/gpu_check.sh runs it as its own step.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,9 +37,7 @@ class DeviceBuffer {
  public:
   explicit DeviceBuffer(int64_t n) : n_(n) {
     EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes() > 0 ? bytes() : 1), cudaSuccess);
-    EXPECT_EQ(
-        cudaMemset(ptr_, sizeof(T) == 4 && std::is_floating_point_v<T> ? 0xff : 0x7f, bytes()),
-        cudaSuccess);
+    EXPECT_EQ(cudaMemset(ptr_, std::is_same_v<T, int32_t> ? 0x7f : 0xff, bytes()), cudaSuccess);
   }
   DeviceBuffer(const T* host, int64_t n) : DeviceBuffer(n) {
     EXPECT_EQ(cudaMemcpy(ptr_, host, bytes(), cudaMemcpyHostToDevice), cudaSuccess);
@@ -104,6 +102,57 @@ void timeIfAsked(const KernelCase& c, const std::function<cudaError_t()>& launch
   const double median = ms[ms.size() / 2];
   std::printf("[ TIMING   ] %s: %.4f ms (median of 20)\n", c.name().c_str(), median);
   ::testing::Test::RecordProperty("kernel_ms", std::to_string(median));
+}
+
+// Device memory holding t converted to T (float, bf16 or fp16: the same bits as ATen's).
+template <typename T>
+DeviceBuffer<T> uploadAs(const at::Tensor& t) {
+  const auto type = std::is_same_v<T, float>           ? at::kFloat
+                    : std::is_same_v<T, __nv_bfloat16> ? at::kBFloat16
+                                                       : at::kHalf;
+  auto c = t.to(type).contiguous();
+  return DeviceBuffer<T>(static_cast<const T*>(c.data_ptr()), c.numel());
+}
+
+template <typename T>
+at::Tensor downloadAsFloat(const DeviceBuffer<T>& buffer, at::IntArrayRef shape) {
+  const auto type = std::is_same_v<T, float>           ? at::kFloat
+                    : std::is_same_v<T, __nv_bfloat16> ? at::kBFloat16
+                                                       : at::kHalf;
+  auto out = at::empty(shape, at::TensorOptions().dtype(type));
+  EXPECT_EQ(cudaMemcpy(out.data_ptr(), buffer.get(), buffer.bytes(), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  return out.to(at::kFloat);
+}
+
+// The grouped FFN in T against the ATen loop in float32 on the same (T-representable) values.
+template <typename T>
+void groupedFfnCase(const testing::KernelCaseData& d) {
+  const auto& c = d.spec;
+  const int64_t E = c.experts, n = c.tokens * c.topK, dModel = c.dModel;
+  const auto& counts = d.dynamic.tokensPerExpert;
+  std::vector<int32_t> offsetsHost(E + 1, 0);
+  for (int64_t e = 0; e < E; ++e) {
+    offsetsHost[e + 1] = offsetsHost[e] + static_cast<int32_t>(counts[e]);
+  }
+  auto w1 = uploadAs<T>(d.weights.w1), b1 = uploadAs<T>(d.weights.b1),
+       w2 = uploadAs<T>(d.weights.w2), b2 = uploadAs<T>(d.weights.b2), x = uploadAs<T>(d.groupedX);
+  DeviceBuffer<int32_t> offsets(offsetsHost.data(), E + 1),
+      workspace(kernels::cuda::groupedExpertFfnWorkspace(E));
+  DeviceBuffer<T> hidden(n * c.ffn), out(n * dModel);
+  kernels::cuda::ExpertWeightsDeviceOf<T> weights{w1.get(), b1.get(), w2.get(), b2.get()};
+  auto launch = [&] {
+    return kernels::cuda::launchGroupedExpertFfn<T>(weights, x.get(), offsets.get(), n, E, dModel,
+                                                    c.ffn, hidden.get(), out.get(), workspace.get(),
+                                                    nullptr);
+  };
+  ASSERT_EQ(launch(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  auto want = kernels::groupedExpertFfnAten([&](int64_t e) { return d.weights.expert(e); },
+                                            d.groupedX, counts);
+  EXPECT_EQ(compareClose(downloadAsFloat(out, {n, dModel}), want, kernels::toleranceFor(c.dtype)),
+            "");
+  timeIfAsked(c, launch);
 }
 
 class KernelCaseGpu : public ::testing::TestWithParam<KernelCase> {
@@ -269,28 +318,13 @@ TEST_P(KernelCaseGpu, MatchesTheCpuKernels) {
       break;
     }
     case KernelPrimitive::GroupedFfn: {
-      const auto& counts = d.dynamic.tokensPerExpert;
-      std::vector<int32_t> offsetsHost(E + 1, 0);
-      for (int64_t e = 0; e < E; ++e) {
-        offsetsHost[e + 1] = offsetsHost[e] + static_cast<int32_t>(counts[e]);
+      if (c.dtype == kernels::KernelDtype::BFloat16) {
+        groupedFfnCase<__nv_bfloat16>(d);
+      } else if (c.dtype == kernels::KernelDtype::Float16) {
+        groupedFfnCase<__half>(d);
+      } else {
+        groupedFfnCase<float>(d);
       }
-      auto w1 = upload(d.weights.w1), b1 = upload(d.weights.b1), w2 = upload(d.weights.w2),
-           b2 = upload(d.weights.b2), x = upload(d.groupedX);
-      DeviceBuffer<int32_t> offsets(offsetsHost.data(), E + 1),
-          workspace(kernels::cuda::groupedExpertFfnWorkspace(E));
-      DeviceBuffer<float> hidden(n * c.ffn), out(n * dModel);
-      kernels::cuda::ExpertWeightsDevice weights{w1.get(), b1.get(), w2.get(), b2.get()};
-      auto launch = [&] {
-        return kernels::cuda::launchGroupedExpertFfn(weights, x.get(), offsets.get(), n, E, dModel,
-                                                     c.ffn, hidden.get(), out.get(),
-                                                     workspace.get(), stream);
-      };
-      ASSERT_EQ(launch(), cudaSuccess);
-      sync();
-      auto want = kernels::groupedExpertFfnAten([&](int64_t e) { return d.weights.expert(e); },
-                                                d.groupedX, counts);
-      EXPECT_EQ(compareClose(floats(out.host(), {n, dModel}), want, tol), "");
-      timeIfAsked(c, launch);
       break;
     }
   }

@@ -25,6 +25,18 @@ inline at::Tensor normalTensor(std::vector<int64_t> shape, at::Generator& gen, d
   return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat)).mul_(scale);
 }
 
+inline at::ScalarType atenDtype(kernels::KernelDtype dtype) {
+  switch (dtype) {
+    case kernels::KernelDtype::BFloat16:
+      return at::kBFloat16;
+    case kernels::KernelDtype::Float16:
+      return at::kHalf;
+    case kernels::KernelDtype::Float32:
+      break;
+  }
+  return at::kFloat;
+}
+
 struct KernelCaseData {
   kernels::KernelCase spec;
   at::Tensor logits;  // (S, E)
@@ -66,6 +78,14 @@ inline KernelCaseData makeKernelCaseData(const kernels::KernelCase& c, uint64_t 
     d.weights.w2 = normalTensor({c.experts, c.ffn, c.dModel}, gen, 1.0 / std::sqrt(c.ffn));
     d.weights.b2 = normalTensor({c.experts, c.dModel}, gen, 0.5);
     d.groupedX = normalTensor({c.tokens * c.topK, c.dModel}, gen);
+    if (c.dtype != kernels::KernelDtype::Float32) {
+      // Values the dtype holds exactly, so that the kernel and the float32 reference start from
+      // the same numbers.
+      const auto type = atenDtype(c.dtype);
+      for (auto* t : {&d.weights.w1, &d.weights.b1, &d.weights.w2, &d.weights.b2, &d.groupedX}) {
+        *t = t->to(type).to(at::kFloat);
+      }
+    }
   }
   return d;
 }
