@@ -6,6 +6,7 @@
 // kernels (kernels/*.cpp); the compact forms below are what the CUDA kernels take and produce.
 #include <cmath>
 #include <cstdint>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +19,15 @@
 #include "kernels/gating.h"
 #include "kernels/kernel_cases.h"
 #include "kernels/static_dispatch.h"
+
+namespace moeprof::kernels {
+
+// gtest prints a case by its name (test names and failure messages), not as bytes.
+inline void PrintTo(const KernelCase& c, std::ostream* os) {
+  *os << c.name();
+}
+
+}  // namespace moeprof::kernels
 
 namespace moeprof::testing {
 
