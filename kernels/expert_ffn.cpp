@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <cblas.h>
@@ -61,9 +62,9 @@ void expertRowsCpu(const ExpertPointers& e, const float* x, int64_t rows, int64_
   for (int64_t r = 0; r < rows; ++r) std::copy(e.b1, e.b1 + ffn, hidden + r * ffn);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, ffn, dModel, 1.0f, x, dModel, e.w1,
               ffn, 1.0f, hidden, ffn);
-  for (int64_t i = 0; i < rows * ffn; ++i) {
-    if (hidden[i] < 0.0f) hidden[i] = 0.0f;  // relu that keeps NaN, as at::relu does
-  }
+  // relu that keeps NaN, as at::relu does; an unconditional store so that the loop vectorizes
+  // (a conditional store stays a branch per element, mispredicted half the time on random signs)
+  for (int64_t i = 0; i < rows * ffn; ++i) hidden[i] = hidden[i] < 0.0f ? 0.0f : hidden[i];
   for (int64_t r = 0; r < rows; ++r) std::copy(e.b2, e.b2 + dModel, out + r * dModel);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dModel, ffn, 1.0f, hidden, ffn, e.w2,
               dModel, 1.0f, out, dModel);
@@ -93,6 +94,25 @@ void checkCounts(const at::Tensor& x, const std::vector<int64_t>& counts) {
   for (int64_t count : counts) total += count;
   TORCH_CHECK(total == x.size(0), "token counts add up to ", total, " but ", x.size(0),
               " rows were given");
+}
+
+// The per-shape rule between the CBLAS kernel and the ATen per-expert loop (both on the CPU,
+// float32 inference). The CBLAS kernel saves about 15 dispatcher calls per expert, which is
+// what decode batches (under one row per expert) spend their time on: 1.4-2x faster there. With
+// several rows per expert the GEMMs dominate, and OpenBLAS called per expert on raw pointers
+// measured slower than the same GEMMs through at::addmm (0.65-0.9x at 8-12 rows per expert,
+// lm-cpu and mt-cpu prefill; docs/benchmarks.md). So batches averaging kAtenRowsPerExpert rows
+// or more per expert with tokens take the ATen loop: never slower than the reference by choice
+// of path, at the cost of per-expert operators in the operator trace of such batches.
+constexpr int64_t kAtenRowsPerExpert = 4;
+
+bool atenLoopPreferred(const std::vector<int64_t>& counts) {
+  int64_t rows = 0, active = 0;
+  for (int64_t count : counts) {
+    rows += count;
+    active += count > 0 ? 1 : 0;
+  }
+  return active > 0 && rows >= kAtenRowsPerExpert * active;
 }
 
 // The CPU kernel over a provider's views, or nullopt when the first view rules it out (the
@@ -175,6 +195,7 @@ at::Tensor groupedExpertFfnAten(const ExpertProvider& experts, const at::Tensor&
 at::Tensor groupedExpertFfn(const ExpertProvider& experts, const at::Tensor& x,
                             const std::vector<int64_t>& counts) {
   checkCounts(x, counts);
+  if (atenLoopPreferred(counts)) return groupedExpertFfnAten(experts, x, counts);
   if (auto out = providedExpertsCpu(experts, x, counts)) return *out;
   return groupedExpertFfnAten(experts, x, counts);
 }
@@ -185,9 +206,20 @@ at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
               "one token count per expert expected");
   checkCounts(x, counts);
   if (needsGrad(x, weights)) return paddedExpertFfn(weights, x, counts);
-  if (!cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2})) {
+  if (atenLoopPreferred(counts) ||
+      !cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2})) {
     return groupedExpertFfnAten([&](int64_t e) { return weights.expert(e); }, x, counts);
   }
+  return groupedExpertFfnCblas(weights, x, counts);
+}
+
+at::Tensor groupedExpertFfnCblas(const ExpertWeights& weights, const at::Tensor& x,
+                                 const std::vector<int64_t>& counts) {
+  TORCH_CHECK(static_cast<int64_t>(counts.size()) == weights.numExperts(),
+              "one token count per expert expected");
+  checkCounts(x, counts);
+  TORCH_CHECK(cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2}),
+              "the CBLAS expert kernel takes contiguous float32 CPU tensors without autograd");
   const int64_t dModel = weights.w1.size(1), ffn = weights.w1.size(2);
   auto pointersOf = [&](int64_t e) {
     return ExpertPointers{

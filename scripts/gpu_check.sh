@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check of moeprof's GPU parts: ONE short script for a session lent an H100/H200.
 # It configures a build against the machine's PyTorch LibTorch, builds the GPU tests and moeprof,
-# runs the tests labelled gpu, and one unbuffered and one buffered `--device cuda` run of lm-cpu,
+# runs the MoE CUDA kernel cases (tests/gpu/kernel_cases_gpu_test.cpp, step test-kernels), the
+# other tests labelled gpu, and one unbuffered and one buffered `--device cuda` run of lm-cpu,
 # and writes every log and run.json under $OUT (summary.txt first). It was written on a machine
 # without a GPU and has not been run yet.
 #
@@ -88,6 +89,13 @@ jobs=$(nproc)
 step build-tier 240 cmake --build "$build" -j "$jobs" --target moeprof_tier_gpu_tests
 step test-tier 120 "$build/tests/gpu/moeprof_tier_gpu_tests"
 tail -3 "$OUT/test-tier.log" >>"$summary"
+# The MoE CUDA kernels on every case of kernels/kernel_cases.h against the CPU kernels: needs
+# LibTorch only for moeprof_kernels (a few files), so it too runs before the whole build.
+step build-kernels 240 cmake --build "$build" -j "$jobs" --target moeprof_kernel_gpu_tests
+# MOEPROF_KERNEL_TIMING=1: each case's launch is also timed (median of 20, "[ TIMING   ]" lines).
+step test-kernels 180 env MOEPROF_KERNEL_TIMING=1 "$build/tests/gpu/moeprof_kernel_gpu_tests" \
+  --gtest_output="xml:$OUT/test-kernels.xml"
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[ TIMING" "$OUT/test-kernels.log" >>"$summary"
 run_tests=(moeprof moeprof_gpu_tests)
 [[ -f "$build/tests/gpu/CTestTestfile.cmake" ]] &&
   grep -q moeprof_cuda_run_gpu_tests "$build/build.ninja" && run_tests+=(moeprof_cuda_run_gpu_tests)
@@ -102,7 +110,9 @@ elif grep -qi "gloo" "$OUT/build.log"; then
     step build-nogloo 420 cmake --build "$build" -j "$jobs" --target "${run_tests[@]}" && built=1
 fi
 if ((built)); then
-  step ctest-gpu 300 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 240
+  # the kernel cases ran above (test-kernels)
+  step ctest-gpu 300 ctest --test-dir "$build" -L gpu -LE gpu_kernels --output-on-failure \
+    --timeout 240
   grep -E "tests passed|tests failed|Skipped|Failed|Not Run" "$OUT/ctest-gpu.log" >>"$summary"
   # One buffered run on a model worth measuring, against the same run unbuffered.
   moeprof="$build/cli/moeprof"

@@ -28,10 +28,20 @@ namespace {
 
 using moeprof::kernels::ExpertWeights;
 
-// A kernel case: a label and how to call the kernel (fast) or its ATen reference.
+// How a case is run: the kernel as the layers call it, its ATen reference, or (expert FFNs) the
+// CBLAS kernel whatever the shape, which the kernel's per-shape rule may not pick.
+enum class Variant { Kernel, Aten, Cblas };
+const char* variantName(Variant v) {
+  return v == Variant::Kernel ? "/kernel" : v == Variant::Aten ? "/aten" : "/cblas";
+}
+
+// A kernel case: a label and how to call each variant; flops, where counted (the expert FFNs'
+// GEMMs), for GFLOP/s against the single-GEMM peak.
 struct KernelCase {
   std::string label;
-  std::function<at::Tensor(bool reference)> call;
+  std::function<at::Tensor(Variant variant)> call;
+  double flops = 0;
+  bool hasCblas = false;
 };
 
 at::Tensor randn(std::vector<int64_t> shape, uint64_t seed) {
@@ -43,9 +53,10 @@ KernelCase attentionCase(std::string label, int64_t batch, int64_t queries, int6
                          int64_t dModel, int64_t heads, bool causal) {
   auto q = randn({batch, queries, dModel}, 1), k = randn({batch, keys, dModel}, 2),
        v = randn({batch, keys, dModel}, 3);
-  return {std::move(label), [=](bool reference) {
-            return reference ? moeprof::kernels::attentionAten(q, k, v, heads, causal)
-                             : moeprof::kernels::attention(q, k, v, heads, causal);
+  return {std::move(label), [=](Variant variant) {
+            return variant == Variant::Aten
+                       ? moeprof::kernels::attentionAten(q, k, v, heads, causal)
+                       : moeprof::kernels::attention(q, k, v, heads, causal);
           }};
 }
 
@@ -57,13 +68,18 @@ KernelCase expertCase(std::string label, int64_t experts, int64_t tokens, int64_
   std::vector<int64_t> counts(experts, 0);
   for (int64_t r = 0; r < tokens * 2; ++r) ++counts[(r * 7919) % experts];
   auto x = randn({tokens * 2, dModel}, 5);
-  return {std::move(label), [=](bool reference) {
-            if (reference) {
+  return {std::move(label),
+          [=](Variant variant) {
+            if (variant == Variant::Aten) {
               return moeprof::kernels::groupedExpertFfnAten(
                   [&](int64_t e) { return weights->expert(e); }, x, counts);
             }
+            if (variant == Variant::Cblas) {
+              return moeprof::kernels::groupedExpertFfnCblas(*weights, x, counts);
+            }
             return moeprof::kernels::groupedExpertFfn(*weights, x, counts);
-          }};
+          },
+          2.0 * 2.0 * static_cast<double>(tokens * 2 * dModel * ffn), true};
 }
 
 // lm-cpu: batch 8 x 256 tokens, d_model 64, 4 heads, 512 experts, FFN 256.
@@ -91,36 +107,59 @@ std::unique_ptr<at::ObserverContext> countCall(const at::RecordFunction&) {
   return nullptr;
 }
 
-long countDispatcherCalls(const KernelCase& c, bool reference) {
+long countDispatcherCalls(const KernelCase& c, Variant variant) {
   callsSeen = 0;
   auto handle = at::addGlobalCallback(at::RecordFunctionCallback(&countCall).needsInputs(false));
-  c.call(reference);
+  c.call(variant);
   at::removeCallback(handle);
   return callsSeen.load();
 }
 
 // The library calls this more than once while it settles the iteration count; the last call,
 // the measured one, leaves its figures.
-void runKernel(benchmark::State& state, const KernelCase& c, bool reference) {
+void runKernel(benchmark::State& state, const KernelCase& c, Variant variant) {
   auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) benchmark::DoNotOptimize(c.call(reference));
+  for (auto _ : state) benchmark::DoNotOptimize(c.call(variant));
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  const std::string key = c.label + (reference ? "/aten" : "/kernel");
+  const std::string key = c.label + variantName(variant);
   secondsPerCall[key] = elapsed.count() / static_cast<double>(state.iterations());
-  dispatcherCalls[key] = countDispatcherCalls(c, reference);
+  dispatcherCalls[key] = countDispatcherCalls(c, variant);
+}
+
+// The machine's single-GEMM peak: one large square float32 GEMM (1024^3, 2.1 GFLOP) through
+// ATen's BLAS (the OpenBLAS the CBLAS kernels call too), on the same threads as the kernels.
+constexpr int64_t kPeakSize = 1024;
+double peakGflops = 0;
+
+void runPeakSgemm(benchmark::State& state) {
+  auto a = randn({kPeakSize, kPeakSize}, 6), b = randn({kPeakSize, kPeakSize}, 7);
+  auto c = at::empty({kPeakSize, kPeakSize});
+  auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) benchmark::DoNotOptimize(at::mm_out(c, a, b));
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double flops = 2.0 * kPeakSize * kPeakSize * kPeakSize * state.iterations();
+  peakGflops = flops / elapsed.count() / 1e9;
+  state.counters["GFLOP/s"] = peakGflops;
 }
 
 void printTable() {
-  std::printf("\n%-30s | %11s | %11s | %7s | %12s | %12s\n", "case", "kernel ms", "ATen ms",
-              "speedup", "kernel calls", "ATen calls");
-  std::printf("%s\n", std::string(98, '-').c_str());
+  // kernel: as the layers call it; CBLAS: the expert kernel forced (the per-shape rule aside).
+  std::printf("\n%-30s | %11s | %11s | %7s | %9s | %12s | %12s | %9s | %7s\n", "case", "kernel ms",
+              "ATen ms", "speedup", "CBLAS ms", "kernel calls", "ATen calls", "GFLOP/s", "of peak");
+  std::printf("%s\n", std::string(132, '-').c_str());
   for (const KernelCase& c : kernelCases()) {
     const double kernel = secondsPerCall[c.label + "/kernel"];
     const double aten = secondsPerCall[c.label + "/aten"];
-    std::printf("%-30s | %11.3f | %11.3f | %6.2fx | %12ld | %12ld\n", c.label.c_str(), kernel * 1e3,
-                aten * 1e3, kernel > 0 ? aten / kernel : 0.0, dispatcherCalls[c.label + "/kernel"],
-                dispatcherCalls[c.label + "/aten"]);
+    const double cblas = secondsPerCall[c.label + "/cblas"];
+    const double gflops = c.flops > 0 && kernel > 0 ? c.flops / kernel / 1e9 : 0.0;
+    std::printf("%-30s | %11.3f | %11.3f | %6.2fx | %9.3f | %12ld | %12ld | %9.1f | %6.1f%%\n",
+                c.label.c_str(), kernel * 1e3, aten * 1e3, kernel > 0 ? aten / kernel : 0.0,
+                cblas * 1e3, dispatcherCalls[c.label + "/kernel"],
+                dispatcherCalls[c.label + "/aten"], gflops,
+                peakGflops > 0 ? 100.0 * gflops / peakGflops : 0.0);
   }
+  std::printf("single sgemm %ld^3 peak: %.1f GFLOP/s on %d threads\n", static_cast<long>(kPeakSize),
+              peakGflops, at::get_num_threads());
 }
 
 // Intra-op threads: every core unless MOEPROF_BENCH_THREADS says otherwise. One thread gives
@@ -139,10 +178,16 @@ int benchThreads() {
 
 int main(int argc, char** argv) {
   at::set_num_threads(benchThreads());
+  moeprof::bench::minTimeOrOnce(
+      benchmark::RegisterBenchmark("cpu_kernels/sgemm peak 1024^3", runPeakSgemm)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime(),
+      0.5);
   for (const KernelCase& c : kernelCases()) {
-    for (bool reference : {false, true}) {
-      std::string name = "cpu_kernels/" + c.label + (reference ? "/aten" : "/kernel");
-      auto* benchmark = benchmark::RegisterBenchmark(name.c_str(), runKernel, c, reference)
+    for (Variant variant : {Variant::Kernel, Variant::Aten, Variant::Cblas}) {
+      if (variant == Variant::Cblas && !c.hasCblas) continue;
+      std::string name = "cpu_kernels/" + c.label + variantName(variant);
+      auto* benchmark = benchmark::RegisterBenchmark(name.c_str(), runKernel, c, variant)
                             ->Unit(benchmark::kMillisecond)
                             // intra-op threads: the main thread's CPU time would undercount
                             ->UseRealTime();
