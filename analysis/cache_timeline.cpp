@@ -18,10 +18,18 @@ struct Lookup {
 
 void countAction(CacheStep& step, collector::CacheAction action) {
   switch (action) {
-    case collector::CacheAction::Hit: ++step.hits; break;
-    case collector::CacheAction::Miss: ++step.misses; break;
-    case collector::CacheAction::Evict: ++step.evictions; break;
-    case collector::CacheAction::Prefetch: ++step.prefetches; break;
+    case collector::CacheAction::Hit:
+      ++step.hits;
+      break;
+    case collector::CacheAction::Miss:
+      ++step.misses;
+      break;
+    case collector::CacheAction::Evict:
+      ++step.evictions;
+      break;
+    case collector::CacheAction::Prefetch:
+      ++step.prefetches;
+      break;
   }
 }
 

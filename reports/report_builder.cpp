@@ -39,8 +39,7 @@ void addTraceSection(ReportDocument& document, const fs::path& runOrFile,
   s.chart(eventCountChart(merged, "Events in the trace"));
   const std::string name = runOrFile.filename().string();
   for (const auto& r : ranks) {
-    const std::string rankName =
-        ranks.size() > 1 ? name + "-rank" + std::to_string(r.rank) : name;
+    const std::string rankName = ranks.size() > 1 ? name + "-rank" + std::to_string(r.rank) : name;
     for (auto& chart : cacheTimelineCharts(analysis::cacheTimeline(r.trace), rankName)) {
       s.chart(std::move(chart));
     }

@@ -73,8 +73,7 @@ std::vector<charts::Chart> missRateCharts(const analysis::RunCharacterization& c
 // than 2 passes per layer gets a line in `notes` instead (a placement chooses on one half of the
 // passes and is judged on the other).
 std::vector<charts::Chart> placementCharts(const analysis::RoutingLoads& loads,
-                                           const std::string& run,
-                                           std::vector<std::string>& notes);
+                                           const std::string& run, std::vector<std::string>& notes);
 // Each run's share of every expert, layer by layer, runs side by side (LM domains, MT target
 // languages): rows "layer / run", columns experts; at most kMaxLoadLayers layers.
 charts::Chart domainLoadsHeatmap(

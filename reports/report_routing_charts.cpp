@@ -254,8 +254,7 @@ std::vector<Chart> missRateCharts(const analysis::RunCharacterization& character
   std::vector<Chart> found;
   for (const auto& replay : characterized.replays) {
     if (replay.caches) {
-      found.push_back(
-          missRateChart(*replay.caches, collector::layerStackName(replay.stack), run));
+      found.push_back(missRateChart(*replay.caches, collector::layerStackName(replay.stack), run));
     }
   }
   return found;

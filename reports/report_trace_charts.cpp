@@ -75,8 +75,8 @@ namespace {
 
 // One heatmap of a CacheStep quantity, layers x batches, binned to the report's limits.
 Chart cacheHeatmap(const analysis::CacheTimeline& timeline, const std::string& id,
-                   const std::string& title, const std::string& valueLabel,
-                   const std::string& unit, double (*value)(const analysis::CacheStep&)) {
+                   const std::string& title, const std::string& valueLabel, const std::string& unit,
+                   double (*value)(const analysis::CacheStep&)) {
   Chart c;
   c.kind = charts::ChartKind::Heatmap;
   c.id = id;
@@ -111,16 +111,16 @@ std::vector<Chart> cacheTimelineCharts(const analysis::CacheTimeline& timeline,
     total.bytesMoved += step.bytesMoved;
     total.stallNs += step.stallNs;
   }
-  const std::string totals =
-      name + ": " + std::to_string(total.hits) + " hits, " + std::to_string(total.misses) +
-      " misses (miss rate " + formatNumber(total.missRate(), 3) + "), " +
-      formatBytes(double(total.bytesMoved)) + " moved, " +
-      formatNumber(double(total.stallNs) * 1e-6, 4) + " ms stalled";
+  const std::string totals = name + ": " + std::to_string(total.hits) + " hits, " +
+                             std::to_string(total.misses) + " misses (miss rate " +
+                             formatNumber(total.missRate(), 3) + "), " +
+                             formatBytes(double(total.bytesMoved)) + " moved, " +
+                             formatNumber(double(total.stallNs) * 1e-6, 4) + " ms stalled";
   std::vector<Chart> found = {
       cacheHeatmap(timeline, "cache-misses-" + name, "Expert cache misses per layer and batch",
                    "misses", "", [](const analysis::CacheStep& s) { return double(s.misses); }),
-      cacheHeatmap(timeline, "cache-hits-" + name, "Expert cache hits per layer and batch",
-                   "hits", "", [](const analysis::CacheStep& s) { return double(s.hits); }),
+      cacheHeatmap(timeline, "cache-hits-" + name, "Expert cache hits per layer and batch", "hits",
+                   "", [](const analysis::CacheStep& s) { return double(s.hits); }),
       cacheHeatmap(timeline, "cache-stall-" + name,
                    "Compute stalled on expert loads per layer and batch", "stall", "ms",
                    [](const analysis::CacheStep& s) { return double(s.stallNs) * 1e-6; }),

@@ -8,8 +8,8 @@
 #include <QTemporaryDir>
 #include <algorithm>
 #include <fstream>
-#include <string>
 #include <random>
+#include <string>
 
 #include "analysis/trace_loader.h"
 #include "collector/store/trace_store.h"

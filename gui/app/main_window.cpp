@@ -117,7 +117,11 @@ void MainWindow::filterByPasses(const std::vector<Pass>& passes, const QString& 
   std::shared_ptr<LoadedRuns> runs = runs_;
   if (!runs) return;
   passWatcher_.setFuture(QtConcurrent::run([runs, passes] {
-    return PassOutcome{runs, chartsForPasses(*runs, passes)};
+    try {
+      return PassOutcome{runs, chartsForPasses(*runs, passes)};
+    } catch (const std::exception& e) {  // shown above the (empty) views, never a crash
+      return PassOutcome{runs, PassCharts{{}, {}, {std::string("Cannot replay: ") + e.what()}}};
+    }
   }));
 }
 
@@ -128,10 +132,10 @@ void MainWindow::finishPassCharts() {
       tr("Only the time range selected on the timeline: %1 (select the whole trace for every "
          "pass).")
           .arg(passDescription_);
-  cache_->showCharts(outcome.charts.cache, note);
-  QString placementNote = note;
-  for (const auto& n : outcome.charts.notes) placementNote += "\n" + QString::fromStdString(n);
-  placement_->showCharts(outcome.charts.placement, placementNote);
+  QString notes = note;
+  for (const auto& n : outcome.charts.notes) notes += "\n" + QString::fromStdString(n);
+  cache_->showCharts(outcome.charts.cache, notes);
+  placement_->showCharts(outcome.charts.placement, notes);
 }
 
 void MainWindow::buildMenus() {
@@ -160,8 +164,8 @@ void MainWindow::openPaths(const QStringList& paths) {
   if (watcher_.isRunning()) {  // never wait on the GUI thread: finishLoad opens them
     pendingPaths_ = paths;
     cancelLoad();
-    statusBar()->showMessage(tr("Stopping the current load to open %1")
-                                 .arg(paths.join(QStringLiteral(", "))));
+    statusBar()->showMessage(
+        tr("Stopping the current load to open %1").arg(paths.join(QStringLiteral(", "))));
     return;
   }
   cancelled_ = std::make_shared<std::atomic<bool>>(false);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "analysis/trace_loader.h"
 #include "analysis/characterization.h"
+#include "analysis/trace_loader.h"
 #include "reports/report_builder.h"
 #include "reports/report_charts.h"
 
@@ -56,7 +56,8 @@ void readRoutings(LoadedRuns& loaded, const LoadProgress& progress) {
 }
 
 // Whether the document has a chart `prefix`...`-run` (the report drew that run's replay).
-bool hasRunChart(const reports::ReportDocument& document, const std::string& prefix, const std::string& run) {
+bool hasRunChart(const reports::ReportDocument& document, const std::string& prefix,
+                 const std::string& run) {
   const std::string suffix = "-" + run;
   for (const auto* chart : document.charts()) {
     const std::string& id = chart->id;
@@ -88,8 +89,8 @@ PassCharts chartsForPasses(const LoadedRuns& loaded,
       }
     }
     if (placement) {
-      for (auto& chart : reports::placementCharts(analysis::routingLoads(part), run->name,
-                                                  found.notes)) {
+      for (auto& chart :
+           reports::placementCharts(analysis::routingLoads(part), run->name, found.notes)) {
         found.placement.push_back(std::move(chart));
       }
     }

@@ -30,9 +30,9 @@ struct LoadedRuns {
   reports::ReportInputs inputs{};
   reports::ReportDocument document{};
   std::vector<RunRouting> routings{};
-  std::optional<TimelineData> timeline{};        // the first trace found
-  analysis::CacheTimeline cacheTimeline{};       // of that trace's first rank (empty unless
-                                                 // buffered)
+  std::optional<TimelineData> timeline{};   // the first trace found
+  analysis::CacheTimeline cacheTimeline{};  // of that trace's first rank (empty unless
+                                            // buffered)
   std::string tracedRun{};  // whose: the run directory's name ("-rankR" with several ranks)
   std::vector<std::filesystem::path> runDirs{};  // every run directory, for the Compare view
 

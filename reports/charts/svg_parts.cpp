@@ -259,7 +259,6 @@ void drawLegend(Writer& w, const std::vector<LegendEntry>& entries, double x, do
   }
 }
 
-
 double tickLabelWidth(const Ticks& ticks) {
   double widest = 0;
   for (double v : ticks.values) widest = std::max(widest, textWidth(formatValue(v, 3, true)));

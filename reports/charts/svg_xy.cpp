@@ -11,7 +11,6 @@ namespace moeprof::charts::svg {
 
 namespace {
 
-
 std::pair<Extent, Extent> extents(const Chart& c) {
   Extent x, y;
   for (const auto& s : c.series) {

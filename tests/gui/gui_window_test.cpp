@@ -5,12 +5,12 @@
 // replays only its passes in the Cache and Placement views; a 2-rank run and an Nsight Systems
 // export open like any run.
 #include <QImage>
-#include <algorithm>
-#include <set>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
+#include <set>
 
 #include "analysis/trace_loader.h"
 #include "gui/app/compare_page.h"
@@ -207,7 +207,8 @@ class GuiWindowTest : public QObject {
       if (name.startsWith("rank ")) ranks.insert(name.section(' ', 0, 1));
     }
     QCOMPARE(ranks, (std::set<QString>{"rank 0", "rank 1"}));
-    const auto* rows = findChart(static_cast<ChartListPage&>(*window.page("placement")), "rank-rows");
+    const auto* rows =
+        findChart(static_cast<ChartListPage&>(*window.page("placement")), "rank-rows");
     QVERIFY(rows);
     QCOMPARE(rows->x.categories.size(), size_t(2));
   }
@@ -235,8 +236,7 @@ class GuiWindowTest : public QObject {
     QVERIFY(window.isLoading());  // the second load is queued, not waited for
     QVERIFY(finished.wait(120'000));
     QTRY_VERIFY_WITH_TIMEOUT(!window.isLoading(), 120'000);
-    QCOMPARE(window.runs()->paths,
-             (std::vector<std::filesystem::path>{buffered_.toStdString()}));
+    QCOMPARE(window.runs()->paths, (std::vector<std::filesystem::path>{buffered_.toStdString()}));
   }
 
   void comparesTheTwoRuns() {

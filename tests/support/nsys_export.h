@@ -153,7 +153,6 @@ static_assert(kWorkerTid == 71168954515);
 static_assert(kMainTid == 71168954514);
 static_assert(kGlobalPid == 71168950272);
 
-
 // Runs `sql` on a new SQLite database at `file`; throws with SQLite's message on an error.
 inline void writeSqliteDatabase(const std::filesystem::path& file, const std::string& sql) {
   sqlite3* db = nullptr;

@@ -41,8 +41,8 @@ collector::Trace handMadeTrace() {
     e.bytes = bytes;
     return e;
   };
-  t.transfers = {transfer(1, 100, 110, 100), transfer(2, 200, 204, 40),
-                 transfer(3, 210, 220, 60), transfer(9, 0, 50, 1000)};
+  t.transfers = {transfer(1, 100, 110, 100), transfer(2, 200, 204, 40), transfer(3, 210, 220, 60),
+                 transfer(9, 0, 50, 1000)};
   t.ranges = {collector::RangeEvent{102, 109, 1, "moeprof", kExpertStallRange, false},
               collector::RangeEvent{303, 308, 1, "moeprof", kExpertStallRange, false},
               collector::RangeEvent{150, 190, 1, "moeprof", "experts", false}};
