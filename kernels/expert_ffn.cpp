@@ -96,25 +96,6 @@ void checkCounts(const at::Tensor& x, const std::vector<int64_t>& counts) {
               " rows were given");
 }
 
-// The per-shape rule between the CBLAS kernel and the ATen per-expert loop (both on the CPU,
-// float32 inference). The CBLAS kernel saves about 15 dispatcher calls per expert, which is
-// what decode batches (under one row per expert) spend their time on: 1.4-2x faster there. With
-// several rows per expert the GEMMs dominate, and OpenBLAS called per expert on raw pointers
-// measured slower than the same GEMMs through at::addmm (0.65-0.9x at 8-12 rows per expert,
-// lm-cpu and mt-cpu prefill; docs/benchmarks.md). So batches averaging kAtenRowsPerExpert rows
-// or more per expert with tokens take the ATen loop: never slower than the reference by choice
-// of path, at the cost of per-expert operators in the operator trace of such batches.
-constexpr int64_t kAtenRowsPerExpert = 4;
-
-bool atenLoopPreferred(const std::vector<int64_t>& counts) {
-  int64_t rows = 0, active = 0;
-  for (int64_t count : counts) {
-    rows += count;
-    active += count > 0 ? 1 : 0;
-  }
-  return active > 0 && rows >= kAtenRowsPerExpert * active;
-}
-
 // The CPU kernel over a provider's views, or nullopt when the first view rules it out (the
 // provider hands out views of one kind: resident weights or store slots).
 std::optional<at::Tensor> providedExpertsCpu(const ExpertProvider& experts, const at::Tensor& x,
@@ -195,7 +176,6 @@ at::Tensor groupedExpertFfnAten(const ExpertProvider& experts, const at::Tensor&
 at::Tensor groupedExpertFfn(const ExpertProvider& experts, const at::Tensor& x,
                             const std::vector<int64_t>& counts) {
   checkCounts(x, counts);
-  if (atenLoopPreferred(counts)) return groupedExpertFfnAten(experts, x, counts);
   if (auto out = providedExpertsCpu(experts, x, counts)) return *out;
   return groupedExpertFfnAten(experts, x, counts);
 }
@@ -206,8 +186,7 @@ at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
               "one token count per expert expected");
   checkCounts(x, counts);
   if (needsGrad(x, weights)) return paddedExpertFfn(weights, x, counts);
-  if (atenLoopPreferred(counts) ||
-      !cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2})) {
+  if (!cpuKernelApplies(x, {&weights.w1, &weights.b1, &weights.w2, &weights.b2})) {
     return groupedExpertFfnAten([&](int64_t e) { return weights.expert(e); }, x, counts);
   }
   return groupedExpertFfnCblas(weights, x, counts);

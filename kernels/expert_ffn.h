@@ -38,22 +38,22 @@ at::Tensor expertFfn(const ExpertWeights& weights, int64_t expert, const at::Ten
 at::Tensor batchedExpertFfn(const ExpertWeights& weights, const at::Tensor& x);
 
 // Expert e on rows [offset_e, offset_e + counts[e]) of x, rows sorted by expert. Experts run in
-// increasing id order and only those with tokens are asked for. On the CPU, for float32 inference
-// on batches of under 4 rows per expert with tokens on average (decode steps), each expert is two
-// CBLAS GEMMs on raw pointers: a MoE layer with hundreds of small experts then costs a handful of
-// dispatcher calls instead of about 15 per expert (the views, addmm, relu), which dominated both
-// the layer's time and the operator trace. With more rows per expert (prefill) the GEMMs dominate
-// and the ATen loop measured faster, so it runs there (the rule in expert_ffn.cpp). Otherwise
-// (another device, another dtype) it is groupedExpertFfnAten; under autograd (training) the
-// stacked-weights overload runs the experts with tokens as one padded batched matmul, which
-// backward handles in a few calls.
+// increasing id order and only those with tokens are asked for. On the CPU, for float32
+// inference, each expert is two CBLAS GEMMs on raw pointers writing into one output: a MoE layer
+// with hundreds of small experts then costs a handful of dispatcher calls instead of about 15 per
+// expert (the views, addmm, relu), and no per-expert temporaries. At prefill shapes the ATen loop
+// measured faster (docs/benchmarks.md) but holds more activation memory, enough to turn dynamic
+// gating's activation saving into a cost at lm-tiny, so the kernel runs at every shape.
+// Otherwise (another device, another dtype) it is groupedExpertFfnAten; under autograd
+// (training) the stacked-weights overload runs the experts with tokens as one padded batched
+// matmul, which backward handles in a few calls.
 at::Tensor groupedExpertFfn(const ExpertProvider& experts, const at::Tensor& x,
                             const std::vector<int64_t>& counts);
 at::Tensor groupedExpertFfn(const ExpertWeights& weights, const at::Tensor& x,
                             const std::vector<int64_t>& counts);
 
-// The CBLAS kernel whatever the shape (contiguous float32 CPU tensors, no autograd): what
-// groupedExpertFfn picks for decode-shaped batches, callable on its own for tests and benchmarks.
+// The CBLAS kernel on its own (contiguous float32 CPU tensors, no autograd; throws otherwise):
+// what groupedExpertFfn runs for CPU inference, for tests and benchmarks.
 at::Tensor groupedExpertFfnCblas(const ExpertWeights& weights, const at::Tensor& x,
                                  const std::vector<int64_t>& counts);
 

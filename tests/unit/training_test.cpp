@@ -108,7 +108,7 @@ TEST_F(TrainingTest, AModelOfAnotherCorpusIsNotReused) {
   const fs::path other = dir_ / "other-corpus";
   fs::copy(root_ / "corpus", other, fs::copy_options::recursive);
   auto manifest = nlohmann::json::parse(std::ifstream(other / text::kCorpusManifestFileName));
-  manifest["fingerprint"] = "0123456789abcdef";
+  manifest["sources"]["fingerprint"] = "0123456789abcdef";
   std::ofstream(other / text::kCorpusManifestFileName) << manifest.dump();
   options.corpus = other;
   EXPECT_FALSE(workloads::training::trainedModelMatches(dir_ / "lm", options));
